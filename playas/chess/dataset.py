@@ -1,0 +1,497 @@
+"""Encoded chess datasets: PGN is parsed once by ``prepare``; training and evaluation read arrays.
+
+A dataset is a folder of flat arrays, one row per position (the position before each move of
+every kept game, both sides, so history is always at hand):
+
+- ``codes``: 64 piece codes packed two per byte; ``flags``: side to move, castling, repetition;
+  ``rule50``; ``move``: the move played as one of the 1858 policy indices; ``legal``: the legal
+  moves' indices (ragged, ``legal_count`` per row); ``clock``: the mover's clock after the move
+  in seconds, or -1; ``game``: the row's game.
+- ``games.npy``: one row per game (first row, length, player ids of White and Black or -1,
+  result, ratings, year, split); ``games.jsonl`` the headers a person wants to see.
+- ``manifest.json``: players and their games per split, skipped games and why, input hash.
+
+Only the moves of tracked players are targets; the rest give history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing as mp
+import os
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import chess
+import chess.pgn
+import numpy as np
+
+from ..core.errors import PlayasError
+from ..core.progress import Progress
+from . import encoding as enc
+from .pgn import NamePattern, header_names, iter_game_texts, owner_from_filename
+
+ROW_ARRAYS = {  # name: (dtype, per-row shape)
+    "codes": (np.uint8, (32,)),
+    "flags": (np.uint8, ()),
+    "rule50": (np.uint8, ()),
+    "move": (np.int16, ()),
+    "legal_count": (np.uint8, ()),
+    "clock": (np.float32, ()),
+    "game": (np.int32, ()),
+}
+GAME_DTYPE = np.dtype([("first", np.int64), ("length", np.int32), ("white", np.int32),
+                       ("black", np.int32), ("result", np.int8), ("white_elo", np.int16),
+                       ("black_elo", np.int16), ("year", np.int16), ("split", np.int8),
+                       ("file", np.int16), ("setup", np.int8), ("start_ep", np.int8)])
+SPLITS = ("train", "val", "test")
+RESULTS = {"1-0": 1, "0-1": -1, "1/2-1/2": 0}
+UNKNOWN_RESULT = -2
+
+
+# --- who is who --------------------------------------------------------------------------
+
+@dataclass
+class Matcher:
+    """Finds the tracked player (an id) behind a header name, with a specificity score."""
+
+    patterns: list[tuple[int, NamePattern]]
+    exact: dict[str, int]
+
+    def match(self, name: str) -> tuple[int, int]:
+        if name in self.exact:
+            return self.exact[name], 100
+        best = (-1, 0)
+        for pid, pat in self.patterns:
+            s = pat.score(name)
+            if s > best[1]:
+                best = (pid, s)
+        return best
+
+
+# --- parsing (worker processes) ----------------------------------------------------------
+
+class _Skip(Exception):
+    pass
+
+
+_NONE = np.zeros(0, np.int16)
+
+
+def _year(date: str) -> int:
+    m = re.match(r"(\d{4})", date or "")
+    return int(m.group(1)) if m else 0
+
+
+def _elo(s: str | None) -> int:
+    try:
+        return max(0, min(int(s), 32767))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _surname(name: str) -> str:
+    m = re.match(r"\s*([^\s,]+)", name or "")
+    return m.group(1).lower() if m else "?"
+
+
+def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> tuple[dict, dict]:
+    """Parse one game and encode every position; raises _Skip(reason) for a game to skip.
+
+    Legal moves (the costliest part) are kept only for sides that ``anyone`` tracks: the
+    players of all input files, so a game merged from another player's file has them too.
+    """
+    truncated = text.endswith("*TRUNCATED*")
+    white_name, black_name = header_names(text)
+    white, ws = matcher.match(white_name)
+    black, bs = matcher.match(black_name)
+    if white < 0 and black < 0:
+        raise _Skip("no tracked player")
+    if truncated:
+        raise _Skip("truncated file")
+    game = chess.pgn.read_game(io.StringIO(text))
+    if game is None:
+        raise _Skip("broken header")
+    if game.errors:
+        raise _Skip("illegal or unreadable move")
+    h = game.headers
+    if h.get("Variant", "Standard").lower() not in ("standard", "chess", "normal", "from position"):
+        raise _Skip("not standard chess")
+    try:
+        board = game.board()
+    except ValueError:
+        raise _Skip("bad FEN header") from None
+    anyone = anyone or matcher
+    need_legal = (white >= 0 or anyone.match(white_name)[0] >= 0,
+                  black >= 0 or anyone.match(black_name)[0] >= 0)
+    setup = not (board.board_fen() == chess.STARTING_BOARD_FEN and board.turn == chess.WHITE
+                 and board.castling_rights == chess.BB_CORNERS)
+    start_ep = -1 if board.ep_square is None else board.ep_square
+    nodes = list(game.mainline())
+    if not nodes:
+        raise _Skip("no moves")
+    n = len(nodes)
+    codes = np.empty((n, 64), np.uint8)
+    flags = np.empty(n, np.uint8)
+    rule50 = np.empty(n, np.uint8)
+    move = np.empty(n, np.int16)
+    legal_count = np.empty(n, np.uint8)
+    clock = np.full(n, -1.0, np.float32)
+    legal = []
+    seen = Counter()
+    uci = []
+    for i, node in enumerate(nodes):
+        key = enc._lc0_key(board)  # lc0's notion of "the same position"
+        seen[key] += 1
+        codes[i] = enc.position_codes(board)
+        flags[i] = enc.position_flags(board, seen[key] > 1)
+        rule50[i] = min(board.halfmove_clock, 255)
+        li = enc.legal_indices(board) if need_legal[board.turn == chess.BLACK] else _NONE
+        legal.append(li)
+        legal_count[i] = len(li)
+        move[i] = enc.move_to_index(board, node.move)
+        c = node.clock()
+        if c is not None:
+            clock[i] = c
+        uci.append(node.move.uci())
+        board.push(node.move)
+    result = RESULTS.get(h.get("Result", "*"), UNKNOWN_RESULT)
+    year = _year(h.get("Date", ""))
+    ident = f"{_surname(white_name)}|{_surname(black_name)}|{year}|{result}|{h.get('FEN', '')}|{' '.join(uci)}"
+    key = int.from_bytes(hashlib.blake2b(ident.encode(), digest_size=8).digest(), "little", signed=True)
+    rows = {"codes": enc.pack_codes(codes), "flags": flags, "rule50": rule50, "move": move,
+            "legal_count": legal_count, "clock": clock, "legal": np.concatenate(legal)}
+    meta = {"key": key, "white": white, "black": black, "white_score": ws, "black_score": bs,
+            "result": result, "white_elo": _elo(h.get("WhiteElo")), "black_elo": _elo(h.get("BlackElo")),
+            "year": year, "length": n, "setup": int(setup), "start_ep": start_ep,
+            "headers": {k: h.get(k, "?") for k in ("White", "Black", "Date", "Event", "Result")}}
+    return rows, meta
+
+
+def _encode_chunk(args) -> tuple[list, Counter, int]:
+    texts, matcher, anyone = args
+    out, skipped, plies = [], Counter(), 0
+    for text in texts:
+        try:
+            rows, meta = encode_game(text, matcher, anyone)
+        except _Skip as e:
+            skipped[str(e)] += 1
+            continue
+        except Exception as e:  # a parser corner we did not foresee: skip the game, say why
+            skipped[f"unreadable game ({e.__class__.__name__})"] += 1
+            continue
+        plies += meta["length"]
+        out.append((rows, meta))
+    return out, skipped, plies
+
+
+# --- prepare -----------------------------------------------------------------------------
+
+def _count_names(paths) -> Counter:
+    counts: Counter = Counter()
+    for p in paths:
+        for text in iter_game_texts(p):
+            w, b = header_names(text)
+            counts[w] += 1
+            counts[b] += 1
+    return counts
+
+
+def _count_players(paths, matchers) -> Counter:
+    """Games per tracked player id, from headers only (for --max-games-per-player)."""
+    counts: Counter = Counter()
+    for p, m in zip(paths, matchers):
+        for text in iter_game_texts(p):
+            ids = {m.match(n)[0] for n in header_names(text)} - {-1}
+            counts.update(ids)
+    return counts
+
+
+def _movetext_fraction(text: str) -> float:
+    """A stable number in [0, 1) from a game's moves, the same whichever file holds the game."""
+    body = text[text.rfind("]") + 1:].split()
+    return int.from_bytes(hashlib.blake2b(" ".join(body).encode(), digest_size=8).digest(), "little") / 2**64
+
+
+def _split_of(key: int, seed: int, fractions) -> int:
+    u = int.from_bytes(hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest(), "little") / 2**64
+    return 0 if u < fractions[0] else 1 if u < fractions[0] + fractions[1] else 2
+
+
+def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str] | None = None,
+            min_games: int | None = None, seed: int = 0, split=(0.8, 0.1, 0.1),
+            workers: int | None = None, chunk_games: int = 200,
+            max_games_per_player: int | None = None) -> dict:
+    """Parse PGN files into an encoded dataset in folder ``out``; returns the manifest.
+
+    Exactly one way of choosing whose moves count must be given: the file name is the player
+    (``owner_from_filename_``), a list of names (``players``), or every name with at least
+    ``min_games`` games. ``max_games_per_player`` keeps a uniform random sample of about that
+    many games of each player (over their whole career, not the first ones in the file).
+    """
+    paths = [Path(p) for p in paths]
+    if sum([bool(owner_from_filename_), bool(players), min_games is not None]) != 1:
+        raise PlayasError("choose whose moves to keep with exactly one of --owner-from-filename, "
+                          "--players or --min-games")
+    if not paths:
+        raise PlayasError("no PGN files given")
+    for p in paths:
+        if not p.exists():
+            raise PlayasError(f"PGN file {p} does not exist")
+    if abs(sum(split) - 1) > 1e-6 or min(split) < 0:
+        raise PlayasError(f"split fractions {split} must be non-negative and sum to 1")
+    out = Path(out)
+    if (out / "manifest.json").exists():
+        raise PlayasError(f"{out} already holds a dataset; choose another --out or remove it")
+    out.mkdir(parents=True, exist_ok=True)
+
+    if owner_from_filename_:
+        names = [owner_from_filename(p).label for p in paths]
+        if len(set(names)) != len(names):
+            raise PlayasError("two files name the same player; --owner-from-filename needs one file per player")
+        matchers = [Matcher([(i, owner_from_filename(p))], {}) for i, p in enumerate(paths)]
+        anyone = Matcher([(i, owner_from_filename(p)) for i, p in enumerate(paths)], {})
+    elif players:
+        names = list(players)
+        anyone = Matcher([(i, NamePattern(n)) for i, n in enumerate(names)], {})
+        matchers = [anyone] * len(paths)
+    else:
+        counts = _count_names(paths)
+        names = sorted(n for n, c in counts.items() if c >= min_games and n.strip() not in ("", "?", "NN"))
+        if not names:
+            raise PlayasError(f"no player has {min_games} or more games in these files")
+        anyone = Matcher([], {n: i for i, n in enumerate(names)})
+        matchers = [anyone] * len(paths)
+
+    keep_fraction = None
+    if max_games_per_player:
+        counts = _count_players(paths, matchers)
+        keep_fraction = {pid: min(1.0, max_games_per_player / c) for pid, c in counts.items()}
+
+    def sampled(fi, text) -> bool:
+        if keep_fraction is None:
+            return True
+        ids = {matchers[fi].match(n)[0] for n in header_names(text)} - {-1}
+        return _movetext_fraction(text) < max((keep_fraction[i] for i in ids), default=0.0)
+
+    files = {k: open(out / f"{k}.bin", "wb") for k in list(ROW_ARRAYS) + ["legal"]}
+    games: list[tuple] = []
+    headers = open(out / "games.jsonl", "w", encoding="utf-8")
+    index_of_key: dict[int, int] = {}
+    scores: list[list[int]] = []
+    skipped: Counter = Counter()
+    damaged: list[str] = []
+    duplicates = 0
+    rows_written = legal_written = 0
+    t0 = time.monotonic()
+
+    def chunks():
+        for fi, p in enumerate(paths):
+            buf = []
+            try:
+                for text in iter_game_texts(p):
+                    if not sampled(fi, text):
+                        continue
+                    buf.append(text)
+                    if len(buf) >= chunk_games:
+                        yield fi, buf
+                        buf = []
+            except PlayasError as e:
+                damaged.append(str(e))
+            if buf:
+                yield fi, buf
+
+    def consume(fi, result):
+        nonlocal duplicates, rows_written, legal_written
+        encoded, skip, _ = result
+        skipped.update(skip)
+        for rows, meta in encoded:
+            key = meta["key"]
+            if key in index_of_key:  # the same game from another file: merge who is tracked
+                duplicates += 1
+                gi = index_of_key[key]
+                g = list(games[gi])
+                for side, col in (("white", 2), ("black", 3)):
+                    if meta[side + "_score"] > scores[gi][col - 2]:
+                        g[col] = meta[side]
+                        scores[gi][col - 2] = meta[side + "_score"]
+                games[gi] = tuple(g)
+                continue
+            gi = len(games)
+            index_of_key[key] = gi
+            n = meta["length"]
+            rows["game"] = np.full(n, gi, np.int32)
+            for k in ROW_ARRAYS:
+                files[k].write(np.ascontiguousarray(rows[k], dtype=ROW_ARRAYS[k][0]).tobytes())
+            files["legal"].write(rows["legal"].astype(np.int16).tobytes())
+            games.append((rows_written, n, meta["white"], meta["black"], meta["result"],
+                          meta["white_elo"], meta["black_elo"], meta["year"],
+                          _split_of(key, seed, split), fi, meta["setup"], meta["start_ep"]))
+            scores.append([meta["white_score"], meta["black_score"]])
+            headers.write(json.dumps(meta["headers"], ensure_ascii=False) + "\n")
+            rows_written += n
+            legal_written += len(rows["legal"])
+
+    workers = workers or os.cpu_count() or 1
+    try:
+        with Progress(None, "prepare", unit="plies") as bar:
+            if workers == 1:
+                for fi, buf in chunks():
+                    res = _encode_chunk((buf, matchers[fi], anyone))
+                    consume(fi, res)
+                    bar.update(res[2], games=len(games))
+            else:
+                with mp.get_context("fork").Pool(workers) as pool:
+                    pending = []
+                    for fi, buf in chunks():
+                        pending.append((fi, pool.apply_async(_encode_chunk, ((buf, matchers[fi], anyone),))))
+                        while len(pending) > 2 * workers:  # bounded: memory stays flat
+                            f, r = pending.pop(0)
+                            res = r.get()
+                            consume(f, res)
+                            bar.update(res[2], games=len(games))
+                    for f, r in pending:
+                        res = r.get()
+                        consume(f, res)
+                        bar.update(res[2], games=len(games))
+    finally:
+        for f in files.values():
+            f.close()
+        headers.close()
+
+    table = np.array(games, dtype=GAME_DTYPE)
+    np.save(out / "games.npy", table)
+    per_player = {}
+    for pid, name in enumerate(names):
+        mine = (table["white"] == pid) | (table["black"] == pid)
+        per_player[name] = {s: int((mine & (table["split"] == i)).sum()) for i, s in enumerate(SPLITS)}
+    skipped_total = sum(v for k, v in skipped.items() if k != "no tracked player")
+    manifest = {
+        "format": "playas-chess-dataset", "version": 1,
+        "inputs": [str(p) for p in paths], "input_hash": _inputs_hash(paths),
+        "owner": "filename" if owner_from_filename_ else "players" if players else f"min-games {min_games}",
+        "players": names, "games_per_player": per_player,
+        "games": len(table), "positions": rows_written, "legal_entries": legal_written,
+        "targets": int(_target_count(table)),
+        "split": dict(zip(SPLITS, split)), "seed": seed, "max_games_per_player": max_games_per_player,
+        "duplicates_merged": duplicates, "skipped": dict(skipped), "skipped_total": skipped_total,
+        "damaged_files": damaged, "seconds": round(time.monotonic() - t0, 1),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _inputs_hash(paths) -> str:
+    """Hash of names, sizes and modification-independent content heads (fast on GB inputs)."""
+    h = hashlib.sha256()
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:".encode())
+        with open(p, "rb") as f:
+            h.update(f.read(1 << 16))
+            if st.st_size > 1 << 17:
+                f.seek(-(1 << 16), 2)
+                h.update(f.read())
+    return h.hexdigest()
+
+
+def _target_count(table: np.ndarray) -> int:
+    return int(np.where(table["white"] >= 0, (table["length"] + 1) // 2, 0).sum()
+               + np.where(table["black"] >= 0, table["length"] // 2, 0).sum())
+
+
+# --- reading -----------------------------------------------------------------------------
+
+class ChessData:
+    """A prepared dataset, memory-mapped: targets by split and player, batches of planes."""
+
+    def __init__(self, path):
+        self.path = path = Path(path)
+        mf = path / "manifest.json"
+        if not mf.exists():
+            raise PlayasError(f"{path} is not a prepared dataset (no manifest.json); run `playas chess prepare`")
+        self.manifest = json.loads(mf.read_text())
+        if self.manifest.get("format") != "playas-chess-dataset":
+            raise PlayasError(f"{path} is not a playas chess dataset")
+        self.players: list[str] = self.manifest["players"]
+        n = self.manifest["positions"]
+        self.rows = {}
+        for k, (dt, shape) in ROW_ARRAYS.items():
+            self.rows[k] = np.memmap(path / f"{k}.bin", dtype=dt, mode="r", shape=(n,) + shape) if n else \
+                np.zeros((0,) + shape, dt)
+        self.legal = np.memmap(path / "legal.bin", dtype=np.int16, mode="r") if self.manifest["legal_entries"] \
+            else np.zeros(0, np.int16)
+        self._legal_start = None
+        self.games = np.load(path / "games.npy")
+        self._mover = None
+
+    def __len__(self) -> int:
+        return self.manifest["positions"]
+
+    def player_id(self, name: str) -> int:
+        try:
+            return self.players.index(name)
+        except ValueError:
+            raise PlayasError(f"player {name!r} is not in dataset {self.path}") from None
+
+    @property
+    def mover(self) -> np.ndarray:
+        """Tracked player id of the side to move at each row, -1 when untracked."""
+        if self._mover is None:
+            g = self.games[self.rows["game"]]
+            black = (np.asarray(self.rows["flags"]) & enc.BLACK_TO_MOVE) > 0
+            self._mover = np.where(black, g["black"], g["white"]).astype(np.int32)
+        return self._mover
+
+    def targets(self, split: str | None = None, players=None, games=None) -> np.ndarray:
+        """Row indices whose mover is tracked, optionally within a split, players or game ids."""
+        keep = self.mover >= 0
+        if split is not None:
+            keep &= self.games["split"][self.rows["game"]] == SPLITS.index(split)
+        if players is not None:
+            keep &= np.isin(self.mover, np.asarray(players))
+        if games is not None:
+            keep &= np.isin(self.rows["game"], np.asarray(games))
+        return np.flatnonzero(keep)
+
+    def planes(self, idx: np.ndarray) -> np.ndarray:
+        """lc0 planes (N, 112, 8, 8) of rows ``idx``, history from the same game."""
+        idx = np.asarray(idx, dtype=np.int64)
+        hist = idx[:, None] - np.arange(enc.HISTORY)[None, :]
+        first = self.games["first"][self.rows["game"][idx]]
+        valid = hist >= first[:, None]
+        hist = np.where(valid, hist, idx[:, None])
+        codes = enc.unpack_codes(self.rows["codes"][hist.ravel()]).reshape(len(idx), enc.HISTORY, 64)
+        flags = self.rows["flags"][hist.ravel()].reshape(len(idx), enc.HISTORY)
+        codes[~valid] = 0
+        flags = np.where(valid, flags, 0).astype(np.uint8)
+        g = self.games[self.rows["game"][idx]]
+        for j in np.flatnonzero(g["setup"] & ~valid[:, -1]):  # set-up games: lc0's history fill
+            k = int(valid[j].sum()) - 1
+            enc.fill_setup_history(codes[j], flags[j], k, None if g["start_ep"][j] < 0 else int(g["start_ep"][j]))
+        return enc.planes(codes, flags, self.rows["rule50"][idx])
+
+    def legal_mask(self, idx: np.ndarray) -> np.ndarray:
+        """Boolean (N, 1858): the legal moves of rows ``idx``."""
+        if self._legal_start is None:
+            self._legal_start = np.concatenate([[0], np.cumsum(self.rows["legal_count"], dtype=np.int64)])
+        idx = np.asarray(idx, dtype=np.int64)
+        starts = self._legal_start[idx]
+        counts = self._legal_start[idx + 1] - starts
+        rows = np.repeat(np.arange(len(idx)), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        mask = np.zeros((len(idx), enc.NUM_MOVES), dtype=bool)
+        mask[rows, self.legal[np.repeat(starts, counts) + offsets]] = True
+        return mask
+
+    def wdl(self, idx: np.ndarray) -> np.ndarray:
+        """Game result from the mover's view: 0 win, 1 draw, 2 loss, -1 unknown."""
+        g = self.games[self.rows["game"][idx]]
+        black = (self.rows["flags"][idx] & enc.BLACK_TO_MOVE) > 0
+        r = np.where(black, -g["result"], g["result"]).astype(np.int64)
+        return np.where(g["result"] == UNKNOWN_RESULT, -1, 1 - r)

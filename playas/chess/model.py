@@ -1,0 +1,111 @@
+"""The chess policy: lc0's SE-ResNet with a convolutional policy head and a WDL value head.
+
+One class serves a network trained here and one imported from lc0/Maia weights, so every layer
+mirrors lc0's layout: a convolution followed by batch norm (lc0 folds its norm into
+``gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta``, which is exactly ``BatchNorm2d`` in
+eval mode after a biased convolution).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .encoding import NUM_MOVES, NUM_PLANES, POLICY_MAP
+
+
+@dataclass
+class NetConfig:
+    blocks: int = 6
+    filters: int = 64
+    se_ratio: int = 8
+    value_channels: int = 32
+    value_hidden: int = 128
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ConvBN(nn.Sequential):
+    """Convolution with bias, then batch norm (lc0's ConvBlock)."""
+
+    def __init__(self, cin: int, cout: int, k: int):
+        super().__init__(nn.Conv2d(cin, cout, k, padding=k // 2, bias=True), nn.BatchNorm2d(cout, eps=1e-5))
+
+
+class SE(nn.Module):
+    """Squeeze-excitation as lc0 does it: a sigmoid scale and an additive bias per channel."""
+
+    def __init__(self, channels: int, ratio: int):
+        super().__init__()
+        self.fc1 = nn.Linear(channels, channels // ratio)
+        self.fc2 = nn.Linear(channels // ratio, 2 * channels)
+
+    def forward(self, x):
+        s = self.fc2(F.relu(self.fc1(x.mean((2, 3)))))
+        w, b = s.chunk(2, dim=1)
+        return x * torch.sigmoid(w)[..., None, None] + b[..., None, None]
+
+
+class Residual(nn.Module):
+    def __init__(self, channels: int, se_ratio: int):
+        super().__init__()
+        self.conv1 = ConvBN(channels, channels, 3)
+        self.conv2 = ConvBN(channels, channels, 3)
+        self.se = SE(channels, se_ratio)
+
+    def forward(self, x):
+        return F.relu(x + self.se(self.conv2(F.relu(self.conv1(x)))))
+
+
+class ChessNet(nn.Module):
+    """Maps (N, 112, 8, 8) planes to policy logits over the 1858 moves and WDL logits."""
+
+    def __init__(self, config: NetConfig | None = None):
+        super().__init__()
+        self.config = c = config or NetConfig()
+        self.input = ConvBN(NUM_PLANES, c.filters, 3)
+        self.blocks = nn.Sequential(*(Residual(c.filters, c.se_ratio) for _ in range(c.blocks)))
+        self.policy1 = ConvBN(c.filters, c.filters, 3)
+        self.policy = nn.Conv2d(c.filters, 80, 3, padding=1)
+        self.value = ConvBN(c.filters, c.value_channels, 1)
+        self.value_fc1 = nn.Linear(c.value_channels * 64, c.value_hidden)
+        self.value_fc2 = nn.Linear(c.value_hidden, 3)
+        self.register_buffer("policy_map", torch.as_tensor(POLICY_MAP), persistent=False)
+
+    def trunk(self, x):
+        return self.blocks(F.relu(self.input(x)))
+
+    def forward(self, x):
+        h = self.trunk(x)
+        p = self.policy(F.relu(self.policy1(h))).flatten(1)[:, self.policy_map]
+        v = F.relu(self.value(h)).flatten(1)
+        v = self.value_fc2(F.relu(self.value_fc1(v)))
+        return p, v
+
+    @property
+    def num_moves(self) -> int:
+        return NUM_MOVES
+
+
+def save_model(path, net: ChessNet, card: dict, extra: dict | None = None) -> None:
+    """Save ``net`` as a playas chess checkpoint with its model card."""
+    from ..core import checkpoint
+
+    payload = {"arch": "se-resnet", "config": net.config.to_dict(), "state_dict": net.state_dict(),
+               **(extra or {})}
+    checkpoint.save(path, "chess", payload, card)
+
+
+def load_model(path) -> tuple[ChessNet, dict]:
+    """Load a chess checkpoint; returns the network in eval mode and the whole checkpoint blob."""
+    from ..core import checkpoint
+
+    blob = checkpoint.load(path, "chess")
+    net = ChessNet(NetConfig(**blob["config"]))
+    net.load_state_dict(blob["state_dict"])
+    net.eval()
+    return net, blob

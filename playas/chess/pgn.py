@@ -1,0 +1,163 @@
+"""Reading PGN collections as they come: plain, gzip or zstd; UTF-8 or Latin-1; CRLF or LF.
+
+Files are streamed game by game as raw text, so a multi-GB database dump costs no more memory
+than one game; parsing happens later, in worker processes. Player names in headers are matched
+the way people write them (``Anand,V``, ``Anand, Viswanathan``, ``Dominguez Perez, Leinier``).
+"""
+
+from __future__ import annotations
+
+import zlib
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+from ..core.errors import PlayasError
+
+
+def _byte_chunks(path: Path, size: int = 1 << 16) -> Iterator[bytes]:
+    """The file's bytes, decompressed by name; everything readable is yielded before an error.
+
+    gzip is decompressed by hand (zlib) rather than through ``gzip.GzipFile``, which drops the
+    last decompressed block of a truncated file: a cut-off download still gives its games.
+    """
+    name = path.name.lower()
+    with open(path, "rb") as f:
+        if name.endswith(".gz"):
+            d, fed = zlib.decompressobj(wbits=31), False
+            while block := f.read(size):
+                while block:
+                    yield d.decompress(block)
+                    fed = True
+                    block = d.unused_data if d.eof else b""
+                    if d.eof:  # another gzip member may follow
+                        d, fed = zlib.decompressobj(wbits=31), False
+            if fed and not d.eof:
+                yield d.flush()
+                raise EOFError("compressed file ended before the end of the stream")
+        elif name.endswith(".zst"):
+            import zstandard
+
+            with zstandard.ZstdDecompressor().stream_reader(f) as r:
+                while block := r.read(size):
+                    yield block
+        else:
+            while block := f.read(size):
+                yield block
+
+
+def decode_game(data: bytes) -> str:
+    """A game's text: UTF-8 where it is valid, Latin-1 otherwise (old databases)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def iter_game_texts(path: str | os.PathLike) -> Iterator[str]:
+    """Yield the raw text of each game in a PGN file, headers and movetext, in file order.
+
+    A game starts at a tag line that follows movetext (or the file's start). A damaged file
+    (truncated or corrupt compression) yields every game before the damage, then the cut-off
+    game marked ``*TRUNCATED*``, then raises :class:`PlayasError` naming the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PlayasError(f"PGN file {path} does not exist")
+    if path.is_dir():
+        raise PlayasError(f"{path} is a directory, not a PGN file")
+    lines: list[bytes] = []
+    seen_moves = False
+    rest = b""
+    try:
+        for chunk in _byte_chunks(path):
+            parts = (rest + chunk).split(b"\n")
+            rest = parts.pop()
+            for line in parts:
+                stripped = line.strip()
+                if stripped.startswith(b"[") and seen_moves:
+                    yield decode_game(b"\n".join(lines) + b"\n")
+                    lines, seen_moves = [], False
+                if stripped and not stripped.startswith((b"[", b"%")):
+                    seen_moves = True
+                lines.append(line.rstrip(b"\r"))
+    except Exception as e:
+        if isinstance(e, OSError) or isinstance(e, EOFError) or isinstance(e, zlib.error) \
+                or type(e).__module__.startswith("zstandard"):
+            if seen_moves:
+                yield decode_game(b"\n".join(lines + [rest])) + "\n*TRUNCATED*"
+            raise PlayasError(f"{path} is damaged ({e})") from None
+        raise
+    if rest.strip():
+        lines.append(rest.rstrip(b"\r"))
+    if any(x.strip() for x in lines):
+        yield decode_game(b"\n".join(lines) + b"\n")
+
+
+_TAG = re.compile(r'^\[(\w+)\s+"(.*)"\]\s*$', re.M)
+
+
+def header_names(text: str) -> tuple[str, str]:
+    """White and Black as written in a game's headers, without parsing the moves."""
+    tags = dict(_TAG.findall(text[:4000]))
+    return tags.get("White", "?"), tags.get("Black", "?")
+
+
+# --- player names ------------------------------------------------------------------------
+
+_SPLIT = re.compile(r"[\s,.\-_']+")
+_CAMEL = re.compile(r"[A-Z]+[a-z0-9]*|[a-z0-9]+")
+
+
+def name_tokens(name: str) -> list[str]:
+    """``"Dominguez Perez, Leinier"`` -> ``["dominguez", "perez", "leinier"]``."""
+    return [t for t in _SPLIT.split(name.lower()) if t]
+
+
+class NamePattern:
+    """Matches the header spellings of one person.
+
+    A pattern is a name's tokens: the first must equal the header's first token (the surname,
+    which headers put first), each later one must begin the header's token in the same place, so
+    ``GurevichD`` matches ``Gurevich,D`` and ``Gurevich, Dmitry`` but not ``Gurevich,M``, and
+    ``Le`` matches ``Le Quang Liem`` but not ``Levenfish``. A pattern of one token with no
+    match by tokens also matches a header equal to it ignoring case (usernames). Names written
+    given-name first (``Carlos Torre Repetto``) match when the pattern's run ends the name.
+    """
+
+    def __init__(self, pattern: str, label: str | None = None):
+        self.label = label or pattern
+        self.raw = pattern.strip().lower()
+        if any(c.isspace() or c in ",." for c in pattern):
+            self.tokens = name_tokens(pattern)
+        else:  # a file stem such as "DominguezPerez" or "GurevichD"
+            self.tokens = [t.lower() for t in _CAMEL.findall(pattern)] or [self.raw]
+
+    def score(self, header_name: str) -> int:
+        """How many tokens matched (0: no match). Higher is more specific."""
+        if header_name.strip().lower() == self.raw:
+            return len(self.tokens) + 1
+        toks, want = name_tokens(header_name), self.tokens
+        n = len(want)
+
+        def run_at(i: int) -> bool:
+            return toks[i] == want[0] and all(g.startswith(w) for w, g in zip(want[1:], toks[i + 1:]))
+
+        # Surname first ("Torre Repetto, Carlos") or given names first ("Carlos Torre Repetto").
+        if len(toks) >= n and (run_at(0) or run_at(len(toks) - n)):
+            return n
+        # Written together or apart: "De Labourdonnais" for DeLaBourdonnais, "Mackenzie".
+        if n > 1 and "".join(toks).startswith("".join(want)):
+            return n
+        return 0
+
+    def __repr__(self) -> str:
+        return f"NamePattern({self.label!r})"
+
+
+def owner_from_filename(path: str | os.PathLike) -> NamePattern:
+    """The PGN Mentor convention: ``Anand.pgn.gz`` holds Anand's games."""
+    name = Path(path).name
+    stem = re.sub(r"(\.pgn)?(\.gz|\.zst)?$", "", name, flags=re.I)
+    return NamePattern(stem, label=stem)

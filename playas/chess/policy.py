@@ -1,0 +1,83 @@
+"""What a model thinks of a position: move probabilities over the legal moves, and a value.
+
+This is the one inference path for predict, the UCI engine, the Lichess bot and self-play.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import chess
+import numpy as np
+import torch
+
+from ..core.errors import PlayasError
+from . import encoding as enc
+from .model import ChessNet, load_model
+
+
+@dataclass
+class Analysis:
+    """Legal moves, most likely first, with probabilities summing to 1; value for the mover."""
+
+    moves: list[chess.Move]
+    probs: np.ndarray
+    wdl: np.ndarray  # win, draw, loss for the side to move
+
+    @property
+    def value(self) -> float:
+        """Expected score in [-1, 1] for the side to move."""
+        return float(self.wdl[0] - self.wdl[2])
+
+    @property
+    def centipawns(self) -> int:
+        """lc0's conversion of an expected score to centipawns, for GUIs that want a number."""
+        q = max(min(self.value, 0.999), -0.999)
+        return int(round(90 * np.tan(1.5637541897 * q)))
+
+    def top(self, k: int) -> list[tuple[chess.Move, float]]:
+        return [(m, float(p)) for m, p in zip(self.moves[:k], self.probs[:k])]
+
+
+class Policy:
+    """A chess network ready to answer positions; ``Policy.load(path)`` or ``Policy(net)``."""
+
+    def __init__(self, net: ChessNet, card: dict | None = None):
+        self.net = net.eval()
+        self.card = card or {}
+
+    @classmethod
+    def load(cls, path) -> "Policy":
+        net, blob = load_model(path)
+        return cls(net, blob.get("card"))
+
+    @torch.inference_mode()
+    def logits(self, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw policy logits (N, 1858) and WDL probabilities (N, 3) for a batch of planes."""
+        p, v = self.net(torch.from_numpy(planes))
+        return p.numpy(), torch.softmax(v, dim=1).numpy()
+
+    def analyse(self, board: chess.Board, temperature: float = 1.0) -> Analysis:
+        """Probabilities of the legal moves of ``board`` (history from its move stack)."""
+        if board.is_game_over(claim_draw=False) and not any(board.legal_moves):
+            raise PlayasError("the position has no legal moves")
+        if not board.is_valid():
+            raise PlayasError(f"illegal position: {board.fen()}")
+        logits, wdl = self.logits(enc.board_planes(board)[None])
+        moves = list(board.legal_moves)
+        idx = np.array([enc.move_to_index(board, m) for m in moves])
+        z = logits[0, idx].astype(np.float64)
+        probs = softmax(z, temperature)
+        order = np.argsort(-probs, kind="stable")
+        return Analysis([moves[i] for i in order], probs[order], wdl[0])
+
+
+def softmax(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Softmax with temperature; temperature 0 puts all mass on the arg-max."""
+    if temperature <= 0:
+        out = np.zeros_like(z)
+        out[np.argmax(z)] = 1.0
+        return out
+    z = z / temperature
+    e = np.exp(z - z.max())
+    return e / e.sum()

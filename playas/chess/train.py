@@ -1,0 +1,102 @@
+"""Training the base chess policy from a prepared dataset (behaviour cloning of tracked players)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..core import train as core_train
+from ..core.errors import PlayasError
+from .dataset import ChessData
+from .model import ChessNet, NetConfig, save_model
+
+DEFAULT_RECIPE = {
+    "net": {"blocks": 6, "filters": 64, "se_ratio": 8},
+    "batch_size": 256,
+    "epochs": 2,
+    "positions_per_epoch": 200_000,  # a random subset of the training targets per epoch
+    "lr": 0.002,
+    "weight_decay": 1e-4,
+    "value_weight": 0.5,
+    "val_positions": 10_000,
+    "seed": 0,
+}
+
+
+def make_batch(data: ChessData, idx: np.ndarray, with_legal: bool = False) -> dict:
+    """Tensors for rows ``idx``: planes, the move played, the mover's result, and the mover id."""
+    idx = np.sort(idx)  # sequential reads from the memory-mapped arrays
+    batch = {"x": torch.from_numpy(data.planes(idx)),
+             "y": torch.from_numpy(np.asarray(data.rows["move"][idx], dtype=np.int64)),
+             "wdl": torch.from_numpy(data.wdl(idx)),
+             "player": torch.from_numpy(data.mover[idx].astype(np.int64))}
+    if with_legal:
+        batch["legal"] = torch.from_numpy(data.legal_mask(idx))
+    return batch
+
+
+def policy_value_loss(logits, wdl_logits, batch, value_weight: float):
+    """Cross-entropy on the move played plus a weighted WDL cross-entropy where the result is known."""
+    policy = F.cross_entropy(logits, batch["y"])
+    known = batch["wdl"] >= 0
+    value = F.cross_entropy(wdl_logits[known], batch["wdl"][known]) if known.any() else logits.sum() * 0
+    acc = (logits.argmax(1) == batch["y"]).float().mean()
+    return policy + value_weight * value, {"policy": policy.item(), "value": value.item(), "acc": acc.item()}
+
+
+@torch.inference_mode()
+def validate(net: torch.nn.Module, data: ChessData, idx: np.ndarray, batch_size: int = 512,
+             forward=None) -> dict:
+    """Loss and top-1 accuracy (legal moves only) on rows ``idx``."""
+    forward = forward or (lambda b: net(b["x"]))
+    nll = correct = total = 0.0
+    for s in range(0, len(idx), batch_size):
+        b = make_batch(data, idx[s:s + batch_size], with_legal=True)
+        logits, _ = forward(b)
+        logits = logits.masked_fill(~b["legal"], float("-inf"))
+        nll += F.cross_entropy(logits, b["y"], reduction="sum").item()
+        correct += (logits.argmax(1) == b["y"]).sum().item()
+        total += len(b["y"])
+    return {"val_loss": round(nll / max(total, 1), 4), "val_acc": round(correct / max(total, 1), 4)}
+
+
+def epoch_plan(targets: np.ndarray, per_epoch: int, batch_size: int, seed: int, epoch: int) -> list:
+    """The batches of one epoch: a deterministic random subset of ``targets``."""
+    rng = np.random.default_rng([seed, epoch])
+    chosen = rng.permutation(targets)[:per_epoch] if per_epoch else rng.permutation(targets)
+    return [chosen[i:i + batch_size] for i in range(0, len(chosen) - batch_size + 1, batch_size)]
+
+
+def train_base(data_dir, out, recipe: dict | None = None) -> dict:
+    """Train a fresh SE-ResNet on the training split; resumable; writes a checkpoint at ``out``."""
+    r = {**DEFAULT_RECIPE, **(recipe or {})}
+    data = ChessData(data_dir)
+    train_idx, val_idx = data.targets("train"), data.targets("val")
+    if len(train_idx) < r["batch_size"]:
+        raise PlayasError(f"{data_dir} has {len(train_idx)} training positions; need at least one batch "
+                          f"of {r['batch_size']}")
+    rng = np.random.default_rng(r["seed"])
+    val_idx = rng.permutation(val_idx)[: r["val_positions"]]
+    torch.manual_seed(r["seed"])
+    net = ChessNet(NetConfig(**r["net"]))
+    opt = torch.optim.AdamW(net.parameters(), lr=r["lr"], weight_decay=r["weight_decay"])
+    out = Path(out)
+    started = time.process_time()
+    history = core_train.fit(
+        net, opt, epochs=r["epochs"],
+        batches=lambda e: epoch_plan(train_idx, r["positions_per_epoch"], r["batch_size"], r["seed"], e),
+        load=lambda idx: make_batch(data, idx),
+        step_loss=lambda m, b: policy_value_loss(*m(b["x"]), b, r["value_weight"]),
+        validate=lambda: validate(net, data, val_idx),
+        state_path=out.with_suffix(".train-state"), desc="train-base")
+    card = {"kind": "base", "source": "trained by playas train-base", "recipe": r,
+            "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"],
+                     "players": len(data.players), "train_positions": int(len(train_idx))},
+            "cpu_seconds_this_run": round(time.process_time() - started, 1),
+            "history": history, "metrics": history[-1] if history else {}}
+    save_model(out, net, card)
+    return card

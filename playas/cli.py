@@ -1,0 +1,234 @@
+"""The ``playas`` command. Each subcommand parses its flags and calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from .core.errors import PlayasError
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_CHESS_MODEL = MODELS / "maia-1900.pt"
+
+
+def _player_flags(p: argparse.ArgumentParser, required: bool = True) -> None:
+    g = p.add_mutually_exclusive_group(required=required)
+    g.add_argument("--owner-from-filename", action="store_true",
+                   help="each file holds one player's games, named after them (Anand.pgn.gz)")
+    g.add_argument("--players", metavar="NAME,...", help="names or usernames as in the headers")
+    g.add_argument("--min-games", type=int, metavar="N", help="every name with at least N games")
+
+
+def _players(s: str | None) -> list[str] | None:
+    return [x.strip() for x in s.split(",") if x.strip()] if s else None
+
+
+def _split(s: str) -> tuple[float, ...]:
+    try:
+        parts = tuple(float(x) for x in s.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not three fractions like 0.8,0.1,0.1") from None
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"{s!r} is not three fractions like 0.8,0.1,0.1")
+    return parts
+
+
+def _load_yaml(path) -> dict:
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise PlayasError(f"recipe {p} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise PlayasError(f"recipe {p} is not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise PlayasError(f"recipe {p} must be a mapping of settings")
+    return data
+
+
+# --- chess ---------------------------------------------------------------------------------
+
+def chess_prepare(a) -> int:
+    from .chess.dataset import prepare
+
+    m = prepare(a.pgn, a.out, owner_from_filename_=a.owner_from_filename, players=_players(a.players),
+                min_games=a.min_games, seed=a.seed, split=a.split, workers=a.workers,
+                max_games_per_player=a.max_games_per_player)
+    counts = [sum(v.values()) for v in m["games_per_player"].values()]
+    print(f"wrote {a.out}: {m['games']:,} games, {m['positions']:,} positions, {m['targets']:,} target moves, "
+          f"{len(m['players'])} players ({min(counts, default=0)}-{max(counts, default=0)} games each), "
+          f"{m['duplicates_merged']:,} duplicates merged, {m['seconds']}s")
+    if m["skipped"]:
+        print("skipped: " + ", ".join(f"{v:,} {k}" for k, v in sorted(m["skipped"].items(), key=lambda kv: -kv[1])))
+    for d in m["damaged_files"]:
+        print(f"damaged: {d}")
+    return 0
+
+
+def chess_import_lc0(a) -> int:
+    from .chess.lc0 import card_for, import_lc0
+    from .chess.model import save_model
+
+    net = import_lc0(a.weights)
+    save_model(a.out, net, card_for(a.weights, net))
+    c = net.config
+    print(f"wrote {a.out}: {c.blocks} blocks x {c.filters} filters, SE ratio {c.se_ratio}")
+    return 0
+
+
+def chess_train_base(a) -> int:
+    from .chess.train import train_base
+
+    recipe = _load_yaml(a.recipe) if a.recipe else {}
+    if a.epochs:
+        recipe["epochs"] = a.epochs
+    if a.positions_per_epoch:
+        recipe["positions_per_epoch"] = a.positions_per_epoch
+    card = train_base(a.data, a.out, recipe)
+    m = card["metrics"]
+    print(f"wrote {a.out}: val_acc {m.get('val_acc')}, val_loss {m.get('val_loss')}")
+    return 0
+
+
+def chess_eval(a) -> int:
+    import numpy as np
+
+    from .chess.dataset import ChessData, prepare
+    from .chess.evaluate import format_report, move_matching
+    from .chess.model import load_model
+
+    if bool(a.data) == bool(a.games):
+        raise PlayasError("give either --data DIR or --games PGN...")
+    nets = {}
+    for path in a.model:
+        net, _ = load_model(path)
+        nets[Path(path).stem if Path(path).stem not in nets else str(path)] = net
+    with tempfile.TemporaryDirectory(prefix="playas-eval-") as tmp:
+        if a.games:
+            if not (a.owner_from_filename or a.players or a.min_games):
+                raise PlayasError("with --games, say whose moves to score: --owner-from-filename, --players or --min-games")
+            prepare(a.games, Path(tmp) / "d", owner_from_filename_=a.owner_from_filename,
+                    players=_players(a.players), min_games=a.min_games, split=(0.0, 0.0, 1.0))
+            data, split = ChessData(Path(tmp) / "d"), "test"
+        else:
+            data, split = ChessData(a.data), a.split
+        idx = data.targets(split)
+        if a.max_positions and len(idx) > a.max_positions:
+            idx = np.random.default_rng(0).choice(idx, a.max_positions, replace=False)
+        if not len(idx):
+            raise PlayasError(f"no positions of tracked players in the {split} split")
+        report = move_matching({n: (lambda b, net=net: net(b["x"])[0]) for n, net in nets.items()}, data, idx)
+    if a.json:
+        print(json.dumps(report))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def chess_predict(a) -> int:
+    import chess
+
+    from .chess.policy import Policy
+
+    try:
+        board = chess.Board() if a.fen == "startpos" else chess.Board(a.fen)
+    except ValueError as e:
+        raise PlayasError(f"bad FEN {a.fen!r} ({e})") from None
+    for m in a.moves or []:
+        try:
+            board.push_uci(m) if len(m) in (4, 5) and m[1].isdigit() else board.push_san(m)
+        except ValueError:
+            raise PlayasError(f"{m!r} is not a legal move in {board.fen()}") from None
+    if not board.is_valid():
+        raise PlayasError(f"illegal position: {board.fen()}")
+    if not any(board.legal_moves):
+        raise PlayasError("the position has no legal moves (the game is over)")
+    policy = Policy.load(a.model)
+    an = policy.analyse(board)
+    top = an.top(a.top)
+    if a.json:
+        print(json.dumps({"fen": board.fen(), "wdl": [round(float(x), 4) for x in an.wdl],
+                          "value": round(an.value, 4),
+                          "moves": [{"uci": m.uci(), "san": board.san(m), "prob": round(p, 4)} for m, p in top]}))
+        return 0
+    print(f"position  {board.fen()}")
+    print(f"value     {an.value:+.3f} for {'White' if board.turn else 'Black'}  "
+          f"(win {an.wdl[0]:.1%}, draw {an.wdl[1]:.1%}, loss {an.wdl[2]:.1%})")
+    for m, p in top:
+        print(f"  {board.san(m):<8} {m.uci():<6} {p:6.1%}  {'#' * int(round(p * 40))}")
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="playas", description="Play games as a particular person.")
+    games = parser.add_subparsers(dest="game", metavar="GAME", required=True)
+    ch = games.add_parser("chess", help="chess: data, models, evaluation").add_subparsers(
+        dest="cmd", metavar="COMMAND", required=True)
+
+    p = ch.add_parser("prepare", help="encode PGN collections into a dataset, once")
+    p.add_argument("pgn", nargs="+", help=".pgn, .pgn.gz or .pgn.zst files")
+    p.add_argument("--out", required=True, help="dataset folder to create")
+    _player_flags(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split by game")
+    p.add_argument("--split", type=_split, default=(0.8, 0.1, 0.1), help="train,val,test fractions")
+    p.add_argument("--max-games-per-player", type=int, metavar="N",
+                   help="keep a uniform random sample of about N games per player")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.set_defaults(func=chess_prepare)
+
+    p = ch.add_parser("import-lc0", help="import an lc0/Maia network (.pb.gz)")
+    p.add_argument("weights")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=chess_import_lc0)
+
+    p = ch.add_parser("train-base", help="train the base policy from a prepared dataset (resumable)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--recipe", help="YAML recipe (configs/base.yml)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--positions-per-epoch", type=int)
+    p.set_defaults(func=chess_train_base)
+
+    p = ch.add_parser("eval", help="move-matching accuracy of one or more models, side by side")
+    p.add_argument("--model", action="append", required=True, help="a checkpoint; repeat to compare")
+    p.add_argument("--data", help="a prepared dataset")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--games", nargs="+", help="PGN files instead of a dataset")
+    _player_flags(p, required=False)
+    p.add_argument("--max-positions", type=int, help="score a random subset of this many positions")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=chess_eval)
+
+    p = ch.add_parser("predict", help="the model's move probabilities and value for one position")
+    p.add_argument("--model", default=str(DEFAULT_CHESS_MODEL))
+    p.add_argument("--fen", default="startpos", help="a FEN, or startpos")
+    p.add_argument("--moves", nargs="*", help="moves played from the FEN (UCI or SAN), giving history")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=chess_predict)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PlayasError as e:
+        print(f"playas: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("playas: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""One checkpoint format for every game: a torch file plus a JSON model card beside it.
+
+The file holds the game's name, the network's architecture config, its weights (base, and when
+styled, adapters and the style table) and the card; the card is also written as ``NAME.json``
+so a person can read what a model is without loading it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from .errors import PlayasError
+
+FORMAT = "playas-checkpoint"
+VERSION = 1
+
+
+def card_path(path: str | os.PathLike) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def versions() -> dict:
+    import numpy
+
+    return {"playas": __version__, "torch": str(torch.__version__), "numpy": numpy.__version__,
+            "python": platform.python_version()}
+
+
+def save(path: str | os.PathLike, game: str, payload: dict, card: dict) -> None:
+    """Write a checkpoint atomically (a crash never leaves half a file) and its card beside it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    card = {"game": game, **card, "versions": versions()}
+    blob = {"format": FORMAT, "version": VERSION, "game": game, "card": card, **payload}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(blob, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a model file is for everyone to read
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    card_path(path).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+
+
+def load(path: str | os.PathLike, game: str) -> dict:
+    """Read a checkpoint of ``game``; anything else fails with one clear sentence."""
+    path = Path(path)
+    if not path.exists():
+        raise PlayasError(f"model file {path} does not exist")
+    if path.is_dir():
+        raise PlayasError(f"model path {path} is a directory, not a checkpoint file")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise PlayasError(f"{path} is not a playas checkpoint") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise PlayasError(f"{path} is not a playas checkpoint")
+    if blob.get("version", 0) > VERSION:
+        raise PlayasError(f"{path} was written by a newer playas (format {blob['version']}); upgrade playas")
+    if blob.get("game") != game:
+        raise PlayasError(f"{path} is a {blob.get('game')} model, not a {game} model")
+    return blob
+
+
+def file_hash(paths, chunk: int = 1 << 20) -> str:
+    """SHA-256 over the bytes of ``paths`` in the given order (a dataset's identity)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).name.encode())
+        with open(p, "rb") as f:
+            while block := f.read(chunk):
+                h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,137 @@
+"""The one training loop: epochs of batches, checkpoints to resume from, validation per epoch.
+
+Games plug in three functions: ``batches(epoch)`` yields index arrays (cheap, deterministic per
+epoch, so a resumed run skips what it already did without building it), ``load(indices)`` builds
+a batch of tensors (run ahead on a thread so the network never waits on data), and
+``step_loss(model, batch)`` returns the loss and named metrics. Two speeds (style vectors about
+100x the adapters' learning rate) are just two optimizer parameter groups.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import torch
+
+from .progress import Progress
+
+
+def prefetch(items: Iterable, load: Callable, depth: int = 3) -> Iterator:
+    """``map(load, items)`` computed ``depth`` ahead on a background thread."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for it in items:
+                if stop.is_set():
+                    return
+                q.put(load(it))
+        except BaseException as e:  # hand errors to the consumer
+            q.put(e)
+        q.put(done)
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    try:
+        while (x := q.get()) is not done:
+            if isinstance(x, BaseException):
+                raise x
+            yield x
+    finally:
+        stop.set()
+
+
+def cosine_lr(step: int, total: int, warmup: int = 100, floor: float = 0.1) -> float:
+    """Multiplier: linear warm-up, then cosine decay to ``floor``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int,
+        batches: Callable[[int], list], load: Callable, step_loss: Callable,
+        validate: Callable[[], dict] | None = None, state_path: str | os.PathLike,
+        on_epoch: Callable[[int, dict], None] | None = None, desc: str = "train",
+        checkpoint_seconds: float = 120.0, grad_clip: float | None = 10.0) -> list[dict]:
+    """Train ``model``; resumes from ``state_path`` when it exists. Returns per-epoch records.
+
+    The state file (model, optimizer, epoch, batch, history) is written every
+    ``checkpoint_seconds`` and at every epoch's end, atomically; Ctrl-C writes it and stops.
+    """
+    state_path = Path(state_path)
+    history: list[dict] = []
+    start_epoch, start_batch = 0, 0
+    if state_path.exists():
+        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(st["model"])
+        optimizer.load_state_dict(st["optimizer"])
+        start_epoch, start_batch, history = st["epoch"], st["batch"], st["history"]
+        print(f"resuming from {state_path}: epoch {start_epoch + 1}, batch {start_batch}", flush=True)
+    base_lrs = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
+    for g, lr in zip(optimizer.param_groups, base_lrs):
+        g["initial_lr"] = lr
+
+    def save(epoch, batch):
+        tmp = state_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "epoch": epoch, "batch": batch, "history": history}, tmp)
+        os.replace(tmp, state_path)
+
+    interrupted = []
+    old = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, lambda *a: interrupted.append(1))
+    try:
+        for epoch in range(start_epoch, epochs):
+            plan = batches(epoch)
+            total_steps = len(plan) * epochs
+            first = start_batch if epoch == start_epoch else 0
+            model.train()
+            sums: dict[str, float] = {}
+            n = 0
+            last_save = time.monotonic()
+            with Progress(len(plan), f"{desc} epoch {epoch + 1}/{epochs}", unit="batches") as bar:
+                bar.update(first)
+                for b, batch in enumerate(prefetch(plan[first:], load), start=first):
+                    step = epoch * len(plan) + b
+                    for g, lr in zip(optimizer.param_groups, base_lrs):
+                        g["lr"] = lr * cosine_lr(step, total_steps)
+                    loss, metrics = step_loss(model, batch)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if grad_clip:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                    optimizer.step()
+                    n += 1
+                    for k, v in metrics.items():
+                        sums[k] = sums.get(k, 0.0) + float(v)
+                    bar.update(1, **{k: f"{s / n:.3f}" for k, s in sums.items()})
+                    if interrupted or time.monotonic() - last_save > checkpoint_seconds:
+                        save(epoch, b + 1)
+                        last_save = time.monotonic()
+                        if interrupted:
+                            print(f"\ninterrupted: state saved to {state_path}; run again to resume", flush=True)
+                            raise KeyboardInterrupt
+            record = {"epoch": epoch + 1, **{f"train_{k}": round(s / max(n, 1), 4) for k, s in sums.items()}}
+            if validate is not None:
+                model.eval()
+                record.update(validate())
+            history.append(record)
+            save(epoch + 1, 0)
+            print("  ".join(f"{k} {v}" for k, v in record.items()), flush=True)
+            if on_epoch:
+                on_epoch(epoch, record)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, old)
+    return history

@@ -1,0 +1,111 @@
+"""The chess subcommands end to end, as a user runs them: real files, real processes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from playas.chess.dataset import ChessData, prepare
+from playas.chess.model import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIA = ROOT / "models" / "maia-1900.pt"
+
+
+def playas(*args, check=True):
+    r = subprocess.run([sys.executable, "-m", "playas.cli", *map(str, args)], capture_output=True, text=True,
+                       cwd=ROOT)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def dataset(shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "ds"
+    pg = shared_data / "chess" / "pgnmentor"
+    prepare([pg / "DeLaBourdonnais.pgn.gz", pg / "McDonnell.pgn.gz", pg / "MacKenzie.pgn.gz"], out,
+            owner_from_filename_=True, workers=2, split=(0.7, 0.1, 0.2))
+    return out
+
+
+def test_predict_on_the_shipped_model():
+    r = playas("chess", "predict", "--model", MAIA, "--fen", "startpos", "--json")
+    out = json.loads(r.stdout)
+    assert [m["uci"] for m in out["moves"][:2]] == ["e2e4", "d2d4"]
+    assert abs(out["moves"][0]["prob"] - 0.56) < 0.02
+    r = playas("chess", "predict", "--moves", "e4", "--top", "3")
+    assert "c5" in r.stdout and "value" in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fen", "not a fen"], "bad FEN"),
+    (["--moves", "e4", "Ke3"], "is not a legal move"),
+    (["--fen", "8/8/8/8/8/8/8/8 w - - 0 1"], "illegal position"),
+    (["--model", "pyproject.toml"], "is not a playas checkpoint"),
+    (["--model", "nope.pt"], "does not exist"),
+])
+def test_predict_bad_input_is_one_sentence(args, message):
+    r = playas("chess", "predict", *args, check=False)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_import_lc0_cli(shared_data, tmp_path):
+    out = tmp_path / "m.pt"
+    playas("chess", "import-lc0", shared_data / "chess" / "maia" / "maia-1100.pb.gz", "--out", out)
+    net, blob = load_model(out)
+    assert (tmp_path / "m.json").exists()
+    assert blob["card"]["game"] == "chess"
+    r = playas("chess", "import-lc0", ROOT / "pyproject.toml", "--out", tmp_path / "x.pt", check=False)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_train_base_learns_and_resumes(dataset, tmp_path):
+    out = tmp_path / "tiny.pt"
+    r = playas("chess", "train-base", "--data", dataset, "--out", out, "--recipe", ROOT / "configs" / "tiny.yml")
+    card = json.loads((tmp_path / "tiny.json").read_text())
+    assert len(card["history"]) == 1
+    first_acc = card["metrics"]["val_acc"]
+    assert first_acc > 0.02  # far above chance among ~1,858 moves
+    # Asking for a second epoch resumes from the saved state instead of starting over.
+    r = playas("chess", "train-base", "--data", dataset, "--out", out, "--recipe", ROOT / "configs" / "tiny.yml",
+               "--epochs", "2")
+    assert "resuming" in r.stdout
+    card = json.loads((tmp_path / "tiny.json").read_text())
+    assert [h["epoch"] for h in card["history"]] == [1, 2]
+
+
+def test_eval_compares_models_on_the_same_positions(dataset, tmp_path):
+    r = playas("chess", "eval", "--model", MAIA, "--model", ROOT / "models" / "maia-1100.pt", "--data", dataset,
+               "--json")
+    rep = json.loads(r.stdout)
+    n = len(ChessData(dataset).targets("test"))
+    assert rep["positions"] == n > 1000
+    for name in ("maia-1900", "maia-1100"):
+        m = rep["models"][name]
+        assert 0.25 < m["top1"] < m["top3"] < 1
+        assert set(m["players"]) == {"DeLaBourdonnais", "McDonnell", "MacKenzie"}
+    text = playas("chess", "eval", "--model", MAIA, "--data", dataset).stdout
+    assert "top1" in text and "MacKenzie" in text
+
+
+def test_eval_on_pgn_files(shared_data):
+    pgn = shared_data / "chess" / "pgnmentor" / "McDonnell.pgn.gz"
+    r = playas("chess", "eval", "--model", MAIA, "--games", pgn, "--owner-from-filename", "--json")
+    rep = json.loads(r.stdout)
+    assert rep["positions"] > 3000
+    assert list(rep["models"]["maia-1900"]["players"]) == ["McDonnell"]
+    r = playas("chess", "eval", "--model", MAIA, "--games", pgn, check=False)
+    assert r.returncode == 2 and "whose moves" in r.stderr
+
+
+def test_checkpoint_of_another_kind_is_refused(tmp_path):
+    p = tmp_path / "x.pt"
+    torch.save({"format": "playas-checkpoint", "version": 1, "game": "rocket"}, p)
+    r = playas("chess", "predict", "--model", p, check=False)
+    assert r.returncode == 2 and "is a rocket model, not a chess model" in r.stderr
