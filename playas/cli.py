@@ -12,6 +12,7 @@ from .core.errors import PlayasError
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_CHESS_MODEL = MODELS / "maia-1900.pt"
+DEFAULT_STYLED_MODEL = MODELS / "pgnmentor-197.pt"
 
 
 def _player_flags(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -20,6 +21,12 @@ def _player_flags(p: argparse.ArgumentParser, required: bool = True) -> None:
                    help="each file holds one player's games, named after them (Anand.pgn.gz)")
     g.add_argument("--players", metavar="NAME,...", help="names or usernames as in the headers")
     g.add_argument("--min-games", type=int, metavar="N", help="every name with at least N games")
+
+
+def _style_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", help="a player (Tal) or a blend (Tal:0.7,Petrosian:0.3)")
+    p.add_argument("--steer", action="append", metavar="PROPERTY=AMOUNT",
+                   help="move the style along a measured property (repeatable)")
 
 
 def _players(s: str | None) -> list[str] | None:
@@ -104,10 +111,13 @@ def chess_eval(a) -> int:
 
     if bool(a.data) == bool(a.games):
         raise PlayasError("give either --data DIR or --games PGN...")
+    from .core.styles import parse_steer
+
     nets = {}
     for path in a.model:
         net, _ = load_model(path)
         nets[Path(path).stem if Path(path).stem not in nets else str(path)] = net
+    steer = parse_steer(a.steer)
     with tempfile.TemporaryDirectory(prefix="playas-eval-") as tmp:
         if a.games:
             if not (a.owner_from_filename or a.players or a.min_games):
@@ -122,12 +132,30 @@ def chess_eval(a) -> int:
             idx = np.random.default_rng(0).choice(idx, a.max_positions, replace=False)
         if not len(idx):
             raise PlayasError(f"no positions of tracked players in the {split} split")
-        report = move_matching({n: (lambda b, net=net: net(b["x"])[0]) for n, net in nets.items()}, data, idx)
+        report = move_matching({n: _eval_forward(net, data, a.style, steer) for n, net in nets.items()}, data, idx)
     if a.json:
         print(json.dumps(report))
     else:
         print(format_report(report))
     return 0
+
+
+def _eval_forward(model, data, style, steer):
+    """Scores positions with a plain net, or a styled one under each mover's own style (or --style)."""
+    from .core.mhr import Styled
+
+    if not isinstance(model, Styled):
+        if style or steer:
+            raise PlayasError("--style and --steer need a styled model")
+        return lambda b: model(b["x"])[0]
+    from .chess.styles import first_adapted_block, player_rows, styled_logits
+
+    start = first_adapted_block(model)
+    if style or steer:
+        z = model.table.resolve(style, steer)
+        return lambda b: model(model.base.hidden(b["x"], start), z=z, start=start)[0]
+    rows = player_rows(model, data)
+    return lambda b: styled_logits(model, b, rows, start)
 
 
 def chess_predict(a) -> int:
@@ -148,7 +176,9 @@ def chess_predict(a) -> int:
         raise PlayasError(f"illegal position: {board.fen()}")
     if not any(board.legal_moves):
         raise PlayasError("the position has no legal moves (the game is over)")
-    policy = Policy.load(a.model)
+    from .core.styles import parse_steer
+
+    policy = Policy.load(a.model, style=a.style, steer=parse_steer(a.steer))
     an = policy.analyse(board)
     top = an.top(a.top)
     if a.json:
@@ -156,11 +186,58 @@ def chess_predict(a) -> int:
                           "value": round(an.value, 4),
                           "moves": [{"uci": m.uci(), "san": board.san(m), "prob": round(p, 4)} for m, p in top]}))
         return 0
+    if policy.styled:
+        print(f"style     {a.style or 'mean of ' + str(len(policy.players)) + ' players'}")
     print(f"position  {board.fen()}")
     print(f"value     {an.value:+.3f} for {'White' if board.turn else 'Black'}  "
           f"(win {an.wdl[0]:.1%}, draw {an.wdl[1]:.1%}, loss {an.wdl[2]:.1%})")
     for m, p in top:
         print(f"  {board.san(m):<8} {m.uci():<6} {p:6.1%}  {'#' * int(round(p * 40))}")
+    return 0
+
+
+def chess_train_styles(a) -> int:
+    from .chess.styles import train_styles
+
+    recipe = _load_yaml(a.recipe) if a.recipe else {}
+    for k in ("epochs", "positions_per_epoch", "games_per_player"):
+        if getattr(a, k):
+            recipe[k] = getattr(a, k)
+    card = train_styles(a.base, a.data, a.out, recipe)
+    m = card["metrics"]
+    print(f"wrote {a.out}: {card['players']} players, val_acc {m.get('val_acc')}, val_loss {m.get('val_loss')}")
+    return 0
+
+
+def _one_player(a):
+    if bool(a.player) == bool(a.owner_from_filename):
+        raise PlayasError("say whose moves these are with exactly one of --player NAME or --owner-from-filename")
+    return dict(owner_from_filename=a.owner_from_filename, player=a.player)
+
+
+def chess_enroll(a) -> int:
+    from .chess.styles import enroll
+
+    r = enroll(a.model, a.name, a.games, a.out, **_one_player(a))
+    print(f"wrote {a.out}: enrolled {r['name']} from {r['games']} games; nearest styles: "
+          + ", ".join(f"{n} ({s:.2f})" for n, s in r["similar"]))
+    return 0
+
+
+def chess_identify(a) -> int:
+    from .core.fitting import ranking
+    from .chess.styles import identify_batches, load_styled, query_positions
+
+    model, _ = load_styled(a.model)
+    batches, n_games = query_positions(model, a.games, **_one_player(a))
+    scores = identify_batches(model, batches, a.method)
+    ranked = ranking(model.table.names, scores, a.top)
+    if a.json:
+        print(json.dumps({"games": n_games, "method": a.method, "ranking": ranked}))
+        return 0
+    print(f"{n_games} games, {sum(len(b['y']) for b in batches):,} moves; ranked by {a.method}")
+    for i, r in enumerate(ranked, 1):
+        print(f"{i:>3}. {r['name']:<24} {r['score']:+.4f}")
     return 0
 
 
@@ -203,14 +280,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--games", nargs="+", help="PGN files instead of a dataset")
     _player_flags(p, required=False)
     p.add_argument("--max-positions", type=int, help="score a random subset of this many positions")
+    _style_flags(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=chess_eval)
+
+    p = ch.add_parser("train-styles", help="train MHR adapters and a style vector per player (resumable)")
+    p.add_argument("--base", required=True, help="a base model (imported Maia or train-base)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--recipe", help="YAML recipe (configs/styles.yml)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--positions-per-epoch", type=int)
+    p.add_argument("--games-per-player", type=int)
+    p.set_defaults(func=chess_train_styles)
+
+    p = ch.add_parser("enroll", help="add a player to a styled model from a few of their games")
+    p.add_argument("--model", default=str(DEFAULT_STYLED_MODEL))
+    p.add_argument("--name", required=True)
+    p.add_argument("--games", nargs="+", required=True)
+    p.add_argument("--player", help="the player's name as in the headers")
+    p.add_argument("--owner-from-filename", action="store_true")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=chess_enroll)
+
+    p = ch.add_parser("identify", help="who played these games (behavioral stylometry)")
+    p.add_argument("--model", default=str(DEFAULT_STYLED_MODEL))
+    p.add_argument("--games", nargs="+", required=True)
+    p.add_argument("--player", help="the player's name as in the headers")
+    p.add_argument("--owner-from-filename", action="store_true")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--method", default="vector", choices=["vector", "likelihood"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=chess_identify)
 
     p = ch.add_parser("predict", help="the model's move probabilities and value for one position")
     p.add_argument("--model", default=str(DEFAULT_CHESS_MODEL))
     p.add_argument("--fen", default="startpos", help="a FEN, or startpos")
     p.add_argument("--moves", nargs="*", help="moves played from the FEN (UCI or SAN), giving history")
     p.add_argument("--top", type=int, default=5)
+    _style_flags(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=chess_predict)
     return parser

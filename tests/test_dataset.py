@@ -37,7 +37,8 @@ def test_name_patterns_match_header_spellings():
              ("So", "So,W"): True, ("So", "Sokolov, Ivan"): False,
              ("TorreRepetto", "Carlos Torre Repetto"): True, ("SultanKhan", "Mir Sultan Khan"): True,
              ("DeLaBourdonnais", "De Labourdonnais, Louis"): True,
-             ("McDonnell", "MacDonnell, George Alcock"): False, ("WangH", "Wang Yue"): False}
+             ("McDonnell", "MacDonnell, George Alcock"): False, ("WangH", "Wang Yue"): False,
+             ("Janowski", "Janowsky, Dawid Markelowicz"): True, ("IvanovA", "Ivanova, X"): False}
     for (pattern, header), want in cases.items():
         assert (NamePattern(pattern).score(header) > 0) == want, (pattern, header)
     assert NamePattern("WangH").score("Wang Hao") > NamePattern("Wang").score("Wang Hao")

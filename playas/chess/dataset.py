@@ -63,7 +63,7 @@ class Matcher:
     patterns: list[tuple[int, NamePattern]]
     exact: dict[str, int]
 
-    def match(self, name: str) -> tuple[int, int]:
+    def match(self, name: str) -> tuple[int, float]:
         if name in self.exact:
             return self.exact[name], 100
         best = (-1, 0)
@@ -110,6 +110,9 @@ def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> t
     white_name, black_name = header_names(text)
     white, ws = matcher.match(white_name)
     black, bs = matcher.match(black_name)
+    if min(ws, bs) < 1 <= max(ws, bs):  # a spelling-alike opponent of an exact match is not the player
+        white, ws = (white, ws) if ws >= 1 else (-1, 0)
+        black, bs = (black, bs) if bs >= 1 else (-1, 0)
     if white < 0 and black < 0:
         raise _Skip("no tracked player")
     if truncated:

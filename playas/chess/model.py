@@ -76,11 +76,19 @@ class ChessNet(nn.Module):
         self.value_fc2 = nn.Linear(c.value_hidden, 3)
         self.register_buffer("policy_map", torch.as_tensor(POLICY_MAP), persistent=False)
 
-    def trunk(self, x):
-        return self.blocks(F.relu(self.input(x)))
+    def hidden(self, x, upto: int):
+        """The trunk's state after the first ``upto`` residual blocks (to resume with ``start``)."""
+        h = F.relu(self.input(x))
+        for block in self.blocks[:upto]:
+            h = block(h)
+        return h
 
-    def forward(self, x):
-        h = self.trunk(x)
+    def forward(self, x, start: int = 0):
+        """Policy logits (N, 1858) and WDL logits (N, 3). With ``start`` > 0, ``x`` is
+        ``hidden(planes, start)``: styles that only adapt later layers reuse the frozen part."""
+        h = F.relu(self.input(x)) if start == 0 else x
+        for block in self.blocks[start:]:
+            h = block(h)
         p = self.policy(F.relu(self.policy1(h))).flatten(1)[:, self.policy_map]
         v = F.relu(self.value(h)).flatten(1)
         v = self.value_fc2(F.relu(self.value_fc1(v)))
@@ -91,21 +99,32 @@ class ChessNet(nn.Module):
         return NUM_MOVES
 
 
-def save_model(path, net: ChessNet, card: dict, extra: dict | None = None) -> None:
-    """Save ``net`` as a playas chess checkpoint with its model card."""
+def save_model(path, model, card: dict) -> None:
+    """Save a :class:`ChessNet`, or a styled one (:class:`~playas.core.mhr.Styled`), with its card."""
     from ..core import checkpoint
+    from ..core.mhr import Styled
 
-    payload = {"arch": "se-resnet", "config": net.config.to_dict(), "state_dict": net.state_dict(),
-               **(extra or {})}
+    payload = {"arch": "se-resnet"}
+    if isinstance(model, Styled):
+        payload.update(mhr=model.cfg.to_dict(), styles=model.table.to_dict())
+        model = model.base
+    payload.update(config=model.config.to_dict(), state_dict=model.state_dict())
     checkpoint.save(path, "chess", payload, card)
 
 
-def load_model(path) -> tuple[ChessNet, dict]:
-    """Load a chess checkpoint; returns the network in eval mode and the whole checkpoint blob."""
+def load_model(path):
+    """Load a chess checkpoint in eval mode: a :class:`ChessNet`, or a ``Styled`` one when it has
+    a style table. Returns the model and the whole checkpoint blob."""
     from ..core import checkpoint
+    from ..core.mhr import MHRConfig, Styled
+    from ..core.styles import StyleTable
 
     blob = checkpoint.load(path, "chess")
     net = ChessNet(NetConfig(**blob["config"]))
+    model = net
+    if "mhr" in blob:
+        cfg = MHRConfig(**{**blob["mhr"], "targets": tuple(blob["mhr"]["targets"])})
+        model = Styled(net, cfg, StyleTable.from_dict(blob["styles"]))
     net.load_state_dict(blob["state_dict"])
-    net.eval()
-    return net, blob
+    model.eval()
+    return model, blob

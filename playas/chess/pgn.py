@@ -8,6 +8,7 @@ the way people write them (``Anand,V``, ``Anand, Viswanathan``, ``Dominguez Pere
 from __future__ import annotations
 
 import zlib
+import difflib
 import os
 import re
 from pathlib import Path
@@ -134,7 +135,7 @@ class NamePattern:
         else:  # a file stem such as "DominguezPerez" or "GurevichD"
             self.tokens = [t.lower() for t in _CAMEL.findall(pattern)] or [self.raw]
 
-    def score(self, header_name: str) -> int:
+    def score(self, header_name: str) -> float:
         """How many tokens matched (0: no match). Higher is more specific."""
         if header_name.strip().lower() == self.raw:
             return len(self.tokens) + 1
@@ -148,8 +149,15 @@ class NamePattern:
         if len(toks) >= n and (run_at(0) or run_at(len(toks) - n)):
             return n
         # Written together or apart: "De Labourdonnais" for DeLaBourdonnais, "Mackenzie".
-        if n > 1 and "".join(toks).startswith("".join(want)):
+        joined, prefix = "".join(toks), "".join(want)
+        boundaries = {sum(map(len, toks[:i + 1])) for i in range(len(toks))}
+        if n > 1 and len(want[-1]) > 1 and joined.startswith(prefix) and len(prefix) in boundaries:
             return n
+        # Transliterations ("Janowsky" for Janowski): a weak match an exact one always beats.
+        if toks and toks[0] != want[0] and len(want[0]) >= 5 and len(toks) >= n \
+                and difflib.SequenceMatcher(None, toks[0], want[0]).ratio() >= 0.85 \
+                and all(g.startswith(w) for w, g in zip(want[1:], toks[1:])):
+            return 0.5
         return 0
 
     def __repr__(self) -> str:

@@ -40,16 +40,46 @@ class Analysis:
 
 
 class Policy:
-    """A chess network ready to answer positions; ``Policy.load(path)`` or ``Policy(net)``."""
+    """A chess model ready to answer positions as one style.
 
-    def __init__(self, net: ChessNet, card: dict | None = None):
-        self.net = net.eval()
+    ``Policy.load(path, style="Tal:0.7,Petrosian:0.3", steer={"capture_rate": 1})``. A styled
+    model has its chosen style merged into plain layers, so a styled move costs what a base move
+    costs; ``set_style`` switches style without reloading.
+    """
+
+    def __init__(self, model, card: dict | None = None, style: str | None = None,
+                 steer: dict[str, float] | None = None):
+        self.model = model.eval()
         self.card = card or {}
+        self.net: ChessNet = model
+        self.style = None
+        if self.styled or style or steer:
+            self.set_style(style, steer)
 
     @classmethod
-    def load(cls, path) -> "Policy":
-        net, blob = load_model(path)
-        return cls(net, blob.get("card"))
+    def load(cls, path, style: str | None = None, steer: dict[str, float] | None = None) -> "Policy":
+        model, blob = load_model(path)
+        return cls(model, blob.get("card"), style, steer)
+
+    @property
+    def styled(self) -> bool:
+        from ..core.mhr import Styled
+
+        return isinstance(self.model, Styled)
+
+    @property
+    def players(self) -> list[str]:
+        return list(self.model.table.names) if self.styled else []
+
+    def set_style(self, style: str | None, steer: dict[str, float] | None = None) -> None:
+        """Play as ``style`` (a player or a blend; None is the mean style) with optional steering."""
+        if not self.styled:
+            if style or steer:
+                raise PlayasError("this model has no style table; use a styled model (train-styles)")
+            return
+        z = self.model.table.resolve(style, steer)  # raises on unknown players before anything changes
+        self.net = self.model.merged_base(z).eval()
+        self.style = style
 
     @torch.inference_mode()
     def logits(self, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

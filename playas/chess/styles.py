@@ -1,0 +1,244 @@
+"""Chess style vectors: train a style table over a frozen base, enroll a player, identify one.
+
+Adapters sit on the last residual block(s) and the policy head, so everything below them is the
+frozen base's and is computed once per position (``ChessNet.hidden``): training, enrollment and
+stylometry then only run the top of the network per style.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..core import fitting
+from ..core import train as core_train
+from ..core.errors import PlayasError
+from ..core.mhr import MHRConfig, Styled, adapter_parameters
+from ..core.styles import StyleTable
+from .dataset import ChessData, prepare
+from .model import ChessNet, load_model, save_model
+from .train import epoch_plan, make_batch
+
+DEFAULT_RECIPE = {
+    "mhr": {"heads": 8, "skills": 8, "rank": 4, "adapt_blocks": 1},
+    "batch_size": 256,
+    "epochs": 3,
+    "positions_per_epoch": 300_000,
+    "games_per_player": 300,  # training games per player, a random sample of the train split
+    "lr_adapters": 0.001,
+    "lr_styles": 0.1,  # style vectors learn ~100x faster than adapters (MHR's two speeds)
+    "val_positions": 10_000,
+    "seed": 0,
+}
+
+
+def adapter_targets(net: ChessNet, adapt_blocks: int) -> tuple[str, ...]:
+    """The convolutions of the last ``adapt_blocks`` residual blocks and of the policy head."""
+    n = len(net.blocks)
+    blocks = [f"blocks.{i}.{c}.0" for i in range(n - adapt_blocks, n) for c in ("conv1", "conv2")]
+    return tuple(blocks + ["policy1.0", "policy"])
+
+
+def first_adapted_block(model: Styled) -> int:
+    """Index of the first residual block with adapters (the frozen part ends before it)."""
+    idx = [int(t.split(".")[1]) for t in model.cfg.targets if t.startswith("blocks.")]
+    return min(idx) if idx else len(model.base.blocks)
+
+
+def load_styled(path) -> tuple[Styled, dict]:
+    model, blob = load_model(path)
+    if not isinstance(model, Styled):
+        raise PlayasError(f"{path} has no style table; train one with `playas chess train-styles`")
+    return model, blob
+
+
+def load_base(path) -> ChessNet:
+    model, _ = load_model(path)
+    if isinstance(model, Styled):
+        raise PlayasError(f"{path} already has styles; give a base model (e.g. models/maia-1900.pt)")
+    return model
+
+
+def sample_games(data: ChessData, split: str, per_player: int | None, seed: int) -> np.ndarray:
+    """Up to ``per_player`` games of each player from ``split``, a seeded random sample."""
+    g = data.games
+    in_split = g["split"] == ["train", "val", "test"].index(split)
+    rng = np.random.default_rng(seed)
+    chosen = set()
+    for pid in range(len(data.players)):
+        mine = np.flatnonzero(in_split & ((g["white"] == pid) | (g["black"] == pid)))
+        chosen.update(rng.permutation(mine)[:per_player].tolist() if per_player else mine.tolist())
+    return np.array(sorted(chosen), dtype=np.int64)
+
+
+def player_rows(model: Styled, data: ChessData) -> torch.Tensor:
+    """For each dataset player id, its row in the style table (-1 when unknown)."""
+    return torch.tensor([model.table.names.index(n) if n in model.table.names else -1 for n in data.players])
+
+
+def styled_logits(model: Styled, batch: dict, rows: torch.Tensor, start: int) -> torch.Tensor:
+    """Policy logits of each position under its mover's style (the mean style for unknowns)."""
+    r = rows[batch["player"]]
+    z = model.table.z
+    zz = torch.where((r >= 0)[:, None, None], z[r.clamp(min=0)], z.mean(0, keepdim=True))
+    with torch.no_grad():
+        h = model.base.hidden(batch["x"], start)
+    return model(h, z=zz, start=start)[0]
+
+
+def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
+    """Train adapters and one style vector per dataset player over a frozen base (resumable)."""
+    r = {**DEFAULT_RECIPE, **(recipe or {})}
+    r["mhr"] = {**DEFAULT_RECIPE["mhr"], **(recipe or {}).get("mhr", {})}
+    data = ChessData(data_dir)
+    net = load_base(base_path)
+    games = sample_games(data, "train", r["games_per_player"], r["seed"])
+    train_idx = data.targets("train", games=games)
+    val_idx = np.random.default_rng(r["seed"]).permutation(data.targets("val"))[: r["val_positions"]]
+    if len(train_idx) < r["batch_size"]:
+        raise PlayasError(f"{data_dir} has too few training positions ({len(train_idx)})")
+    m = r["mhr"]
+    cfg = MHRConfig(heads=m["heads"], skills=m["skills"], rank=m["rank"],
+                    targets=adapter_targets(net, m["adapt_blocks"]))
+    g = data.games[games]
+    per_player = [int(((g["white"] == p) | (g["black"] == p)).sum()) for p in range(len(data.players))]
+    torch.manual_seed(r["seed"])
+    table = StyleTable(data.players, cfg.heads, cfg.skills, per_player)
+    model = Styled(net, cfg, table)
+    model.freeze_base()
+    opt = torch.optim.AdamW([
+        {"params": adapter_parameters(model.base), "lr": r["lr_adapters"], "weight_decay": 0.0},
+        {"params": [table.z], "lr": r["lr_styles"], "weight_decay": 0.0}])
+    start = first_adapted_block(model)
+    rows = player_rows(model, data)
+
+    def step_loss(mdl, b):
+        logits = styled_logits(mdl, b, rows, start)
+        loss = F.cross_entropy(logits, b["y"])
+        return loss, {"policy": loss.item(), "acc": (logits.argmax(1) == b["y"]).float().mean().item()}
+
+    def validate():
+        from .train import validate as val
+
+        return val(None, data, val_idx, forward=lambda b: (styled_logits(model, b, rows, start), None))
+
+    out = Path(out)
+    t0 = time.process_time()
+    history = core_train.fit(
+        model, opt, epochs=r["epochs"],
+        batches=lambda e: epoch_plan(train_idx, r["positions_per_epoch"], r["batch_size"], r["seed"], e),
+        load=lambda idx: make_batch(data, idx), step_loss=step_loss, validate=validate,
+        state_path=out.with_suffix(".train-state"), desc="train-styles")
+    card = {"kind": "styled", "base": str(base_path), "recipe": r,
+            "players": len(table), "games_per_player": dict(zip(table.names, table.games)),
+            "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"],
+                     "train_positions": int(len(train_idx)), "split_seed": data.manifest["seed"]},
+            "cpu_seconds_this_run": round(time.process_time() - t0, 1),
+            "history": history, "metrics": history[-1] if history else {}}
+    model.eval()
+    save_model(out, model, card)
+    return card
+
+
+# --- few-shot: enroll and identify -------------------------------------------------------------
+
+def encode_games(pgns, *, owner_from_filename: bool = False, players=None) -> tuple[ChessData, tempfile.TemporaryDirectory]:
+    """PGN files -> a temporary dataset with every game in its test split."""
+    tmp = tempfile.TemporaryDirectory(prefix="playas-")
+    prepare(pgns, Path(tmp.name) / "d", owner_from_filename_=owner_from_filename, players=players,
+            split=(0.0, 0.0, 1.0), workers=1 if sum(Path(p).stat().st_size for p in pgns) < 2e6 else None)
+    return ChessData(Path(tmp.name) / "d"), tmp
+
+
+@torch.no_grad()
+def cached_positions(model: Styled, data: ChessData, idx: np.ndarray, batch_size: int = 256) -> list[dict]:
+    """Batches of the frozen trunk's output and the moves played, computed once."""
+    start = first_adapted_block(model)
+    out = []
+    for s in range(0, len(idx), batch_size):
+        b = make_batch(data, idx[s:s + batch_size], with_legal=True)
+        out.append({"h": model.base.hidden(b["x"], start), "y": b["y"], "legal": b["legal"]})
+    return out
+
+
+def _nll(model: Styled, start: int):
+    def nll(z, b):
+        logits = model(b["h"], z=z, start=start)[0].masked_fill(~b["legal"], float("-inf"))
+        return F.cross_entropy(logits, b["y"])
+    return nll
+
+
+def fit_style(model: Styled, batches: list[dict], steps: int | None = None, lr: float = 0.1) -> torch.Tensor:
+    """A new style row fitted on cached positions, everything else frozen."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    steps = steps or int(np.clip(4 * len(batches), 60, 200))
+    z, _ = fitting.fit_row(_nll(model, first_adapted_block(model)), model.table.z.detach().mean(0),
+                           batches, steps=steps, lr=lr)
+    return z
+
+
+@torch.no_grad()
+def loglik_scores(model: Styled, batches: list[dict], max_positions: int = 2000) -> np.ndarray:
+    """Mean log-likelihood of the cached moves under every known style."""
+    start = first_adapted_block(model)
+    h = torch.cat([b["h"] for b in batches])[:max_positions]
+    y = torch.cat([b["y"] for b in batches])[:max_positions]
+    legal = torch.cat([b["legal"] for b in batches])[:max_positions]
+
+    def ll(z):
+        total = 0.0
+        for s in range(0, len(y), 1024):
+            logits = model(h[s:s + 1024], z=z, start=start)[0].masked_fill(~legal[s:s + 1024], float("-inf"))
+            total += -F.cross_entropy(logits, y[s:s + 1024], reduction="sum").item()
+        return total / len(y)
+
+    return fitting.rank_by_likelihood(ll, model.table.z.detach())
+
+
+METHODS = ("vector", "likelihood")
+
+
+def identify_batches(model: Styled, batches: list[dict], method: str = "vector") -> np.ndarray:
+    """Scores of every known player for the cached query positions (higher is more likely)."""
+    if method == "vector":
+        return fitting.rank_by_similarity(fit_style(model, batches), model.table.z.detach())
+    if method == "likelihood":
+        return loglik_scores(model, batches)
+    raise PlayasError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def query_positions(model: Styled, pgns, *, owner_from_filename=False, player=None) -> list[dict]:
+    data, tmp = encode_games(pgns, owner_from_filename=owner_from_filename, players=[player] if player else None)
+    with tmp:
+        if len(data.players) != 1:
+            raise PlayasError(f"these files name {len(data.players)} players; give the games of one player "
+                              "(one file with --owner-from-filename, or --player NAME)")
+        idx = data.targets()
+        if not len(idx):
+            raise PlayasError("no moves of the player were found in these games; check --player")
+        return cached_positions(model, data, idx), int(len(data.games))
+
+
+def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, player=None, min_games: int = 5) -> dict:
+    """Add ``name`` to the style table from their games; only the new row is trained."""
+    model, blob = load_styled(model_path)
+    if name in model.table.names:
+        raise PlayasError(f"player {name!r} is already in {model_path}")
+    batches, n_games = query_positions(model, pgns, owner_from_filename=owner_from_filename, player=player)
+    if n_games < min_games:
+        raise PlayasError(f"{n_games} games of {name} found; enrollment needs at least {min_games}")
+    z = fit_style(model, batches)
+    model.table.add(name, games=n_games, init=z)
+    card = dict(blob["card"])
+    card.pop("versions", None)
+    card.setdefault("enrolled", {})[name] = {"games": n_games, "positions": int(sum(len(b["y"]) for b in batches))}
+    card["players"] = len(model.table)
+    save_model(out, model, card)
+    return {"name": name, "games": n_games, "similar": model.table.similar(name, 5)}

@@ -1,0 +1,144 @@
+"""The style table: one row of routing logits (a style vector) per known player.
+
+A style is written the same way everywhere a user chooses one: a player (``Tal``), or a blend
+(``Tal:0.7,Petrosian:0.3``), optionally steered along a measured property
+(``--steer capture_rate=1.5``). :meth:`StyleTable.resolve` turns that into one (H, S) matrix of
+routing logits; blending and steering are arithmetic on rows (arXiv 2502.14998, section 5).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+import torch
+from torch import nn
+
+from .errors import PlayasError
+
+
+class StyleTable(nn.Module):
+    """Names, games per player, and the routing logits ``z: (players, H, S)`` as one parameter."""
+
+    def __init__(self, names: list[str], heads: int, skills: int, games: list[int] | None = None,
+                 z: torch.Tensor | None = None, directions: dict | None = None):
+        super().__init__()
+        self.names = list(names)
+        self.games = list(games) if games is not None else [0] * len(names)
+        self.heads, self.skills = heads, skills
+        init = z if z is not None else torch.empty(len(names), heads, skills).uniform_(-1e-3, 1e-3)
+        self.z = nn.Parameter(init.clone().float())
+        self.directions: dict[str, list] = dict(directions or {})  # property -> delta rows
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    # --- names -----------------------------------------------------------------------------
+    def index(self, name: str) -> int:
+        """Row of ``name``: exact, else case-insensitive, else a clear error with suggestions."""
+        if name in self.names:
+            return self.names.index(name)
+        lower = [n.lower() for n in self.names]
+        if name.lower() in lower:
+            return lower.index(name.lower())
+        close = difflib.get_close_matches(name, self.names, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; `playas styles list` shows all {len(self)}"
+        raise PlayasError(f"unknown player {name!r}{hint}")
+
+    def add(self, name: str, games: int = 0, init: torch.Tensor | None = None) -> int:
+        """Append a row for a new player (few-shot enrollment); returns its index."""
+        if name in self.names:
+            raise PlayasError(f"player {name!r} is already in the style table")
+        row = init if init is not None else self.z.detach().mean(0)
+        self.z = nn.Parameter(torch.cat([self.z.detach(), row[None].float()]))
+        self.names.append(name)
+        self.games.append(games)
+        return len(self.names) - 1
+
+    # --- styles ----------------------------------------------------------------------------
+    def blend(self, weights: dict[str, float]) -> torch.Tensor:
+        """A weighted mix of players' rows, weights normalised to sum to 1."""
+        total = sum(weights.values())
+        if total <= 0:
+            raise PlayasError("blend weights must be positive")
+        z = self.z.detach()
+        return sum(w / total * z[self.index(n)] for n, w in weights.items())
+
+    def resolve(self, style: str | None, steer: dict[str, float] | None = None) -> torch.Tensor:
+        """The (H, S) routing logits of a style string; None or ``"base"`` is the mean player."""
+        if style is None or style.strip() in ("", "base", "mean"):
+            z = self.z.detach().mean(0)
+        else:
+            z = self.blend(parse_blend(style))
+        for prop, amount in (steer or {}).items():
+            z = z + amount * self.direction(prop)
+        return z
+
+    def direction(self, prop: str) -> torch.Tensor:
+        if prop not in self.directions:
+            known = ", ".join(sorted(self.directions)) or "none (run `playas chess properties --model`)"
+            raise PlayasError(f"no steering direction for {prop!r}; known: {known}")
+        return torch.tensor(self.directions[prop], dtype=torch.float32)
+
+    def vectors(self) -> torch.Tensor:
+        """Style vectors, one flat row per player (the routing logits)."""
+        return self.z.detach().reshape(len(self), -1)
+
+    def similar(self, name_or_vector, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` players whose style vectors are nearest by cosine similarity."""
+        v = self.vectors()
+        if isinstance(name_or_vector, str):
+            i = self.index(name_or_vector)
+            q, skip = v[i], i
+        else:
+            q, skip = name_or_vector.reshape(-1), None
+        sims = torch.nn.functional.cosine_similarity(_centered(v, v), _centered(q[None], v), dim=1)
+        order = [int(j) for j in torch.argsort(sims, descending=True) if int(j) != skip][:k]
+        return [(self.names[j], float(sims[j])) for j in order]
+
+    # --- storage ---------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"names": self.names, "games": self.games, "heads": self.heads, "skills": self.skills,
+                "z": self.z.detach().clone(), "directions": self.directions}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StyleTable":
+        return cls(d["names"], d["heads"], d["skills"], d["games"], d["z"], d.get("directions"))
+
+
+def _centered(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Vectors relative to the mean style: what sets a player apart, not what all share."""
+    return x - ref.mean(0, keepdim=True)
+
+
+_BLEND = re.compile(r"^\s*(.+?)\s*(?::\s*([0-9]*\.?[0-9]+))?\s*$")
+
+
+def parse_blend(spec: str) -> dict[str, float]:
+    """``"Tal:0.7,Petrosian:0.3"`` -> ``{"Tal": 0.7, "Petrosian": 0.3}``; ``"Tal"`` -> ``{"Tal": 1}``."""
+    out: dict[str, float] = {}
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        m = _BLEND.match(part)
+        if not m:
+            raise PlayasError(f"bad style {spec!r}; write a player or a blend like Tal:0.7,Petrosian:0.3")
+        name, weight = m.group(1), float(m.group(2)) if m.group(2) else 1.0
+        out[name] = out.get(name, 0.0) + weight
+    if not out:
+        raise PlayasError(f"bad style {spec!r}; write a player or a blend like Tal:0.7,Petrosian:0.3")
+    return out
+
+
+def parse_steer(specs: list[str] | None) -> dict[str, float]:
+    """``["capture_rate=1.5"]`` -> ``{"capture_rate": 1.5}``."""
+    out = {}
+    for s in specs or []:
+        name, eq, amount = s.partition("=")
+        try:
+            out[name.strip()] = float(amount)
+        except ValueError:
+            raise PlayasError(f"bad steer {s!r}; write PROPERTY=AMOUNT, e.g. capture_rate=1.5") from None
+        if not eq or not name.strip():
+            raise PlayasError(f"bad steer {s!r}; write PROPERTY=AMOUNT, e.g. capture_rate=1.5")
+    return out
