@@ -15,6 +15,11 @@ DEFAULT_CHESS_MODEL = MODELS / "maia-1900.pt"
 DEFAULT_STYLED_MODEL = MODELS / "pgnmentor-197.pt"
 
 
+def default_model() -> str:
+    """The shipped styled model, or the plain Maia-1900 import where it is absent."""
+    return str(DEFAULT_STYLED_MODEL if DEFAULT_STYLED_MODEL.exists() else DEFAULT_CHESS_MODEL)
+
+
 def _player_flags(p: argparse.ArgumentParser, required: bool = True) -> None:
     g = p.add_mutually_exclusive_group(required=required)
     g.add_argument("--owner-from-filename", action="store_true",
@@ -226,18 +231,123 @@ def chess_enroll(a) -> int:
 
 def chess_identify(a) -> int:
     from .core.fitting import ranking
-    from .chess.styles import identify_batches, load_styled, query_positions
+    from .chess.styles import identify_positions, load_styled, query_positions
 
     model, _ = load_styled(a.model)
-    batches, n_games = query_positions(model, a.games, **_one_player(a))
-    scores = identify_batches(model, batches, a.method)
+    pos, n_games = query_positions(model, a.games, **_one_player(a))
+    scores = identify_positions(model, pos, a.method)
     ranked = ranking(model.table.names, scores, a.top)
     if a.json:
         print(json.dumps({"games": n_games, "method": a.method, "ranking": ranked}))
         return 0
-    print(f"{n_games} games, {sum(len(b['y']) for b in batches):,} moves; ranked by {a.method}")
+    print(f"{n_games} games, {len(pos['y']):,} moves; ranked by {a.method}")
     for i, r in enumerate(ranked, 1):
         print(f"{i:>3}. {r['name']:<24} {r['score']:+.4f}")
+    return 0
+
+
+def chess_properties(a) -> int:
+    from .chess.dataset import ChessData
+    from .chess.properties import PROPERTIES, dataset_properties, steering_directions
+
+    if bool(a.data) == bool(a.games):
+        raise PlayasError("give either --data DIR or --games PGN...")
+    if a.games:
+        from .chess.styles import encode_games
+
+        if not (a.owner_from_filename or a.players or a.min_games):
+            raise PlayasError("with --games, say whose games: --owner-from-filename, --players or --min-games")
+        data, tmp = encode_games(a.games, owner_from_filename=a.owner_from_filename, players=_players(a.players))
+        with tmp:
+            props = dataset_properties(data, a.games_per_player)
+    else:
+        props = dataset_properties(ChessData(a.data), a.games_per_player, split=a.split)
+    if a.model:
+        from .chess.model import save_model
+        from .chess.styles import load_styled
+
+        if not a.out:
+            raise PlayasError("--model needs --out: where to write the model with steering directions")
+        model, blob = load_styled(a.model)
+        model.table.directions.update(steering_directions(model.table, props))
+        card = {k: v for k, v in blob["card"].items() if k != "versions"}
+        card["steering"] = {"properties": sorted(model.table.directions), "games_per_player": a.games_per_player}
+        save_model(a.out, model, card)
+    if a.json:
+        print(json.dumps(props))
+        return 0
+    keys = list(PROPERTIES)
+    short = {"capture_rate": "capture", "check_rate": "check", "early_queen": "queen<10", "castle_kingside": "O-O",
+             "castle_queenside": "O-O-O", "pawn_storm": "storm", "game_length": "plies", "draw_rate": "draws"}
+    print(f"{'player':<20} {'games':>5} " + " ".join(f"{short[k]:>8}" for k in keys))
+    for name, p in sorted(props.items()):
+        print(f"{name:<20} {p['games']:>5} " + " ".join(
+            f"{p[k]:>8.1f}" if k == "game_length" else f"{p[k]:>8.3f}" for k in keys))
+    if a.model:
+        print(f"wrote {a.out} with steering directions for {', '.join(sorted(model.table.directions))}")
+    return 0
+
+
+def chess_play(a) -> int:
+    from .core.progress import Progress
+    from .core.styles import parse_steer
+    from .chess.play import EnginePlayer, StylePlayer, open_engine, play_match
+    from .chess.policy import Policy
+
+    import chess.engine
+
+    steer = parse_steer(a.steer)
+    me = StylePlayer(Policy.load(a.model, style=a.style, steer=steer), a.temperature,
+                     name=(a.style or "mean style") + (f" steer {','.join(a.steer)}" if a.steer else ""))
+    engine = None
+    if a.vs in ("stockfish", "engine") or (a.vs and Path(a.vs).is_file()):
+        engine = open_engine(a.engine or ("stockfish" if a.vs in ("stockfish", "engine") else a.vs),
+                             {"Skill Level": a.skill} if a.skill is not None else None)
+        other = EnginePlayer(engine, chess.engine.Limit(time=a.engine_time), name=f"{a.vs}" +
+                             (f" skill {a.skill}" if a.skill is not None else ""))
+    else:
+        other = StylePlayer(Policy.load(a.model, style=a.vs), a.temperature, name=a.vs or "mean style")
+    out_path = Path(a.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    score = 0.0
+    try:
+        with open(out_path, "a", encoding="utf-8") as out, Progress(a.games, "play", unit="games") as bar:
+            games = play_match(me, other, a.games, a.seed, out, a.max_plies, bar)
+    finally:
+        if engine:
+            engine.quit()
+    for i, g in enumerate(games):
+        r = {"1-0": 1.0, "0-1": 0.0}.get(g.headers["Result"], 0.5)
+        score += r if i % 2 == 0 else 1 - r
+    print(f"wrote {len(games)} games to {out_path}: {me.name} scored {score:g}/{len(games)} against {other.name}")
+    return 0
+
+
+def styles_cmd(a) -> int:
+    from .chess.styles import load_styled
+
+    model, blob = load_styled(a.model)
+    t = model.table
+    if a.action == "list":
+        meta = blob["card"].get("player_meta", {})
+        print(f"{len(t)} players in {a.model}")
+        for i, n in enumerate(t.names):
+            extra = meta.get(n, {})
+            info = ", ".join(f"{k} {v}" for k, v in extra.items())
+            print(f"{n:<22} {t.games[i]:>5} games" + (f"  ({info})" if info else ""))
+        return 0
+    if a.action == "similar":
+        if not a.name:
+            raise PlayasError("`styles similar` needs a player name")
+        for n, s in t.similar(a.name, a.top):
+            print(f"{n:<22} {s:+.3f}")
+        return 0
+    if not a.out:
+        raise PlayasError("`styles map` needs --out map.png")
+    from .core.plot import style_map
+
+    style_map(t, blob["card"].get("player_meta", {}), a.out, color_by=a.color_by)
+    print(f"wrote {a.out}")
     return 0
 
 
@@ -313,14 +423,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=chess_identify)
 
+    p = ch.add_parser("properties", help="style properties of players, from their games")
+    p.add_argument("--data", help="a prepared dataset")
+    p.add_argument("--split", choices=["train", "val", "test"])
+    p.add_argument("--games", nargs="+", help="PGN files instead of a dataset")
+    _player_flags(p, required=False)
+    p.add_argument("--games-per-player", type=int, default=100)
+    p.add_argument("--model", help="a styled model: store steering directions in a copy of it")
+    p.add_argument("--out", help="where to write that copy")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=chess_properties)
+
+    p = ch.add_parser("play", help="games between styles, or a style against a UCI engine")
+    p.add_argument("--model", default=str(DEFAULT_STYLED_MODEL))
+    _style_flags(p)
+    p.add_argument("--vs", help="a style, or stockfish (or a UCI engine's path); default the mean style")
+    p.add_argument("--engine", help="path of the UCI engine for --vs stockfish")
+    p.add_argument("--skill", type=int, help="the engine's Skill Level option (Stockfish: 0-20)")
+    p.add_argument("--engine-time", type=float, default=0.05, help="engine seconds per move")
+    p.add_argument("--games", type=int, default=2)
+    p.add_argument("--temperature", type=float, default=1.0, help="0 plays the most likely move")
+    p.add_argument("--max-plies", type=int, default=400)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="PGN file to append the games to")
+    p.set_defaults(func=chess_play)
+
     p = ch.add_parser("predict", help="the model's move probabilities and value for one position")
-    p.add_argument("--model", default=str(DEFAULT_CHESS_MODEL))
+    p.add_argument("--model", default=default_model(), help="default: the shipped styled model")
     p.add_argument("--fen", default="startpos", help="a FEN, or startpos")
     p.add_argument("--moves", nargs="*", help="moves played from the FEN (UCI or SAN), giving history")
     p.add_argument("--top", type=int, default=5)
     _style_flags(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=chess_predict)
+    st = games.add_parser("styles", help="the style table: list, similar players, a map")
+    st.add_argument("action", choices=["list", "similar", "map"])
+    st.add_argument("name", nargs="?", help="a player (for similar)")
+    st.add_argument("--model", default=str(DEFAULT_STYLED_MODEL))
+    st.add_argument("--top", type=int, default=10)
+    st.add_argument("--out", help="the picture to write (map), .png or .svg")
+    st.add_argument("--color-by", default="year", choices=["year", "elo"])
+    st.set_defaults(func=styles_cmd)
     return parser
 
 

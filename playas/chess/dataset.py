@@ -63,15 +63,20 @@ class Matcher:
     patterns: list[tuple[int, NamePattern]]
     exact: dict[str, int]
 
+    def __post_init__(self):
+        self._cache: dict[str, tuple[int, float]] = {}  # names recur in every game of a player
+
     def match(self, name: str) -> tuple[int, float]:
         if name in self.exact:
             return self.exact[name], 100
-        best = (-1, 0)
-        for pid, pat in self.patterns:
-            s = pat.score(name)
-            if s > best[1]:
-                best = (pid, s)
-        return best
+        if name not in self._cache:
+            best = (-1, 0)
+            for pid, pat in self.patterns:
+                s = pat.score(name)
+                if s > best[1]:
+                    best = (pid, s)
+            self._cache[name] = best
+        return self._cache[name]
 
 
 # --- parsing (worker processes) ----------------------------------------------------------

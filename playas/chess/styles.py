@@ -33,6 +33,7 @@ DEFAULT_RECIPE = {
     "lr_adapters": 0.001,
     "lr_styles": 0.1,  # style vectors learn ~100x faster than adapters (MHR's two speeds)
     "val_positions": 10_000,
+    "holdout": [],  # players left out of training (to enroll later, for few-shot measurement)
     "seed": 0,
 }
 
@@ -91,24 +92,46 @@ def styled_logits(model: Styled, batch: dict, rows: torch.Tensor, start: int) ->
     return model(h, z=zz, start=start)[0]
 
 
+def player_meta(data: ChessData) -> dict:
+    """Median year and mean rating of each player's games (for the style map)."""
+    g = data.games
+    out = {}
+    for pid, name in enumerate(data.players):
+        w, b = g["white"] == pid, g["black"] == pid
+        years = g["year"][w | b]
+        elos = np.concatenate([g["white_elo"][w], g["black_elo"][b]])
+        meta = {}
+        if (years > 0).any():
+            meta["year"] = int(np.median(years[years > 0]))
+        if (elos > 0).any():
+            meta["elo"] = int(elos[elos > 0].mean())
+        out[name] = meta
+    return out
+
+
 def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
     """Train adapters and one style vector per dataset player over a frozen base (resumable)."""
     r = {**DEFAULT_RECIPE, **(recipe or {})}
     r["mhr"] = {**DEFAULT_RECIPE["mhr"], **(recipe or {}).get("mhr", {})}
     data = ChessData(data_dir)
     net = load_base(base_path)
+    unknown = [n for n in r["holdout"] if n not in data.players]
+    if unknown:
+        raise PlayasError(f"holdout players not in the dataset: {', '.join(unknown)}")
+    names = [n for n in data.players if n not in r["holdout"]]
+    keep = [data.players.index(n) for n in names]
     games = sample_games(data, "train", r["games_per_player"], r["seed"])
-    train_idx = data.targets("train", games=games)
-    val_idx = np.random.default_rng(r["seed"]).permutation(data.targets("val"))[: r["val_positions"]]
+    train_idx = data.targets("train", games=games, players=keep)
+    val_idx = np.random.default_rng(r["seed"]).permutation(data.targets("val", players=keep))[: r["val_positions"]]
     if len(train_idx) < r["batch_size"]:
         raise PlayasError(f"{data_dir} has too few training positions ({len(train_idx)})")
     m = r["mhr"]
     cfg = MHRConfig(heads=m["heads"], skills=m["skills"], rank=m["rank"],
                     targets=adapter_targets(net, m["adapt_blocks"]))
     g = data.games[games]
-    per_player = [int(((g["white"] == p) | (g["black"] == p)).sum()) for p in range(len(data.players))]
+    per_player = [int(((g["white"] == p) | (g["black"] == p)).sum()) for p in keep]
     torch.manual_seed(r["seed"])
-    table = StyleTable(data.players, cfg.heads, cfg.skills, per_player)
+    table = StyleTable(names, cfg.heads, cfg.skills, per_player)
     model = Styled(net, cfg, table)
     model.freeze_base()
     opt = torch.optim.AdamW([
@@ -134,7 +157,7 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
         batches=lambda e: epoch_plan(train_idx, r["positions_per_epoch"], r["batch_size"], r["seed"], e),
         load=lambda idx: make_batch(data, idx), step_loss=step_loss, validate=validate,
         state_path=out.with_suffix(".train-state"), desc="train-styles")
-    card = {"kind": "styled", "base": str(base_path), "recipe": r,
+    card = {"kind": "styled", "base": str(base_path), "recipe": r, "player_meta": player_meta(data),
             "players": len(table), "games_per_player": dict(zip(table.names, table.games)),
             "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"],
                      "train_positions": int(len(train_idx)), "split_seed": data.manifest["seed"]},
@@ -156,48 +179,64 @@ def encode_games(pgns, *, owner_from_filename: bool = False, players=None) -> tu
 
 
 @torch.no_grad()
-def cached_positions(model: Styled, data: ChessData, idx: np.ndarray, batch_size: int = 256) -> list[dict]:
-    """Batches of the frozen trunk's output and the moves played, computed once."""
+def cached_positions(model: Styled, data: ChessData, idx: np.ndarray, batch_size: int = 512) -> dict:
+    """The frozen trunk's output (float16 to halve memory), the moves played and the legal moves
+    of rows ``idx``, computed once: fitting and scoring styles then only run the adapted top."""
     start = first_adapted_block(model)
-    out = []
+    h, y, legal = [], [], []
     for s in range(0, len(idx), batch_size):
         b = make_batch(data, idx[s:s + batch_size], with_legal=True)
-        out.append({"h": model.base.hidden(b["x"], start), "y": b["y"], "legal": b["legal"]})
-    return out
+        h.append(model.base.hidden(b["x"], start).half())
+        y.append(b["y"])
+        legal.append(b["legal"])
+    return {"h": torch.cat(h), "y": torch.cat(y), "legal": torch.cat(legal)}
 
 
-def _nll(model: Styled, start: int):
-    def nll(z, b):
-        logits = model(b["h"], z=z, start=start)[0].masked_fill(~b["legal"], float("-inf"))
-        return F.cross_entropy(logits, b["y"])
-    return nll
+def _logits(model: Styled, h: torch.Tensor, z: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+    start = first_adapted_block(model)
+    return model(h.float(), z=z, start=start)[0].masked_fill(~legal, float("-inf"))
 
 
-def fit_style(model: Styled, batches: list[dict], steps: int | None = None, lr: float = 0.1) -> torch.Tensor:
-    """A new style row fitted on cached positions, everything else frozen."""
+def fit_styles(model: Styled, pos: dict, group: torch.Tensor | None = None, groups: int = 1,
+               epochs: int = 4, lr: float = 0.1, batch_size: int = 256, seed: int = 0) -> torch.Tensor:
+    """Fit one new style row per group of cached positions, everything else frozen: (groups, H, S).
+
+    Many queries are fitted at once (each batch mixes them), which costs per position what one
+    costs; a single query is ``groups=1``.
+    """
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    steps = steps or int(np.clip(4 * len(batches), 60, 200))
-    z, _ = fitting.fit_row(_nll(model, first_adapted_block(model)), model.table.z.detach().mean(0),
-                           batches, steps=steps, lr=lr)
+    n = len(pos["y"])
+    group = torch.zeros(n, dtype=torch.long) if group is None else group
+    g = torch.Generator().manual_seed(seed)
+    order = torch.cat([torch.randperm(n, generator=g) for _ in range(epochs)])
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    while len(batches) < 60:  # a handful of games still gets enough steps to move the row
+        batches += batches[: 60 - len(batches)]
+
+    def nll(z, idx):
+        return F.cross_entropy(_logits(model, pos["h"][idx], z[group[idx]], pos["legal"][idx]), pos["y"][idx])
+
+    init = model.table.z.detach().mean(0).expand(groups, -1, -1)
+    z, _ = fitting.fit_rows(nll, init, batches, steps=len(batches), lr=lr)
     return z
 
 
 @torch.no_grad()
-def loglik_scores(model: Styled, batches: list[dict], max_positions: int = 2000) -> np.ndarray:
-    """Mean log-likelihood of the cached moves under every known style."""
+def loglik_scores(model: Styled, pos: dict, max_positions: int = 2000) -> np.ndarray:
+    """Mean log-likelihood of the cached moves under every known style (merged, base speed)."""
+    n = min(len(pos["y"]), max_positions)
+    h, y, legal = pos["h"][:n].float(), pos["y"][:n], pos["legal"][:n]
     start = first_adapted_block(model)
-    h = torch.cat([b["h"] for b in batches])[:max_positions]
-    y = torch.cat([b["y"] for b in batches])[:max_positions]
-    legal = torch.cat([b["legal"] for b in batches])[:max_positions]
 
     def ll(z):
+        net = model.merged_base(z)
         total = 0.0
-        for s in range(0, len(y), 1024):
-            logits = model(h[s:s + 1024], z=z, start=start)[0].masked_fill(~legal[s:s + 1024], float("-inf"))
-            total += -F.cross_entropy(logits, y[s:s + 1024], reduction="sum").item()
-        return total / len(y)
+        for s in range(0, n, 1024):
+            logits = net(h[s:s + 1024], start=start)[0].masked_fill(~legal[s:s + 1024], float("-inf"))
+            total -= F.cross_entropy(logits, y[s:s + 1024], reduction="sum").item()
+        return total / n
 
     return fitting.rank_by_likelihood(ll, model.table.z.detach())
 
@@ -205,12 +244,12 @@ def loglik_scores(model: Styled, batches: list[dict], max_positions: int = 2000)
 METHODS = ("vector", "likelihood")
 
 
-def identify_batches(model: Styled, batches: list[dict], method: str = "vector") -> np.ndarray:
-    """Scores of every known player for the cached query positions (higher is more likely)."""
+def identify_positions(model: Styled, pos: dict, method: str = "vector") -> np.ndarray:
+    """Scores of every known player for one query's cached positions (higher is more likely)."""
     if method == "vector":
-        return fitting.rank_by_similarity(fit_style(model, batches), model.table.z.detach())
+        return fitting.rank_by_similarity(fit_styles(model, pos)[0], model.table.z.detach())
     if method == "likelihood":
-        return loglik_scores(model, batches)
+        return loglik_scores(model, pos)
     raise PlayasError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -231,14 +270,14 @@ def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, playe
     model, blob = load_styled(model_path)
     if name in model.table.names:
         raise PlayasError(f"player {name!r} is already in {model_path}")
-    batches, n_games = query_positions(model, pgns, owner_from_filename=owner_from_filename, player=player)
+    pos, n_games = query_positions(model, pgns, owner_from_filename=owner_from_filename, player=player)
     if n_games < min_games:
         raise PlayasError(f"{n_games} games of {name} found; enrollment needs at least {min_games}")
-    z = fit_style(model, batches)
+    z = fit_styles(model, pos)[0]
     model.table.add(name, games=n_games, init=z)
     card = dict(blob["card"])
     card.pop("versions", None)
-    card.setdefault("enrolled", {})[name] = {"games": n_games, "positions": int(sum(len(b["y"]) for b in batches))}
+    card.setdefault("enrolled", {})[name] = {"games": n_games, "positions": int(len(pos["y"]))}
     card["players"] = len(model.table)
     save_model(out, model, card)
     return {"name": name, "games": n_games, "similar": model.table.similar(name, 5)}

@@ -14,11 +14,13 @@ import numpy as np
 import torch
 
 
-def fit_row(nll: Callable[[torch.Tensor, object], torch.Tensor], init: torch.Tensor, batches: Sequence,
-            steps: int = 150, lr: float = 0.1) -> tuple[torch.Tensor, list[float]]:
-    """Minimise ``nll(z, batch)`` over one style row ``z`` (initialised at ``init``) with Adam.
+def fit_rows(nll: Callable[[torch.Tensor, object], torch.Tensor], init: torch.Tensor, batches: Sequence,
+             steps: int = 150, lr: float = 0.1) -> tuple[torch.Tensor, list[float]]:
+    """Minimise ``nll(Z, batch)`` over style rows ``Z`` (initialised at ``init``, shape (G, H, S))
+    with Adam, everything else frozen; ``batches`` are cycled. Fitting many rows at once (one per
+    query, each batch mixing queries) costs what fitting one costs per position.
 
-    ``batches`` are cycled; returns the fitted row and the loss per step.
+    Returns the fitted rows and the loss per step.
     """
     z = torch.nn.Parameter(init.detach().clone())
     opt = torch.optim.Adam([z], lr=lr)
@@ -28,16 +30,24 @@ def fit_row(nll: Callable[[torch.Tensor, object], torch.Tensor], init: torch.Ten
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     return z.detach(), losses
 
 
+def fit_row(nll, init: torch.Tensor, batches: Sequence, steps: int = 150, lr: float = 0.1):
+    """:func:`fit_rows` for a single row ``init: (H, S)``; ``nll(z, batch)`` gets that row."""
+    z, losses = fit_rows(lambda zz, b: nll(zz[0], b), init[None], batches, steps, lr)
+    return z[0], losses
+
+
 def rank_by_similarity(z: torch.Tensor, table_z: torch.Tensor) -> np.ndarray:
-    """Cosine similarity of a fitted row to every known row, both relative to the mean style."""
+    """Cosine similarity of fitted rows (H, S) or (Q, H, S) to every known row, relative to the
+    mean style; (P,) or (Q, P)."""
     mean = table_z.mean(0, keepdim=True)
-    a = (table_z - mean).reshape(len(table_z), -1)
-    q = (z[None] - mean).reshape(1, -1)
-    return torch.nn.functional.cosine_similarity(a, q, dim=1).numpy()
+    a = torch.nn.functional.normalize((table_z - mean).reshape(len(table_z), -1), dim=1)
+    q = torch.nn.functional.normalize((z.reshape(-1, *table_z.shape[1:]) - mean).reshape(-1, a.shape[1]), dim=1)
+    sims = (q @ a.T).numpy()
+    return sims[0] if z.dim() == table_z.dim() - 1 else sims
 
 
 @torch.no_grad()

@@ -1,0 +1,164 @@
+"""Chess styles end to end on real games with tiny models trained here: train-styles, styles,
+predict/eval with styles, blends, enroll, identify, properties and steering, play."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import chess.pgn
+import pytest
+import torch
+
+from playas.chess.dataset import prepare
+from playas.chess.model import load_model
+from playas.chess.pgn import iter_game_texts
+from playas.chess.policy import Policy
+from playas.chess.styles import train_styles
+from playas.chess.train import train_base
+from playas.core.mhr import Styled
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAYERS = ["DeLaBourdonnais", "McDonnell", "MacKenzie", "Horwitz"]
+TINY_STYLES = {"mhr": {"heads": 4, "skills": 4, "rank": 2, "adapt_blocks": 1}, "epochs": 2,
+               "positions_per_epoch": 6144, "batch_size": 128, "games_per_player": 120, "val_positions": 1000}
+
+
+def playas(*args, check=True):
+    r = subprocess.run([sys.executable, "-m", "playas.cli", *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def world(shared_data, tmp_path_factory):
+    """A 4-player dataset, a tiny base trained on it, and a tiny style table over that base."""
+    tmp = tmp_path_factory.mktemp("styles")
+    pg = shared_data / "chess" / "pgnmentor"
+    prepare([pg / f"{p}.pgn.gz" for p in PLAYERS], tmp / "ds", owner_from_filename_=True, split=(0.7, 0.1, 0.2))
+    train_base(tmp / "ds", tmp / "base.pt", {"net": {"blocks": 2, "filters": 16, "se_ratio": 4}, "epochs": 1,
+                                              "positions_per_epoch": 8192, "batch_size": 128, "val_positions": 500})
+    card = train_styles(tmp / "base.pt", tmp / "ds", tmp / "styled.pt", TINY_STYLES)
+    return {"tmp": tmp, "pg": pg, "ds": tmp / "ds", "model": tmp / "styled.pt", "card": card}
+
+
+def test_train_styles_writes_a_styled_checkpoint(world):
+    model, blob = load_model(world["model"])
+    assert isinstance(model, Styled)
+    assert model.table.names == PLAYERS
+    assert all(g > 20 for g in model.table.games)
+    card = json.loads(world["model"].with_suffix(".json").read_text())
+    assert card["kind"] == "styled" and len(card["history"]) == 2
+    assert card["player_meta"]["Horwitz"]["year"] < 1900
+    # the base is frozen: its weights are exactly the base checkpoint's
+    base, _ = load_model(world["tmp"] / "base.pt")
+    assert torch.equal(model.base.input[0].weight, base.input[0].weight)
+    assert not torch.equal(model.table.z[0], model.table.z[1])
+
+
+def test_styles_list_similar_and_map(world):
+    out = playas("styles", "list", "--model", world["model"]).stdout
+    assert "4 players" in out and all(p in out for p in PLAYERS)
+    out = playas("styles", "similar", "Horwitz", "--model", world["model"], "--top", "2").stdout
+    assert len(out.strip().splitlines()) == 2 and "Horwitz" not in out
+    png = world["tmp"] / "map.png"
+    playas("styles", "map", "--model", world["model"], "--out", png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    r = playas("styles", "similar", "Horwtz", "--model", world["model"], check=False)
+    assert r.returncode == 2 and "did you mean Horwitz" in r.stderr
+
+
+def test_styles_and_blends_change_what_the_model_plays(world):
+    board = chess.Board()
+    for san in ["e4", "e5", "Nf3", "Nc6", "Bc4"]:
+        board.push_san(san)
+    probs = {}
+    for style in ["DeLaBourdonnais", "Horwitz", "DeLaBourdonnais:0.5,Horwitz:0.5"]:
+        an = Policy.load(world["model"], style=style).analyse(board)
+        probs[style] = {m.uci(): p for m, p in zip(an.moves, an.probs)}
+    a, b, mid = probs["DeLaBourdonnais"], probs["Horwitz"], probs["DeLaBourdonnais:0.5,Horwitz:0.5"]
+    diff = sum(abs(a[m] - b[m]) for m in a)
+    assert diff > 1e-3
+    # the blend sits between its parents on the moves where they differ most
+    m = max(a, key=lambda k: abs(a[k] - b[k]))
+    assert min(a[m], b[m]) - 1e-6 <= mid[m] <= max(a[m], b[m]) + 1e-6
+    r = playas("chess", "predict", "--model", world["model"], "--style", "Nobody", check=False)
+    assert r.returncode == 2 and "unknown player 'Nobody'" in r.stderr
+    r = playas("chess", "predict", "--model", ROOT / "models" / "maia-1900.pt", "--style", "Tal", check=False)
+    assert r.returncode == 2 and "no style table" in r.stderr
+
+
+def test_eval_scores_each_player_under_their_own_style(world):
+    rep = json.loads(playas("chess", "eval", "--model", world["tmp"] / "base.pt", "--model", world["model"],
+                            "--data", world["ds"], "--json").stdout)
+    assert set(rep["models"]) == {"base", "styled"}
+    assert rep["models"]["styled"]["top1"] > 0.05
+    one = json.loads(playas("chess", "eval", "--model", world["model"], "--data", world["ds"], "--style", "Horwitz",
+                            "--json").stdout)
+    assert one["positions"] == rep["positions"]
+
+
+def _games_file(src, dst, n, skip=0):
+    texts = [t for i, t in zip(range(skip + n), iter_game_texts(src)) if i >= skip]
+    dst.write_text("".join(texts))
+    return dst
+
+
+def test_enroll_adds_one_player_and_needs_five_games(world):
+    tmp = world["tmp"]
+    pgn = _games_file(world["pg"] / "Morphy.pgn.gz", tmp / "Morphy.pgn", 40)
+    out = tmp / "enrolled.pt"
+    r = playas("chess", "enroll", "--model", world["model"], "--name", "Morphy", "--games", pgn,
+               "--owner-from-filename", "--out", out)
+    assert "enrolled Morphy from 40 games" in r.stdout
+    model, _ = load_model(out)
+    assert model.table.names == PLAYERS + ["Morphy"] and model.table.games[-1] == 40
+    old, _ = load_model(world["model"])
+    assert torch.equal(model.table.z[:4], old.table.z)  # nothing else changed
+    Policy.load(out, style="Morphy:0.5,Horwitz:0.5")
+    (tmp / "few").mkdir(exist_ok=True)
+    few = _games_file(world["pg"] / "Morphy.pgn.gz", tmp / "few" / "Morphy.pgn", 3)
+    r = playas("chess", "enroll", "--model", world["model"], "--name", "Morphy", "--games", few,
+               "--owner-from-filename", "--out", tmp / "x.pt", check=False)
+    assert r.returncode == 2 and "at least 5" in r.stderr and not (tmp / "x.pt").exists()
+    r = playas("chess", "enroll", "--model", out, "--name", "Morphy", "--games", pgn, "--owner-from-filename",
+               "--out", tmp / "y.pt", check=False)
+    assert r.returncode == 2 and "already" in r.stderr
+
+
+@pytest.mark.parametrize("method", ["vector", "likelihood"])
+def test_identify_ranks_every_known_player(world, method):
+    pgn = _games_file(world["pg"] / "Horwitz.pgn.gz", world["tmp"] / f"Horwitz-{method}.pgn", 30, skip=0)
+    r = playas("chess", "identify", "--model", world["model"], "--games", pgn, "--player", "Horwitz",
+               "--method", method, "--json")
+    ranking = json.loads(r.stdout)["ranking"]
+    assert sorted(x["name"] for x in ranking) == sorted(PLAYERS)
+    scores = [x["score"] for x in ranking]
+    assert scores == sorted(scores, reverse=True)
+    r = playas("chess", "identify", "--model", world["model"], "--games", pgn, check=False)
+    assert r.returncode == 2 and "exactly one of --player" in r.stderr
+
+
+def test_properties_steering_and_play(world, tmp_path):
+    out = tmp_path / "steer.pt"
+    r = playas("chess", "properties", "--data", world["ds"], "--games-per-player", "40", "--model", world["model"],
+               "--out", out)
+    assert "capture" in r.stdout and "Horwitz" in r.stdout
+    props = json.loads(playas("chess", "properties", "--data", world["ds"], "--games-per-player", "40", "--json").stdout)
+    assert 0.05 < props["Horwitz"]["capture_rate"] < 0.5 and props["Horwitz"]["game_length"] > 20
+    model, _ = load_model(out)
+    assert "capture_rate" in model.table.directions
+    a = Policy.load(out, style="Horwitz").analyse(chess.Board())
+    b = Policy.load(out, style="Horwitz", steer={"capture_rate": 3.0}).analyse(chess.Board())
+    assert a.probs.tolist() != b.probs.tolist()
+    pgn = tmp_path / "games.pgn"
+    r = playas("chess", "play", "--model", out, "--style", "Horwitz", "--vs", "McDonnell", "--games", "2",
+               "--max-plies", "60", "--out", pgn)
+    assert "wrote 2 games" in r.stdout
+    with open(pgn) as f:
+        games = [chess.pgn.read_game(f) for _ in range(2)]
+    assert [g.headers["White"] for g in games] == ["Horwitz", "McDonnell"]
+    assert all(not g.errors and len(list(g.mainline_moves())) > 0 for g in games)
+    r = playas("chess", "predict", "--model", out, "--style", "Horwitz", "--steer", "elegance=1", check=False)
+    assert r.returncode == 2 and "no steering direction for 'elegance'" in r.stderr

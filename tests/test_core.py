@@ -1,0 +1,146 @@
+"""playas.core: MHR layers, merging, routing, the style table, row fitting, game independence."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from playas.core.errors import PlayasError
+from playas.core.fitting import fit_row, rank_by_similarity
+from playas.core.mhr import MHRConfig, MHRConv2d, MHRLinear, Router, Styled, routing_weights
+from playas.core.styles import StyleTable, parse_blend, parse_steer
+
+
+class Toy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(8, 16, 3, padding=1)
+        self.fc = nn.Linear(16 * 4 * 4, 24)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+def styled_toy(players=("a", "b", "c"), heads=4, skills=3, rank=2, seed=0):
+    torch.manual_seed(seed)
+    table = StyleTable(list(players), heads, skills)
+    return Styled(Toy(), MHRConfig(heads=heads, skills=skills, rank=rank, targets=("conv", "fc")), table), table
+
+
+def randomise_adapters(model, std=0.2):
+    for m in model.modules():
+        if isinstance(m, (MHRLinear, MHRConv2d)):
+            m.B.data.normal_(0, std)
+
+
+def test_new_adapters_change_nothing():
+    model, table = styled_toy()
+    base = Toy()
+    base.load_state_dict({k.replace(".base.", "."): v for k, v in model.base.state_dict().items()
+                          if ".A" not in k and ".B" not in k})
+    x = torch.randn(5, 8, 4, 4)
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(x, z=table.z[[0, 1, 2, 0, 1]]), base(x), atol=1e-6)
+
+
+def test_styles_differ_and_merge_is_exact():
+    model, table = styled_toy()
+    randomise_adapters(model)
+    table.z.data.normal_(0, 2)
+    model.eval()
+    x = torch.randn(6, 8, 4, 4)
+    with torch.no_grad():
+        per_sample = model(x, z=table.z[[0, 1, 2, 0, 1, 2]])
+        for i in range(3):
+            one = model(x, z=table.z[i])
+            merged = model.merged_base(table.z[i])
+            assert torch.allclose(merged(x), one, atol=1e-5)
+            assert torch.allclose(per_sample[i::3][0], one[i], atol=1e-5)
+            assert not isinstance(merged.conv, MHRConv2d) and isinstance(merged.conv, nn.Conv2d)
+        assert not torch.allclose(model(x, z=table.z[0]), model(x, z=table.z[1]), atol=1e-3)
+
+
+def test_routing_weights_sample_in_training_and_are_deterministic_at_inference():
+    z = torch.randn(2, 4, 3)
+    w = routing_weights(z, training=False)
+    assert torch.allclose(w.sum(-1), torch.ones(2, 4), atol=1e-4)
+    assert torch.equal(w, routing_weights(z, training=False))
+    a, b = routing_weights(z, training=True), routing_weights(z, training=True)
+    assert not torch.equal(a, b)
+    assert torch.allclose(a.sum(-1), torch.ones(2, 4), atol=1e-4)
+
+
+def test_layers_outside_a_router_context_fail_loudly():
+    layer = MHRLinear(nn.Linear(8, 8), Router(), MHRConfig(heads=2, skills=2, rank=2))
+    with pytest.raises(RuntimeError, match="outside"):
+        layer(torch.randn(1, 8))
+    with pytest.raises(ValueError, match="heads do not divide"):
+        MHRLinear(nn.Linear(6, 8), Router(), MHRConfig(heads=4))
+
+
+def test_freeze_base_leaves_adapters_and_styles_trainable():
+    model, table = styled_toy()
+    model.freeze_base()
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"base.conv.A", "base.conv.B", "base.fc.A", "base.fc.B", "table.z"}
+
+
+def test_style_table_blend_resolve_and_errors():
+    table = StyleTable(["Tal", "Petrosian", "Carlsen"], 2, 2)
+    table.z.data = torch.arange(12, dtype=torch.float32).view(3, 2, 2)
+    assert torch.allclose(table.resolve("Tal:0.75,Petrosian:0.25"), 0.75 * table.z[0] + 0.25 * table.z[1])
+    assert torch.allclose(table.resolve("tal"), table.z[0])
+    assert torch.allclose(table.resolve(None), table.z.mean(0))
+    with pytest.raises(PlayasError, match="did you mean Petrosian"):
+        table.resolve("Petrosain")
+    with pytest.raises(PlayasError, match="no steering direction"):
+        table.resolve("Tal", {"capture_rate": 1.0})
+    table.directions["capture_rate"] = torch.ones(2, 2).tolist()
+    assert torch.allclose(table.resolve("Tal", {"capture_rate": 2.0}), table.z[0] + 2)
+    assert parse_blend("Tal: 0.7, Petrosian:0.3") == {"Tal": 0.7, "Petrosian": 0.3}
+    assert parse_steer(["capture_rate=-1.5"]) == {"capture_rate": -1.5}
+    for bad in (["capture_rate"], ["=1"], ["x=abc"]):
+        with pytest.raises(PlayasError):
+            parse_steer(bad)
+    with pytest.raises(PlayasError, match="must be positive"):
+        table.blend({"Tal": 0.0})
+    again = StyleTable.from_dict(table.to_dict())
+    assert again.names == table.names and torch.equal(again.z, table.z)
+    i = table.add("Kasparov", games=12)
+    assert table.names[i] == "Kasparov" and table.games[i] == 12
+    with pytest.raises(PlayasError, match="already"):
+        table.add("Kasparov")
+    near = [n for n, _ in table.similar("Tal", 10)]
+    assert sorted(near) == ["Carlsen", "Kasparov", "Petrosian"]
+
+
+def test_fit_row_recovers_a_players_style():
+    """Data made by one known style row: a row fitted from the mean finds that player."""
+    model, table = styled_toy(players=[f"p{i}" for i in range(6)], seed=1)
+    randomise_adapters(model, std=2.0)  # styles that matter more than the base
+    table.z.data.normal_(0, 2)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = torch.randn(512, 8, 4, 4)
+    with torch.no_grad():
+        target = model(x, z=table.z[4]).argmax(1)
+    batches = [(x[i:i + 128], target[i:i + 128]) for i in range(0, 512, 128)]
+    nll = lambda z, b: nn.functional.cross_entropy(model(b[0], z=z), b[1])
+    with torch.no_grad():
+        true_loss = nll(table.z[4], (x, target)).item()
+    z, losses = fit_row(nll, table.z.detach().mean(0), batches, steps=150, lr=0.1)
+    assert losses[0] > true_loss + 0.05  # the mean style starts clearly worse ...
+    assert sum(losses[-4:]) / 4 < true_loss + 0.01  # ... and the fitted row ends as good as the true one
+    assert int(rank_by_similarity(z, table.z.detach()).argmax()) == 4
+
+
+def test_core_imports_no_game_code():
+    code = ("import sys, playas.core.mhr, playas.core.styles, playas.core.train, playas.core.fitting, "
+            "playas.core.checkpoint, playas.core.plot; "
+            "bad = [m for m in sys.modules if m == 'chess' or m.startswith(('chess.', 'playas.chess', 'playas.bots'))]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
