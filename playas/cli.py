@@ -101,6 +101,8 @@ def chess_train_base(a) -> int:
         recipe["epochs"] = a.epochs
     if a.positions_per_epoch:
         recipe["positions_per_epoch"] = a.positions_per_epoch
+    if a.init:
+        recipe["init"] = a.init
     card = train_base(a.data, a.out, recipe)
     m = card["metrics"]
     print(f"wrote {a.out}: val_acc {m.get('val_acc')}, val_loss {m.get('val_loss')}")
@@ -323,6 +325,12 @@ def chess_play(a) -> int:
     return 0
 
 
+def chess_uci(a) -> int:
+    from .bots.uci import run
+
+    return run(a.model)
+
+
 def styles_cmd(a) -> int:
     from .chess.styles import load_styled
 
@@ -381,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", help="YAML recipe (configs/base.yml)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--positions-per-epoch", type=int)
+    p.add_argument("--init", help="start from this plain model (fine-tune), e.g. models/maia-1900.pt")
     p.set_defaults(func=chess_train_base)
 
     p = ch.add_parser("eval", help="move-matching accuracy of one or more models, side by side")
@@ -456,6 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
     _style_flags(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=chess_predict)
+
+    p = ch.add_parser("uci", help="a UCI engine that plays as a player or blend, for any chess GUI")
+    p.add_argument("--model", help="a chess model (default: models/pgnmentor-197.pt, else models/maia-1900.pt)")
+    p.set_defaults(func=chess_uci)
     st = games.add_parser("styles", help="the style table: list, similar players, a map")
     st.add_argument("action", choices=["list", "similar", "map"])
     st.add_argument("name", nargs="?", help="a player (for similar)")

@@ -294,7 +294,7 @@ def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str
     scores: list[list[int]] = []
     skipped: Counter = Counter()
     damaged: list[str] = []
-    duplicates = 0
+    duplicates = parsed = 0
     rows_written = legal_written = 0
     t0 = time.monotonic()
 
@@ -315,9 +315,10 @@ def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str
                 yield fi, buf
 
     def consume(fi, result):
-        nonlocal duplicates, rows_written, legal_written
-        encoded, skip, _ = result
+        nonlocal duplicates, rows_written, legal_written, parsed
+        encoded, skip, plies = result
         skipped.update(skip)
+        parsed += plies
         for rows, meta in encoded:
             key = meta["key"]
             if key in index_of_key:  # the same game from another file: merge who is tracked
@@ -384,7 +385,7 @@ def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str
         "inputs": [str(p) for p in paths], "input_hash": _inputs_hash(paths),
         "owner": "filename" if owner_from_filename_ else "players" if players else f"min-games {min_games}",
         "players": names, "games_per_player": per_player,
-        "games": len(table), "positions": rows_written, "legal_entries": legal_written,
+        "games": len(table), "positions": rows_written, "plies_parsed": parsed, "legal_entries": legal_written,
         "targets": int(_target_count(table)),
         "split": dict(zip(SPLITS, split)), "seed": seed, "max_games_per_player": max_games_per_player,
         "duplicates_merged": duplicates, "skipped": dict(skipped), "skipped_total": skipped_total,

@@ -23,6 +23,8 @@ DEFAULT_RECIPE = {
     "weight_decay": 1e-4,
     "value_weight": 0.5,
     "val_positions": 10_000,
+    "games_per_player": None,  # a random sample of each player's training games (None: all)
+    "init": None,  # a plain checkpoint to start from (fine-tuning), instead of random weights
     "seed": 0,
 }
 
@@ -75,14 +77,25 @@ def train_base(data_dir, out, recipe: dict | None = None) -> dict:
     """Train a fresh SE-ResNet on the training split; resumable; writes a checkpoint at ``out``."""
     r = {**DEFAULT_RECIPE, **(recipe or {})}
     data = ChessData(data_dir)
-    train_idx, val_idx = data.targets("train"), data.targets("val")
+    games = None
+    if r["games_per_player"]:
+        from .styles import sample_games
+
+        games = sample_games(data, "train", r["games_per_player"], r["seed"])
+    train_idx, val_idx = data.targets("train", games=games), data.targets("val")
     if len(train_idx) < r["batch_size"]:
         raise PlayasError(f"{data_dir} has {len(train_idx)} training positions; need at least one batch "
                           f"of {r['batch_size']}")
     rng = np.random.default_rng(r["seed"])
     val_idx = rng.permutation(val_idx)[: r["val_positions"]]
     torch.manual_seed(r["seed"])
-    net = ChessNet(NetConfig(**r["net"]))
+    if r["init"]:
+        from .styles import load_base
+
+        net = load_base(r["init"])
+        r["net"] = net.config.to_dict()
+    else:
+        net = ChessNet(NetConfig(**r["net"]))
     opt = torch.optim.AdamW(net.parameters(), lr=r["lr"], weight_decay=r["weight_decay"])
     out = Path(out)
     started = time.process_time()
@@ -93,7 +106,8 @@ def train_base(data_dir, out, recipe: dict | None = None) -> dict:
         step_loss=lambda m, b: policy_value_loss(*m(b["x"]), b, r["value_weight"]),
         validate=lambda: validate(net, data, val_idx),
         state_path=out.with_suffix(".train-state"), desc="train-base")
-    card = {"kind": "base", "source": "trained by playas train-base", "recipe": r,
+    source = f"fine-tuned from {r['init']} by playas train-base" if r["init"] else "trained from scratch by playas train-base"
+    card = {"kind": "base", "source": source, "recipe": r,
             "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"],
                      "players": len(data.players), "train_positions": int(len(train_idx))},
             "cpu_seconds_this_run": round(time.process_time() - started, 1),
