@@ -10,14 +10,12 @@ from pathlib import Path
 
 from .core.errors import PlayasError
 
-MODELS = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_CHESS_MODEL = MODELS / "maia-1900.pt"
-DEFAULT_STYLED_MODEL = MODELS / "pgnmentor-197.pt"
+from .shipped import STYLED as DEFAULT_STYLED_MODEL
+from .shipped import default_chess_model
 
 
 def default_model() -> str:
-    """The shipped styled model, or the plain Maia-1900 import where it is absent."""
-    return str(DEFAULT_STYLED_MODEL if DEFAULT_STYLED_MODEL.exists() else DEFAULT_CHESS_MODEL)
+    return str(default_chess_model())
 
 
 def _player_flags(p: argparse.ArgumentParser, required: bool = True) -> None:

@@ -109,3 +109,16 @@ def test_checkpoint_of_another_kind_is_refused(tmp_path):
     torch.save({"format": "playas-checkpoint", "version": 1, "game": "rocket"}, p)
     r = playas("chess", "predict", "--model", p, check=False)
     assert r.returncode == 2 and "is a rocket model, not a chess model" in r.stderr
+
+
+def test_train_base_fine_tunes_from_an_imported_net(dataset, tmp_path):
+    out = tmp_path / "ft.pt"
+    playas("chess", "train-base", "--data", dataset, "--out", out, "--recipe", ROOT / "configs" / "tiny.yml",
+           "--init", ROOT / "models" / "maia-1100.pt", "--positions-per-epoch", "512")
+    tuned, _ = load_model(out)
+    maia, _ = load_model(ROOT / "models" / "maia-1100.pt")
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["source"].startswith("fine-tuned from") and card["recipe"]["net"]["filters"] == 64
+    # batch-norm statistics are kept; the weights moved
+    assert torch.equal(tuned.input[1].running_mean, maia.input[1].running_mean)
+    assert not torch.equal(tuned.input[0].weight, maia.input[0].weight)

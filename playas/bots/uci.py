@@ -37,18 +37,12 @@ import numpy as np
 
 from .. import __version__
 from ..core.errors import PlayasError
+from ..shipped import default_chess_model as default_model
 from .search import centipawns, choose, restrict, search, with_temperature
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 MEAN = "mean"  # the Player value for the mean style of all players
 GO_NUMBERS = ("wtime", "btime", "winc", "binc", "movestogo", "movetime", "nodes", "depth", "mate")
 GO_WORDS = set(GO_NUMBERS) | {"infinite", "ponder", "searchmoves"}
-
-
-def default_model() -> Path:
-    """The shipped model: the styled one when it exists, else plain Maia-1900."""
-    styled = MODELS / "pgnmentor-197.pt"
-    return styled if styled.exists() else MODELS / "maia-1900.pt"
 
 
 def card_players(model: Path) -> list[str] | None:

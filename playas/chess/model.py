@@ -76,6 +76,16 @@ class ChessNet(nn.Module):
         self.value_fc2 = nn.Linear(c.value_hidden, 3)
         self.register_buffer("policy_map", torch.as_tensor(POLICY_MAP), persistent=False)
 
+    freeze_norm = False  # fine-tuning a trained net: keep its batch-norm statistics
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_norm:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
     def hidden(self, x, upto: int):
         """The trunk's state after the first ``upto`` residual blocks (to resume with ``start``)."""
         h = F.relu(self.input(x))

@@ -265,6 +265,15 @@ def query_positions(model: Styled, pgns, *, owner_from_filename=False, player=No
         return cached_positions(model, data, idx), int(len(data.games))
 
 
+def add_player(model: Styled, name: str, pos: dict, games: int) -> torch.Tensor:
+    """Enroll ``name`` into ``model``'s table from cached positions: fit their row, append it."""
+    if name in model.table.names:
+        raise PlayasError(f"player {name!r} is already in the style table")
+    z = fit_styles(model, pos)[0]
+    model.table.add(name, games=games, init=z)
+    return z
+
+
 def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, player=None, min_games: int = 5) -> dict:
     """Add ``name`` to the style table from their games; only the new row is trained."""
     model, blob = load_styled(model_path)
@@ -273,10 +282,8 @@ def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, playe
     pos, n_games = query_positions(model, pgns, owner_from_filename=owner_from_filename, player=player)
     if n_games < min_games:
         raise PlayasError(f"{n_games} games of {name} found; enrollment needs at least {min_games}")
-    z = fit_styles(model, pos)[0]
-    model.table.add(name, games=n_games, init=z)
-    card = dict(blob["card"])
-    card.pop("versions", None)
+    add_player(model, name, pos, n_games)
+    card = {k: v for k, v in blob["card"].items() if k != "versions"}
     card.setdefault("enrolled", {})[name] = {"games": n_games, "positions": int(len(pos["y"]))}
     card["players"] = len(model.table)
     save_model(out, model, card)

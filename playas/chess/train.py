@@ -93,6 +93,7 @@ def train_base(data_dir, out, recipe: dict | None = None) -> dict:
         from .styles import load_base
 
         net = load_base(r["init"])
+        net.freeze_norm = True  # the trained statistics stay; a fine-tune only nudges weights
         r["net"] = net.config.to_dict()
     else:
         net = ChessNet(NetConfig(**r["net"]))

@@ -1,0 +1,82 @@
+"""Build the shipped style model models/pgnmentor-197.pt from ../shared/data, step by step.
+
+    python scripts/build_pgnmentor_model.py
+
+1. prepare the 197 PGN Mentor players (700 games each at most, split 60/10/30 by game);
+2. phase 1, the population base: Maia-1900 fine-tuned on the players' training games
+   (configs/population.yml) -> models/population-197.pt;
+3. phase 2, styles: MHR adapters and a style vector per player over that frozen base, ten
+   players held out (configs/styles.yml);
+4. the ten held-out players enrolled few-shot from 100 of their training games each;
+5. steering directions from the players' properties (training games only).
+Each step is skipped when its output exists, and the training steps resume when interrupted.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PGN = ROOT.parent / "shared" / "data" / "chess" / "pgnmentor"
+DATA, RUNS, MODELS = ROOT / "data" / "pgnmentor", ROOT / "runs", ROOT / "models"
+
+
+def playas(*args):
+    print("+ playas", *args, flush=True)
+    subprocess.run([sys.executable, "-m", "playas.cli", *map(str, args)], check=True, cwd=ROOT)
+
+
+def main():
+    RUNS.mkdir(exist_ok=True)
+    if not (DATA / "manifest.json").exists():
+        playas("chess", "prepare", *sorted(PGN.glob("*.pgn.gz")), "--out", DATA, "--owner-from-filename",
+               "--max-games-per-player", 700, "--split", "0.6,0.1,0.3")
+    base = MODELS / "population-197.pt"
+    if not base.exists():
+        playas("chess", "train-base", "--data", DATA, "--out", RUNS / "population.pt", "--recipe",
+               ROOT / "configs" / "population.yml", *sys.argv[1:2])
+        shutil.copy(RUNS / "population.pt", base)
+        shutil.copy(RUNS / "population.json", base.with_suffix(".json"))
+    styled = RUNS / "styles.pt"
+    if not styled.exists():
+        playas("chess", "train-styles", "--base", base, "--data", DATA, "--out", styled, "--recipe",
+               ROOT / "configs" / "styles.yml")
+    enrolled = RUNS / "styles-enrolled.pt"
+    if not enrolled.exists():
+        from playas.chess.dataset import ChessData
+        from playas.chess.model import save_model
+        from playas.chess.styles import add_player, cached_positions, load_styled, sample_games
+
+        model, blob = load_styled(styled)
+        data = ChessData(DATA)
+        card = {k: v for k, v in blob["card"].items() if k != "versions"}
+        holdout = yaml.safe_load((ROOT / "configs" / "styles.yml").read_text())["holdout"]
+        train = sample_games(data, "train", None, 0)
+        rng = np.random.default_rng(0)
+        for name in holdout:
+            pid = data.players.index(name)
+            g = data.games
+            mine = np.intersect1d(train, np.flatnonzero((g["white"] == pid) | (g["black"] == pid)))
+            games = rng.permutation(mine)[:100]
+            rows = np.concatenate([np.arange(g["first"][i], g["first"][i] + g["length"][i]) for i in games])
+            rows = np.sort(rows[data.mover[rows] == pid])
+            add_player(model, name, cached_positions(model, data, rows), len(games))
+            card.setdefault("enrolled", {})[name] = {"games": len(games), "positions": int(len(rows)),
+                                                     "from": "training split"}
+            print(f"enrolled {name} from {len(games)} games", flush=True)
+        card["players"] = len(model.table)
+        save_model(enrolled, model, card)
+    final = MODELS / "pgnmentor-197.pt"
+    if not final.exists():
+        playas("chess", "properties", "--data", DATA, "--split", "train", "--games-per-player", 60,
+               "--model", enrolled, "--out", final)
+    print(json.dumps(json.loads(final.with_suffix(".json").read_text())["metrics"]))
+
+
+if __name__ == "__main__":
+    main()
