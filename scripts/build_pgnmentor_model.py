@@ -23,7 +23,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PGN = ROOT.parent / "shared" / "data" / "chess" / "pgnmentor"
-DATA, RUNS, MODELS = ROOT / "data" / "pgnmentor", ROOT / "runs", ROOT / "models"
+# Relative to the repository (the commands run there), so model cards name portable paths.
+DATA, RUNS, MODELS = Path("data/pgnmentor"), Path("runs"), Path("models")
 
 
 def playas(*args):
@@ -32,6 +33,9 @@ def playas(*args):
 
 
 def main():
+    import os
+
+    os.chdir(ROOT)
     RUNS.mkdir(exist_ok=True)
     if not (DATA / "manifest.json").exists():
         playas("chess", "prepare", *sorted(PGN.glob("*.pgn.gz")), "--out", DATA, "--owner-from-filename",
@@ -42,6 +46,7 @@ def main():
                ROOT / "configs" / "population.yml", *sys.argv[1:2])
         shutil.copy(RUNS / "population.pt", base)
         shutil.copy(RUNS / "population.json", base.with_suffix(".json"))
+    portable_card(base)
     styled = RUNS / "styles.pt"
     if not styled.exists():
         playas("chess", "train-styles", "--base", base, "--data", DATA, "--out", styled, "--recipe",
@@ -75,7 +80,32 @@ def main():
     if not final.exists():
         playas("chess", "properties", "--data", DATA, "--split", "train", "--games-per-player", 60,
                "--model", enrolled, "--out", final)
+    portable_card(final)
     print(json.dumps(json.loads(final.with_suffix(".json").read_text())["metrics"]))
+
+
+def portable_card(path: Path) -> None:
+    """Rewrite a shipped model's card with repository-relative paths (and JSON-clean numbers)."""
+    from playas.core import checkpoint
+
+    blob = checkpoint.load(path, "chess")
+    card = {k: v for k, v in blob["card"].items() if k not in ("versions", "game")}
+    for key in ("base", "init"):
+        if isinstance(card.get(key), str):
+            card[key] = rel(card[key])
+    if isinstance(card.get("data"), dict) and "path" in card["data"]:
+        card["data"]["path"] = rel(card["data"]["path"])
+    if isinstance(card.get("recipe"), dict) and "init" in card["recipe"]:
+        card["recipe"]["init"] = rel(card["recipe"]["init"])
+    payload = {k: v for k, v in blob.items() if k not in ("format", "version", "game", "card")}
+    checkpoint.save(path, "chess", payload, card)
+
+
+def rel(p: str) -> str:
+    try:
+        return str(Path(p).resolve().relative_to(ROOT))
+    except ValueError:
+        return p
 
 
 if __name__ == "__main__":

@@ -458,8 +458,13 @@ class ChessData:
         return self._mover
 
     def targets(self, split: str | None = None, players=None, games=None) -> np.ndarray:
-        """Row indices whose mover is tracked, optionally within a split, players or game ids."""
-        keep = self.mover >= 0
+        """Row indices whose mover is tracked, optionally within a split, players or game ids.
+
+        A row without stored legal moves is left out: it is a side that only became tracked when
+        a duplicate game from another file was merged in, under a spelling the first file's
+        reader did not know (a few dozen rows in the 197-player set).
+        """
+        keep = (self.mover >= 0) & (np.asarray(self.rows["legal_count"]) > 0)
         if split is not None:
             keep &= self.games["split"][self.rows["game"]] == SPLITS.index(split)
         if players is not None:

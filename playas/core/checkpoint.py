@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import tempfile
@@ -38,7 +39,7 @@ def save(path: str | os.PathLike, game: str, payload: dict, card: dict) -> None:
     """Write a checkpoint atomically (a crash never leaves half a file) and its card beside it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    card = {"game": game, **card, "versions": versions()}
+    card = _finite({"game": game, **card, "versions": versions()})
     blob = {"format": FORMAT, "version": VERSION, "game": game, "card": card, **payload}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     os.close(fd)
@@ -52,6 +53,17 @@ def save(path: str | os.PathLike, game: str, payload: dict, card: dict) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
     card_path(path).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+
+
+def _finite(x):
+    """The card with NaN and infinities as null: a card is JSON, and JSON has no NaN."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
 
 
 def load(path: str | os.PathLike, game: str) -> dict:
