@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -144,11 +145,14 @@ def main() -> None:
     models = {f"maia-{r}": ROOT / "models" / f"maia-{r}.pt" for r in (1100, 1500, 1900)}
     base_card = {}
     if Path(a.base).exists():
-        models["base trained here"] = Path(a.base)
         base_card = json.loads(Path(a.base).with_suffix(".json").read_text())
+        init = base_card.get("recipe", {}).get("init")
+        label = f"{Path(a.base).stem} (trained here" + (f", from {Path(init).stem})" if init else ", from scratch)")
+        models[label] = Path(a.base)
     rows, rep = bench_matching(data, models, a.per_player)
     with tempfile.TemporaryDirectory() as tmp:
         ing = bench_ingest(Path(tmp))
+    load = os.getloadavg()[0]  # other work on the machine shows in the speeds below
     tr = bench_training(data)
     inf = bench_inference(data)
 
@@ -158,7 +162,8 @@ def main() -> None:
            table(rows, ["model", "top-1", "top-3", "mean log-lik"])]
     if base_card:
         cpu = sum(h for h in [base_card.get("cpu_seconds_total", base_card.get("cpu_seconds_this_run", 0))])
-        out += ["", f"The base trained here: {base_card['recipe']['net']}, "
+        out += ["", f"The base trained here ({base_card.get('source', 'playas train-base')}): "
+                    f"{base_card['recipe']['net']}, "
                     f"{base_card['recipe']['epochs']} epochs x {base_card['recipe']['positions_per_epoch']:,} "
                     f"positions, {cpu / 60:.0f} CPU-minutes (2 cores)."]
     perf = [
@@ -172,7 +177,8 @@ def main() -> None:
         ["inference, one position", f"p50 {inf['p50']:.1f} ms, p95 {inf['p95']:.1f} ms", "",
          "Policy.analyse: encoding + forward + legal softmax"],
     ]
-    out += ["", table(perf, ["what", "speed", "against", "notes"])]
+    out += ["", table(perf, ["what", "speed", "against", "notes"]),
+            "", f"Load average when the speed measurements began: {load:.2f} (2 cores)."]
     body = "\n".join(out)
     print(body)
     if not a.no_record:
