@@ -329,6 +329,12 @@ def chess_uci(a) -> int:
     return run(a.model)
 
 
+def lichess_cmd(a) -> int:
+    from .bots.lichess import run
+
+    return run(a.config, a.model)
+
+
 def styles_cmd(a) -> int:
     from .chess.styles import load_styled
 
@@ -475,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--out", help="the picture to write (map), .png or .svg")
     st.add_argument("--color-by", default="year", choices=["year", "elo"])
     st.set_defaults(func=styles_cmd)
+
+    p = games.add_parser("lichess", help="play on Lichess as a styled bot account (token from LICHESS_TOKEN)")
+    p.add_argument("--config", required=True, help="YAML in lichess-bot's style (configs/lichess.yml)")
+    p.add_argument("--model", help="a chess model; overrides engine.model in the config")
+    p.set_defaults(func=lichess_cmd)
     return parser
 
 
