@@ -181,7 +181,7 @@ def main():
     ap.add_argument("--sizes", default="10,30,100")
     ap.add_argument("--max-query-positions", type=int, default=500)
     ap.add_argument("--fit-epochs", type=int, default=3)
-    ap.add_argument("--likelihood-players", type=int, default=40)
+    ap.add_argument("--likelihood-players", type=int, default=20)
     ap.add_argument("--steer-games", type=int, default=16)
     ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
@@ -252,7 +252,7 @@ def main():
         base_scores = tfidf_rank(ref_docs, qdocs)
         row = [f"{size} games", len(queries), f"{topk(sims, truth, 1):.1%}", f"{topk(sims, truth, 5):.1%}",
                f"{topk(base_scores, truth, 1):.1%}", f"{topk(base_scores, truth, 5):.1%}"]
-        if a.likelihood_players:
+        if a.likelihood_players and size == max(sizes):  # scoring every style is slow: the largest size
             sub = list(range(0, len(queries), max(1, len(queries) // a.likelihood_players)))[: a.likelihood_players]
             ll = np.stack([loglik_scores(model, cached_positions(model, data, queries[i])) for i in sub])
             row += [f"{topk(ll, [truth[i] for i in sub], 1):.1%} ({len(sub)})",
@@ -266,7 +266,8 @@ def main():
         f"Stylometry among all {len(model.table)} known players: query games drawn at random from each player's "
         f"held-out test games (players with at least that many), at most {a.max_query_positions} of their moves "
         f"per query; vector = a style row fitted on the query, ranked by cosine similarity to every known row; "
-        f"likelihood = mean log-likelihood of the query moves under each known style (a subset of queries); "
+        f"likelihood = mean log-likelihood of the query moves under each known style ({a.likelihood_players} "
+        f"queries of the largest size, slow on CPU); "
         f"baseline = tf-idf over the player's first 15 moves (ply:SAN), 300 reference games per player, cosine.\n\n"
         + table(styl_rows, ["query", "players", "vector top-1", "vector top-5", "tf-idf top-1", "tf-idf top-5",
                             "likelihood top-1 (queries)", "vector top-1, same queries", "fit time per query"]))

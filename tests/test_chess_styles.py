@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import chess.pgn
+import numpy as np
 import pytest
 import torch
 
@@ -162,3 +163,22 @@ def test_properties_steering_and_play(world, tmp_path):
     assert all(not g.errors and len(list(g.mainline_moves())) > 0 for g in games)
     r = playas("chess", "predict", "--model", out, "--style", "Horwitz", "--steer", "elegance=1", check=False)
     assert r.returncode == 2 and "no steering direction for 'elegance'" in r.stderr
+
+
+def test_cached_positions_keep_the_callers_order(world):
+    """Queries are concatenated unsorted (one block per query); each cached row must stay with
+    its own query, though the dataset is read in sorted order."""
+    from playas.chess.dataset import ChessData
+    from playas.chess.styles import cached_positions
+
+    model, _ = load_model(world["model"])
+    data = ChessData(world["ds"])
+    idx = data.targets()[:600]
+    mixed = np.concatenate([idx[300:], idx[:300]])[::-1].copy()  # a chunk spans both blocks, reversed
+    a = cached_positions(model, data, idx, batch_size=256)
+    b = cached_positions(model, data, mixed, batch_size=256)
+    where = {int(r): i for i, r in enumerate(idx)}
+    perm = torch.tensor([where[int(r)] for r in mixed])
+    assert torch.equal(b["y"], a["y"][perm]) and torch.equal(b["player"], a["player"][perm])
+    assert torch.equal(b["legal"], a["legal"][perm])
+    assert torch.allclose(b["h"].float(), a["h"][perm].float(), atol=1e-2)  # float16, batch-order noise

@@ -18,9 +18,11 @@ import torch.nn.functional as F
 from ..core import fitting
 from ..core import train as core_train
 from ..core.errors import PlayasError
+from ..core.progress import Progress
 from ..core.mhr import MHRConfig, Styled, adapter_parameters
 from ..core.styles import StyleTable
 from .dataset import ChessData, prepare
+from .encoding import NUM_MOVES
 from .model import ChessNet, load_model, save_model
 from .train import epoch_plan, make_batch
 
@@ -87,8 +89,11 @@ def styled_logits(model: Styled, batch: dict, rows: torch.Tensor, start: int) ->
     r = rows[batch["player"]]
     z = model.table.z
     zz = torch.where((r >= 0)[:, None, None], z[r.clamp(min=0)], z.mean(0, keepdim=True))
-    with torch.no_grad():
-        h = model.base.hidden(batch["x"], start)
+    if "h" in batch:  # the frozen trunk's output, cached
+        h = batch["h"].float()
+    else:
+        with torch.no_grad():
+            h = model.base.hidden(batch["x"], start)
     return model(h, z=zz, start=start)[0]
 
 
@@ -152,10 +157,14 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
 
     out = Path(out)
     t0 = time.process_time()
+    # The base is frozen below the adapters: its output for every training position is computed
+    # once (float16), so each epoch only runs the adapted top of the network.
+    pos = cached_positions(model, data, train_idx, legal=False)
     history = core_train.fit(
         model, opt, epochs=r["epochs"],
-        batches=lambda e: epoch_plan(train_idx, r["positions_per_epoch"], r["batch_size"], r["seed"], e),
-        load=lambda idx: make_batch(data, idx), step_loss=step_loss, validate=validate,
+        batches=lambda e: epoch_plan(np.arange(len(train_idx)), r["positions_per_epoch"], r["batch_size"],
+                                     r["seed"], e),
+        load=lambda i: {k: v[i] for k, v in pos.items()}, step_loss=step_loss, validate=validate,
         state_path=out.with_suffix(".train-state"), desc="train-styles")
     card = {"kind": "styled", "base": str(base_path), "recipe": r, "player_meta": player_meta(data),
             "players": len(table), "games_per_player": dict(zip(table.names, table.games)),
@@ -179,17 +188,33 @@ def encode_games(pgns, *, owner_from_filename: bool = False, players=None) -> tu
 
 
 @torch.no_grad()
-def cached_positions(model: Styled, data: ChessData, idx: np.ndarray, batch_size: int = 512) -> dict:
-    """The frozen trunk's output (float16 to halve memory), the moves played and the legal moves
-    of rows ``idx``, computed once: fitting and scoring styles then only run the adapted top."""
+def cached_positions(model: Styled, data: ChessData, idx: np.ndarray, batch_size: int = 1024,
+                     legal: bool = True) -> dict:
+    """The frozen trunk's output (float16 to halve memory), the moves played, their movers and
+    (with ``legal``) the legal moves of rows ``idx``, computed once: training, fitting and scoring
+    styles then only run the adapted top of the network."""
     start = first_adapted_block(model)
-    h, y, legal = [], [], []
-    for s in range(0, len(idx), batch_size):
-        b = make_batch(data, idx[s:s + batch_size], with_legal=True)
-        h.append(model.base.hidden(b["x"], start).half())
-        y.append(b["y"])
-        legal.append(b["legal"])
-    return {"h": torch.cat(h), "y": torch.cat(y), "legal": torch.cat(legal)}
+    n = len(idx)
+    out = {"h": None, "y": torch.empty(n, dtype=torch.long), "player": torch.empty(n, dtype=torch.long)}
+    if legal:
+        out["legal"] = torch.empty(n, NUM_MOVES, dtype=torch.bool)
+    with Progress(n if n > 50_000 else None, "trunk", unit="positions") as bar:
+        for s in range(0, n, batch_size):
+            # make_batch reads rows in sorted order; put each back where the caller asked for it
+            # (callers group positions by query, and a chunk can span two queries)
+            chunk = np.asarray(idx[s:s + batch_size])
+            order = np.argsort(chunk, kind="stable")
+            b = make_batch(data, chunk[order], with_legal=legal)
+            h = model.base.hidden(b["x"], start).half()
+            if out["h"] is None:
+                out["h"] = torch.empty(n, *h.shape[1:], dtype=torch.float16)
+            dest = torch.from_numpy(s + order)
+            out["h"][dest], out["y"][dest], out["player"][dest] = h, b["y"], b["player"]
+            if legal:
+                out["legal"][dest] = b["legal"]
+            if n > 50_000:
+                bar.update(len(h))
+    return out
 
 
 def _logits(model: Styled, h: torch.Tensor, z: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
