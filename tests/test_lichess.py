@@ -419,7 +419,9 @@ def test_first_ctrl_c_takes_no_more_challenges_and_lets_games_finish(server, eng
         g = finished(server, gid)
         bot.thread.join(10)
         assert not bot.thread.is_alive() and bot.out == {"rc": 0}, (bot.out, list(bot.games), bot.accepted)
-    assert server.declined == {late: "later"} and g.status == "mate"
+    # finished over the board (the feeder walks into mate, but a random-sampling bot can miss it
+    # long enough for a rules draw): not resigned, aborted or lost on time
+    assert server.declined == {late: "later"} and g.status in ("mate", "draw", "stalemate")
 
 
 def test_ctrl_c_twice_resigns_cleanly(server, tmp_path):
