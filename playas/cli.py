@@ -47,18 +47,9 @@ def _split(s: str) -> tuple[float, ...]:
 
 
 def _load_yaml(path) -> dict:
-    import yaml
+    from .core.config import read_yaml_mapping
 
-    p = Path(path)
-    if not p.exists():
-        raise PlayasError(f"recipe {p} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise PlayasError(f"recipe {p} is not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise PlayasError(f"recipe {p} must be a mapping of settings")
-    return data
+    return read_yaml_mapping(path, "recipe")
 
 
 # --- chess ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ..core.config import read_yaml_mapping
 from ..core.errors import PlayasError
 
 SPEEDS = ("ultraBullet", "bullet", "blitz", "rapid", "classical", "correspondence")
@@ -257,21 +258,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
 
 def load_config(path) -> Config:
     """Read and check a YAML config; a missing file or bad YAML fails with one sentence."""
-    import yaml
-
-    p = Path(path)
-    if not p.is_file():
-        raise PlayasError(f"config file {p} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise PlayasError(f"config file {p} is not valid YAML ({first})") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise PlayasError(f"config file {p} must be a mapping of settings")
-    return parse_config(data, p)
+    return parse_config(read_yaml_mapping(path, "config file"), Path(path))
 
 
 # --- challenges --------------------------------------------------------------------------------
