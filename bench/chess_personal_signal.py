@@ -1,0 +1,129 @@
+"""How much a player's own games add to move-matching, beyond everyone's games.
+
+    python bench/chess_personal_signal.py --model models/pgnmentor-197.pt --data data/pgnmentor
+
+The styles benchmark asks MHR for +3 points of move-matching over the base. This one measures
+what the data can give, with no learning at all: on each trained player's held-out test moves,
+the base's top-1 move, then the same with an opening book laid over it (where the exact position
+was seen in training, play the book's most common move there). A book built from everyone's
+training games measures what plain memory adds; one built from the player's own games measures
+what *personal* memory adds; the difference between them is the repertoire signal a style could
+capture. Next to them, the style model under each player's own row and under the mean row: the
+gap between those two is what the style vectors learned about the person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chess_styles import owner_rows, player_games  # noqa: E402
+from common import ROOT, record, table  # noqa: E402
+
+from playas.chess.dataset import ChessData  # noqa: E402
+from playas.chess.model import load_model  # noqa: E402
+from playas.chess.styles import first_adapted_block, sample_games  # noqa: E402
+from playas.chess.train import make_batch  # noqa: E402
+
+
+def position_key(data: ChessData, row: int) -> bytes:
+    """The board and side/castling flags of a row: equal keys are the same position."""
+    return data.rows["codes"][row].tobytes() + bytes([int(data.rows["flags"][row])])
+
+
+def books(data: ChessData, players: list[str], games: np.ndarray) -> tuple[dict, dict]:
+    """Everyone's book and each player's own: position -> Counter of the moves they played there."""
+    everyone: dict = defaultdict(Counter)
+    own: dict = {}
+    for name in players:
+        pid = data.players.index(name)
+        mine: dict = defaultdict(Counter)
+        for r in owner_rows(data, pid, np.intersect1d(games, player_games(data, pid, "train"))):
+            k, m = position_key(data, r), int(data.rows["move"][r])
+            mine[k][m] += 1
+            everyone[k][m] += 1
+        own[name] = mine
+    return everyone, own
+
+
+def with_book(pred: np.ndarray, data: ChessData, idx: np.ndarray, book: dict) -> np.ndarray:
+    out = pred.copy()
+    for j, r in enumerate(idx):
+        seen = book.get(position_key(data, r))
+        if seen:
+            out[j] = seen.most_common(1)[0][0]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(ROOT / "models" / "pgnmentor-197.pt"))
+    ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor"))
+    ap.add_argument("--per-player", type=int, default=200, help="test positions per player")
+    ap.add_argument("--no-record", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    t0 = time.time()
+    model, blob = load_model(a.model)
+    card = blob["card"]
+    base = load_model(card["base"])[0]
+    data = ChessData(a.data)
+    trained = [n for n in model.table.names if n in data.players and n not in card.get("enrolled", {})]
+    start = first_adapted_block(model)
+    z = model.table.z.detach()
+    rng = np.random.default_rng(0)
+    tests = {}
+    for n in trained:
+        pid = data.players.index(n)
+        tests[n] = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test")))[: a.per_player])
+    preds: dict[str, dict] = {}
+    for n in trained:
+        b = make_batch(data, tests[n], with_legal=True)
+        with torch.inference_mode():
+            h = model.base.hidden(b["x"], start)
+            top = lambda logits: logits.masked_fill(~b["legal"], float("-inf")).argmax(1).numpy()
+            preds[n] = {"y": b["y"].numpy(), "base": top(base(b["x"])[0]),
+                        "own": top(model(h, z=z[model.table.index(n)], start=start)[0]),
+                        "mean": top(model(h, z=z.mean(0), start=start)[0])}
+    rows = []
+    per_recipe = card["recipe"].get("games_per_player")
+    for label, per in ((f"{per_recipe} per player (the style model's training games)", per_recipe),
+                       ("all (up to ~420 per player)", None)):
+        games = sample_games(data, "train", per, card["recipe"].get("seed", 0))
+        everyone, own = books(data, trained, games)
+        acc = {k: [] for k in ("base", "everyone", "own")}
+        for n in trained:
+            p = preds[n]
+            acc["base"].append((p["base"] == p["y"]).mean())
+            acc["everyone"].append((with_book(p["base"], data, tests[n], everyone) == p["y"]).mean())
+            acc["own"].append((with_book(p["base"], data, tests[n], own[n]) == p["y"]).mean())
+        b_, e_, o_ = (float(np.mean(acc[k])) for k in ("base", "everyone", "own"))
+        rows.append([label, f"{b_:.2%}", f"{e_:.2%} ({(e_ - b_) * 100:+.2f})", f"{o_:.2%} ({(o_ - b_) * 100:+.2f})",
+                     f"{(o_ - e_) * 100:+.2f}"])
+    own_ = float(np.mean([(preds[n]["own"] == preds[n]["y"]).mean() for n in trained]))
+    mean_ = float(np.mean([(preds[n]["mean"] == preds[n]["y"]).mean() for n in trained]))
+    base_ = float(np.mean([(preds[n]["base"] == preds[n]["y"]).mean() for n in trained]))
+    body = (f"Top-1 on {a.per_player} held-out test moves of each of {len(trained)} trained players (mean of "
+            "per-player accuracy). A book replaces the base's move wherever the exact position occurs in "
+            "the book's training games.\n\n"
+            + table(rows, ["training games in the books", "base", "base + everyone's book", "base + own book",
+                           "own book - everyone's (points)"])
+            + f"\n\nStyle model `{Path(a.model).name}` on the same moves: own row {own_:.2%}, mean row {mean_:.2%}, "
+            f"base {base_:.2%}: own row - mean row = {(own_ - mean_) * 100:+.2f} points (what the style vectors "
+            f"know about the person), mean row - base = {(mean_ - base_) * 100:+.2f} (what the adapters learned "
+            f"for everyone).\n\nTotal {time.time() - t0:.0f} s.")
+    print(body)
+    if not a.no_record:
+        record("chess_personal_signal", "Chess: what a player's own games add to move-matching", body,
+               "python bench/chess_personal_signal.py")
+
+
+if __name__ == "__main__":
+    main()
