@@ -53,10 +53,10 @@ def books(data: ChessData, players: list[str], games: np.ndarray) -> tuple[dict,
     return everyone, own
 
 
-def with_book(pred: np.ndarray, data: ChessData, idx: np.ndarray, book: dict) -> np.ndarray:
+def with_book(pred: np.ndarray, keys: list[bytes], book: dict) -> np.ndarray:
     out = pred.copy()
-    for j, r in enumerate(idx):
-        seen = book.get(position_key(data, r))
+    for j, k in enumerate(keys):
+        seen = book.get(k)
         if seen:
             out[j] = seen.most_common(1)[0][0]
     return out
@@ -83,6 +83,7 @@ def main():
     for n in trained:
         pid = data.players.index(n)
         tests[n] = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test")))[: a.per_player])
+    keys = {n: [position_key(data, r) for r in tests[n]] for n in trained}  # once, for every book
     preds: dict[str, dict] = {}
     for n in trained:
         b = make_batch(data, tests[n], with_legal=True)
@@ -92,24 +93,19 @@ def main():
             preds[n] = {"y": b["y"].numpy(), "base": top(base(b["x"])[0]),
                         "own": top(model(h, z=z[model.table.index(n)], start=start)[0]),
                         "mean": top(model(h, z=z.mean(0), start=start)[0])}
+    top1 = {k: float(np.mean([(preds[n][k] == preds[n]["y"]).mean() for n in trained])) for k in ("base", "own", "mean")}
     rows = []
     per_recipe = card["recipe"].get("games_per_player")
     for label, per in ((f"{per_recipe} per player (the style model's training games)", per_recipe),
                        ("all (up to ~420 per player)", None)):
         games = sample_games(data, "train", per, card["recipe"].get("seed", 0))
         everyone, own = books(data, trained, games)
-        acc = {k: [] for k in ("base", "everyone", "own")}
-        for n in trained:
-            p = preds[n]
-            acc["base"].append((p["base"] == p["y"]).mean())
-            acc["everyone"].append((with_book(p["base"], data, tests[n], everyone) == p["y"]).mean())
-            acc["own"].append((with_book(p["base"], data, tests[n], own[n]) == p["y"]).mean())
-        b_, e_, o_ = (float(np.mean(acc[k])) for k in ("base", "everyone", "own"))
+        b_ = top1["base"]
+        e_ = float(np.mean([(with_book(preds[n]["base"], keys[n], everyone) == preds[n]["y"]).mean() for n in trained]))
+        o_ = float(np.mean([(with_book(preds[n]["base"], keys[n], own[n]) == preds[n]["y"]).mean() for n in trained]))
         rows.append([label, f"{b_:.2%}", f"{e_:.2%} ({(e_ - b_) * 100:+.2f})", f"{o_:.2%} ({(o_ - b_) * 100:+.2f})",
                      f"{(o_ - e_) * 100:+.2f}"])
-    own_ = float(np.mean([(preds[n]["own"] == preds[n]["y"]).mean() for n in trained]))
-    mean_ = float(np.mean([(preds[n]["mean"] == preds[n]["y"]).mean() for n in trained]))
-    base_ = float(np.mean([(preds[n]["base"] == preds[n]["y"]).mean() for n in trained]))
+    own_, mean_, base_ = top1["own"], top1["mean"], top1["base"]
     body = (f"Top-1 on {a.per_player} held-out test moves of each of {len(trained)} trained players (mean of "
             "per-player accuracy). A book replaces the base's move wherever the exact position occurs in "
             "the book's training games.\n\n"
