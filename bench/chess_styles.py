@@ -36,7 +36,7 @@ from playas.chess.play import StylePlayer, play_match  # noqa: E402
 from playas.chess.policy import Policy  # noqa: E402
 from playas.chess.properties import game_properties, mean_properties  # noqa: E402
 from playas.chess.styles import (cached_positions, first_adapted_block, fit_styles, loglik_scores,  # noqa: E402
-                                 sample_games)
+                                 sample_games, style_plies, within_plies)
 from playas.chess.train import make_batch  # noqa: E402
 from playas.core.fitting import rank_by_similarity  # noqa: E402
 
@@ -49,10 +49,11 @@ def player_games(data: ChessData, pid: int, split: str | None) -> np.ndarray:
     return np.flatnonzero(m)
 
 
-def owner_rows(data: ChessData, pid: int, games: np.ndarray) -> np.ndarray:
+def owner_rows(data: ChessData, pid: int, games: np.ndarray, max_ply: int | None = None) -> np.ndarray:
+    """The rows where player ``pid`` moves in ``games`` (within the first ``max_ply`` plies)."""
     rows = [np.arange(data.games["first"][gi], data.games["first"][gi] + data.games["length"][gi]) for gi in games]
     rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    return rows[data.mover[rows] == pid]
+    return within_plies(data, rows[data.mover[rows] == pid], max_ply)
 
 
 # --- move-matching ---------------------------------------------------------------------------
@@ -108,10 +109,8 @@ def bench_matching(model, base, data, names, per_player, finetune_players, rng):
 
 # --- stylometry --------------------------------------------------------------------------------
 
-def sample_query(data, pid, games, n_games, max_pos, rng):
-    chosen = rng.permutation(games)[:n_games]
-    rows = owner_rows(data, pid, chosen)
-    return np.sort(rng.permutation(rows)[:max_pos])
+def sample_query(data, pid, games, n_games, max_ply, rng):
+    return np.sort(owner_rows(data, pid, rng.permutation(games)[:n_games], max_ply))
 
 
 def fit_many(model, data, queries: list[np.ndarray], epochs: int) -> torch.Tensor:
@@ -119,6 +118,38 @@ def fit_many(model, data, queries: list[np.ndarray], epochs: int) -> torch.Tenso
     group = torch.from_numpy(np.concatenate([np.full(len(q), i) for i, q in enumerate(queries)])).long()
     pos = cached_positions(model, data, idx)
     return fit_styles(model, pos, group, len(queries), epochs=epochs)
+
+
+def likelihoods(model, data, queries: list[np.ndarray], z=None) -> np.ndarray:
+    """Mean log-likelihood of each query's moves under every style: (queries, styles)."""
+    return np.stack([loglik_scores(model, cached_positions(model, data, q), z) for q in queries])
+
+
+def book_scores(data, refs: list[np.ndarray], queries: list[np.ndarray], alpha: float = 5.0) -> np.ndarray:
+    """The plain likelihood baseline: each reference player's opening book.
+
+    Counts of (position, move) over each player's reference rows; a query move's probability
+    under a player is their count, smoothed towards all players' book with weight ``alpha``;
+    score = sum of log(p_player / p_all) over the query's moves. No network."""
+    keys = [data.position_keys[r] for r in refs]
+    pm = [k * np.uint64(2039) + np.asarray(data.rows["move"][r]).astype(np.uint64) for k, r in zip(keys, refs)]
+
+    def counts(k):
+        u, c = np.unique(k, return_counts=True)
+        return dict(zip(u.tolist(), c.tolist()))
+
+    all_p, all_pm = counts(np.concatenate(keys)), counts(np.concatenate(pm))
+    per = [(counts(a), counts(b)) for a, b in zip(keys, pm)]
+    out = np.zeros((len(queries), len(refs)))
+    for i, q in enumerate(queries):
+        k = data.position_keys[q]
+        m = (k * np.uint64(2039) + np.asarray(data.rows["move"][q]).astype(np.uint64)).tolist()
+        k = k.tolist()
+        pa = np.array([(all_pm.get(b, 0) + 0.5) / (all_p.get(a, 0) + 1.0) for a, b in zip(k, m)])
+        for j, (cp, cpm) in enumerate(per):
+            pp = np.array([(cpm.get(b, 0) + alpha * x) / (cp.get(a, 0) + alpha) for a, b, x in zip(k, m, pa)])
+            out[i, j] = np.log(pp / pa).sum()
+    return out
 
 
 def topk(scores: np.ndarray, truth: list[int], k: int) -> float:
@@ -179,9 +210,8 @@ def main():
     ap.add_argument("--per-player", type=int, default=200, help="test positions per player for move-matching")
     ap.add_argument("--finetune", type=int, default=10, help="players with a fine-tuned base for comparison")
     ap.add_argument("--sizes", default="10,30,100")
-    ap.add_argument("--max-query-positions", type=int, default=500)
+    ap.add_argument("--queries", type=int, default=40, help="players queried for stylometry (likelihood is slow)")
     ap.add_argument("--fit-epochs", type=int, default=3)
-    ap.add_argument("--likelihood-players", type=int, default=20)
     ap.add_argument("--steer-games", type=int, default=16)
     ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
@@ -222,83 +252,109 @@ def main():
                                    "fine-tuned base (vs base)"]))
     print(sections[-1], flush=True)
 
+    # 1b. move-matching on opening moves, where the styles learned
+    max_ply = style_plies(blob)
+    if max_ply:
+        start = first_adapted_block(model)
+        ob, om = [], []
+        for n in trained:
+            pid = data.players.index(n)
+            idx = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test"), max_ply))[:100])
+            z = model.table.z.detach()[model.table.index(n)]
+            ob.append(accuracy(lambda bb: base(bb["x"])[0], data, idx).mean())
+            om.append(accuracy(lambda bb: model(model.base.hidden(bb["x"], start), z=z, start=start)[0],
+                               data, idx).mean())
+        sections.append(f"The same on opening moves only (the first {max_ply} plies, where the styles learn), "
+                        f"up to 100 per player: base {np.mean(ob):.2%}, MHR {np.mean(om):.2%} "
+                        f"({(np.mean(om) - np.mean(ob)) * 100:+.2f} points); MHR better for "
+                        f"{sum(x > y for x, y in zip(om, ob))} of {len(trained)}.")
+        print(sections[-1], flush=True)
+
     # 2. stylometry among all known players
     sizes = [int(s) for s in a.sizes.split(",")]
-    truth_names = trained
+    qrng = np.random.default_rng(1)
+    truth_names = [trained[i] for i in np.sort(qrng.permutation(len(trained))[: a.queries])]
     table_z = model.table.z.detach()
     ref_cache: dict = {}
-    ref_docs = []
+    ref_docs, ref_rows = [], []
     for n in model.table.names:
         pid = data.players.index(n)
         ref_games = np.intersect1d(sample_games(data, "train", 300, 0), player_games(data, pid, "train"))
         ref_docs.append(doc(data, ref_games, pid, ref_cache))
+        ref_rows.append(owner_rows(data, pid, player_games(data, pid, "train"), max_ply or 30))
     styl_rows = []
     for size in sizes:
-        queries, truth, qdocs, q_pids = [], [], [], []
+        queries, truth, qdocs, book_q = [], [], [], []
         for n in truth_names:
             pid = data.players.index(n)
             games = player_games(data, pid, "test")
             if len(games) < size:
                 continue
             chosen = rng.permutation(games)[:size]
-            rows_ = owner_rows(data, pid, chosen)
-            queries.append(np.sort(rng.permutation(rows_)[: a.max_query_positions]))
+            queries.append(np.sort(owner_rows(data, pid, chosen, max_ply)))
+            book_q.append(np.sort(owner_rows(data, pid, chosen, max_ply or 30)))
             truth.append(model.table.index(n))
             qdocs.append(doc(data, chosen, pid, {}))
         t = time.time()
-        zq = fit_many(model, data, queries, a.fit_epochs)
-        sims = rank_by_similarity(zq, table_z)
+        sims = rank_by_similarity(fit_many(model, data, queries, a.fit_epochs), table_z)
         t_fit = time.time() - t
-        base_scores = tfidf_rank(ref_docs, qdocs)
-        row = [f"{size} games", len(queries), f"{topk(sims, truth, 1):.1%}", f"{topk(sims, truth, 5):.1%}",
-               f"{topk(base_scores, truth, 1):.1%}", f"{topk(base_scores, truth, 5):.1%}"]
-        if a.likelihood_players and size == max(sizes):  # scoring every style is slow: the largest size
-            sub = list(range(0, len(queries), max(1, len(queries) // a.likelihood_players)))[: a.likelihood_players]
-            ll = np.stack([loglik_scores(model, cached_positions(model, data, queries[i])) for i in sub])
-            row += [f"{topk(ll, [truth[i] for i in sub], 1):.1%} ({len(sub)})",
-                    f"{topk(sims[sub], [truth[i] for i in sub], 1):.1%}"]
-        else:
-            row += ["", ""]
-        row.append(f"{t_fit / len(queries):.2f}s")
+        t = time.time()
+        ll = likelihoods(model, data, queries)
+        t_ll = time.time() - t
+        tfidf, book = tfidf_rank(ref_docs, qdocs), book_scores(data, ref_rows, book_q)
+        row = [f"{size} games", len(queries), f"{np.mean([len(q) for q in queries]):.0f}"]
+        for sc in (ll, sims, book, tfidf):
+            row += [f"{topk(sc, truth, 1):.1%}", f"{topk(sc, truth, 5):.1%}"]
+        row.append(f"{t_ll / len(queries):.1f} s / {t_fit / len(queries):.2f} s")
         styl_rows.append(row)
         print(row, flush=True)
+    window = f"their moves in the first {max_ply} plies" if max_ply else "all their moves"
     sections.append(
-        f"Stylometry among all {len(model.table)} known players: query games drawn at random from each player's "
-        f"held-out test games (players with at least that many), at most {a.max_query_positions} of their moves "
-        f"per query; vector = a style row fitted on the query, ranked by cosine similarity to every known row; "
-        f"likelihood = mean log-likelihood of the query moves under each known style ({a.likelihood_players} "
-        f"queries of the largest size, slow on CPU); "
-        f"baseline = tf-idf over the player's first 15 moves (ply:SAN), 300 reference games per player, cosine.\n\n"
-        + table(styl_rows, ["query", "players", "vector top-1", "vector top-5", "tf-idf top-1", "tf-idf top-5",
-                            "likelihood top-1 (queries)", "vector top-1, same queries", "fit time per query"]))
+        f"Stylometry among all {len(model.table)} known players: for {len(truth_names)} trained players (a seeded "
+        f"random sample), query games drawn at random from their held-out test games; the query is {window}. "
+        f"likelihood = mean log-likelihood of the query moves under each known style; vector = a style row "
+        f"fitted on the query, ranked by cosine similarity to every known row. Plain baselines, no network: "
+        f"opening book = each player's (position, move) counts in their training games' first "
+        f"{max_ply or 30} plies, score = sum of log(p_player / p_all) (smoothed); tf-idf = the player's first "
+        f"15 moves as ply:SAN tokens, 300 reference games per player, cosine.\n\n"
+        + table(styl_rows, ["query", "players", "moves", "likelihood top-1", "top-5", "vector top-1", "top-5",
+                            "opening book top-1", "top-5", "tf-idf top-1", "top-5",
+                            "time per query (likelihood / vector)"]))
     print(sections[-1], flush=True)
 
-    # 3. career drift: rows refitted from each player's earliest games, queries their latest 100
-    ref_q, drift_q, truth, rdocs, qdocs = [], [], [], [], []
+    # 3. career drift: rows refitted from each player's earlier games, queries their latest 100
+    eligible = []
     for n in trained:
         pid = data.players.index(n)
         games = player_games(data, pid, None)
-        years = data.games["year"][games]
-        if (years == 0).mean() > 0.2 or len(games) < 200:
-            continue
-        order = games[np.argsort(years, kind="stable")]
-        early, late = order[:-100], order[-100:]
-        ref_q.append(np.sort(rng.permutation(owner_rows(data, pid, early))[: a.max_query_positions]))
-        drift_q.append(np.sort(rng.permutation(owner_rows(data, pid, late))[: a.max_query_positions]))
-        truth.append(len(truth))
-        rdocs.append(doc(data, early[:300], pid, {}))
+        if (data.games["year"][games] == 0).mean() <= 0.2 and len(games) >= 200:
+            eligible.append(n)
+    drift_players = [eligible[i] for i in np.sort(np.random.default_rng(2).permutation(len(eligible))[: a.queries])]
+    ref_q, drift_q, rdocs, qdocs, rbook, qbook = [], [], [], [], [], []
+    for n in drift_players:
+        pid = data.players.index(n)
+        games = player_games(data, pid, None)
+        order = games[np.argsort(data.games["year"][games], kind="stable")]
+        early, late = rng.permutation(order[:-100])[:200], order[-100:]
+        ref_q.append(owner_rows(data, pid, early, max_ply))
+        drift_q.append(owner_rows(data, pid, late, max_ply))
+        rbook.append(owner_rows(data, pid, early, max_ply or 30))
+        qbook.append(owner_rows(data, pid, late, max_ply or 30))
+        rdocs.append(doc(data, early, pid, {}))
         qdocs.append(doc(data, late, pid, {}))
+    truth = list(range(len(drift_players)))
     z_ref = fit_many(model, data, ref_q, a.fit_epochs)
-    z_late = fit_many(model, data, drift_q, a.fit_epochs)
-    sims = rank_by_similarity(z_late, z_ref)
-    base_scores = tfidf_rank(rdocs, qdocs)
-    drift = [[len(truth), f"{topk(sims, truth, 1):.1%}", f"{topk(sims, truth, 5):.1%}",
-              f"{topk(base_scores, truth, 1):.1%}", f"{topk(base_scores, truth, 5):.1%}"]]
-    sections.append("Career drift: each player's style refitted from their earlier games only (all but their latest "
-                    "100 in the dataset, at most "
-                    f"{a.max_query_positions} moves), queries from their latest 100 games; players with dated games "
-                    "and 200+ games in the dataset.\n\n"
-                    + table(drift, ["players", "vector top-1", "vector top-5", "tf-idf top-1", "tf-idf top-5"]))
+    sims = rank_by_similarity(fit_many(model, data, drift_q, a.fit_epochs), z_ref)
+    ll = likelihoods(model, data, drift_q, z_ref)
+    book, tfidf = book_scores(data, rbook, qbook), tfidf_rank(rdocs, qdocs)
+    drift = [[f"{len(truth)} of {len(eligible)}"] + [f"{topk(sc, truth, k):.1%}" for sc in (ll, sims, book, tfidf)
+                                                     for k in (1, 5)]]
+    sections.append("Career drift: for a seeded sample of the players with dated games and 200+ games in the "
+                    "dataset, a style row fitted on 200 of their earlier games (all but their latest 100; "
+                    f"{window}), queries from their latest 100 games, ranked among the sampled players; the "
+                    "opening book and tf-idf are built from the same earlier games.\n\n"
+                    + table(drift, ["players", "likelihood top-1", "top-5", "vector top-1", "top-5",
+                                    "opening book top-1", "top-5", "tf-idf top-1", "top-5"]))
     print(sections[-1], flush=True)
 
     # 4. few-shot: players held out of training, enrolled from 10/30/100 of their training games
@@ -311,8 +367,8 @@ def main():
                 tr, te = player_games(data, pid, "train"), player_games(data, pid, "test")
                 if len(tr) < size or len(te) < 30:
                     continue
-                enroll_q.append(sample_query(data, pid, tr, size, a.max_query_positions, rng))
-                id_q.append(sample_query(data, pid, te, 30, a.max_query_positions, rng))
+                enroll_q.append(sample_query(data, pid, tr, size, max_ply, rng))
+                id_q.append(sample_query(data, pid, te, 30, max_ply, rng))
                 truth.append(n)
             if not enroll_q:
                 continue
@@ -320,14 +376,16 @@ def main():
             z_all = table_z.clone()
             for n, z in zip(truth, z_en):  # replace each held-out player's row by one enrolled from `size` games
                 z_all[model.table.index(n)] = z
-            z_id = fit_many(model, data, id_q, a.fit_epochs)
-            s = rank_by_similarity(z_id, z_all)
             t_idx = [model.table.index(n) for n in truth]
-            few.append([f"{size} games", len(truth), f"{topk(s, t_idx, 1):.1%}", f"{topk(s, t_idx, 5):.1%}"])
+            ll = likelihoods(model, data, id_q, z_all)
+            s_ = rank_by_similarity(fit_many(model, data, id_q, a.fit_epochs), z_all)
+            few.append([f"{size} games", len(truth), f"{topk(ll, t_idx, 1):.1%}", f"{topk(ll, t_idx, 5):.1%}",
+                        f"{topk(s_, t_idx, 1):.1%}", f"{topk(s_, t_idx, 5):.1%}"])
         sections.append(f"Few-shot: {len(enrolled)} players held out of training, enrolled from 10, 30 or 100 of "
-                        "their games (only their new row is fitted), then identified among all "
+                        "their training games (only their new row is fitted), then identified among all "
                         f"{len(model.table)} from 30 other (test) games.\n\n"
-                        + table(few, ["enrolled from", "players", "top-1", "top-5"]))
+                        + table(few, ["enrolled from", "players", "likelihood top-1", "top-5", "vector top-1",
+                                      "top-5"]))
         print(sections[-1], flush=True)
 
     # 5. blends and steering

@@ -222,10 +222,10 @@ def chess_enroll(a) -> int:
 
 def chess_identify(a) -> int:
     from .core.fitting import ranking
-    from .chess.styles import identify_positions, load_styled, query_positions
+    from .chess.styles import identify_positions, load_styled, query_positions, style_plies
 
-    model, _ = load_styled(a.model)
-    pos, n_games = query_positions(model, a.games, **_one_player(a))
+    model, blob = load_styled(a.model)
+    pos, n_games = query_positions(model, a.games, **_one_player(a), max_ply=style_plies(blob))
     scores = identify_positions(model, pos, a.method)
     ranked = ranking(model.table.names, scores, a.top)
     if a.json:
@@ -423,7 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--player", help="the player's name as in the headers")
     p.add_argument("--owner-from-filename", action="store_true")
     p.add_argument("--top", type=int, default=10)
-    p.add_argument("--method", default="vector", choices=["vector", "likelihood"])
+    p.add_argument("--method", default="likelihood", choices=["likelihood", "vector"],
+                   help="likelihood of the moves under each style (default, measured better), or the "
+                        "similarity of a style row fitted on them")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=chess_identify)
 

@@ -55,7 +55,8 @@ def main():
     if not enrolled.exists():
         from playas.chess.dataset import ChessData
         from playas.chess.model import save_model
-        from playas.chess.styles import add_player, cached_positions, load_styled, sample_games
+        from playas.chess.styles import (add_player, cached_positions, load_styled, sample_games, style_plies,
+                                         within_plies)
 
         model, blob = load_styled(styled)
         data = ChessData(DATA)
@@ -69,7 +70,7 @@ def main():
             mine = np.intersect1d(train, np.flatnonzero((g["white"] == pid) | (g["black"] == pid)))
             games = rng.permutation(mine)[:100]
             rows = np.concatenate([np.arange(g["first"][i], g["first"][i] + g["length"][i]) for i in games])
-            rows = np.sort(rows[data.mover[rows] == pid])
+            rows = within_plies(data, np.sort(rows[data.mover[rows] == pid]), style_plies(blob))
             add_player(model, name, cached_positions(model, data, rows), len(games))
             card.setdefault("enrolled", {})[name] = {"games": len(games), "positions": int(len(rows)),
                                                      "from": "training split"}

@@ -29,7 +29,8 @@ from chess_styles import owner_rows, player_games  # noqa: E402
 
 from playas.chess.dataset import ChessData  # noqa: E402
 from playas.chess.model import load_model  # noqa: E402
-from playas.chess.styles import adapter_targets, cached_positions, first_adapted_block, player_rows, sample_games  # noqa: E402
+from playas.chess.styles import (adapter_targets, cached_positions, first_adapted_block, hidden, player_rows,  # noqa: E402
+                                 sample_games)
 from playas.core.mhr import MHRConfig, Styled, adapter_parameters  # noqa: E402
 from playas.core.styles import StyleTable  # noqa: E402
 from playas.core.train import cosine_lr  # noqa: E402
@@ -79,7 +80,7 @@ def main():
         accs = []
         for k, player in enumerate(q["players"]):
             i = torch.nonzero(q["group"] == k)[:, 0]
-            logits = model(q["pos"]["h"][i].float(), z=row_of(player), start=start)[0]
+            logits = model(hidden(q["pos"], i), z=row_of(player), start=start)[0]
             accs.append((logits.masked_fill(~q["pos"]["legal"][i], float("-inf")).argmax(1) == q["pos"]["y"][i])
                         .float().mean().item())
         return float(np.mean(accs))
@@ -108,7 +109,7 @@ def main():
             i = order[s:s + bs]
             for g, lr in zip(opt.param_groups, lrs):
                 g["lr"] = lr * cosine_lr(step, steps)
-            loss = F.cross_entropy(model(pos["h"][i].float(), z=table.z[rows[pos["player"][i]]], start=start)[0],
+            loss = F.cross_entropy(model(hidden(pos, i), z=table.z[rows[pos["player"][i]]], start=start)[0],
                                    pos["y"][i])
             opt.zero_grad()
             loss.backward()
@@ -125,7 +126,7 @@ def main():
     z = table.z.detach()
     with torch.no_grad():
         i = torch.randperm(n, generator=torch.Generator().manual_seed(5))[:20000]
-        h, y = pos["h"][i].float(), pos["y"][i]
+        h, y = hidden(pos, i), pos["y"][i]
         own = model(h, z=z[rows[pos["player"][i]]], start=start)[0]
         mean = model(h, z=z.mean(0), start=start)[0]
     own_t = test_top1(lambda p: z[table.index(p)])

@@ -16,7 +16,7 @@ from playas.chess.model import load_model
 from playas.chess.pgn import iter_game_texts
 from playas.chess.policy import Policy
 from playas.chess.styles import train_styles
-from playas.chess.train import train_base
+from playas.chess.train import make_batch, train_base
 from playas.core.mhr import Styled
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,7 +169,7 @@ def test_cached_positions_keep_the_callers_order(world):
     """Queries are concatenated unsorted (one block per query); each cached row must stay with
     its own query, though the dataset is read in sorted order."""
     from playas.chess.dataset import ChessData
-    from playas.chess.styles import cached_positions
+    from playas.chess.styles import cached_positions, first_adapted_block, hidden
 
     model, _ = load_model(world["model"])
     data = ChessData(world["ds"])
@@ -181,4 +181,48 @@ def test_cached_positions_keep_the_callers_order(world):
     perm = torch.tensor([where[int(r)] for r in mixed])
     assert torch.equal(b["y"], a["y"][perm]) and torch.equal(b["player"], a["player"][perm])
     assert torch.equal(b["legal"], a["legal"][perm])
-    assert torch.allclose(b["h"].float(), a["h"][perm].float(), atol=1e-2)  # float16, batch-order noise
+    assert torch.allclose(hidden(b, slice(None)), hidden(a, perm), atol=1e-2)  # float16, batch-order noise
+    fresh = model.base.hidden(make_batch(data, idx)["x"], first_adapted_block(model))
+    assert torch.allclose(hidden(a, slice(None)), fresh, atol=2e-2)
+    assert len(a["h"]) < len(idx)  # openings repeat: the trunk ran once per distinct input
+
+
+def test_position_keys_equal_only_for_equal_inputs(world):
+    """Rows sharing a key must have identical network inputs (so one trunk pass serves them)."""
+    from playas.chess.dataset import ChessData
+
+    data = ChessData(world["ds"])
+    idx = data.targets()
+    keys = data.position_keys[idx]
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    shared = np.flatnonzero(first[inverse] != np.arange(len(idx)))
+    assert len(shared) > 50  # the fixture's games share opening positions
+    assert np.array_equal(data.planes(idx[shared]), data.planes(idx[first[inverse[shared]]]))
+    later = idx[data.ply[idx] > 40]
+    assert len(np.unique(data.position_keys[later])) == len(later)
+
+
+def test_style_logliks_match_each_merged_style(world):
+    """The shared-work likelihood (head-only adapters) equals running each merged style."""
+    from playas.chess.dataset import ChessData
+    from playas.chess.styles import _merged_logliks, adapter_targets, cached_positions, style_logliks
+    from playas.core.mhr import MHRConfig
+    from playas.core.styles import StyleTable
+
+    net, _ = load_model(world["tmp"] / "base.pt")
+    torch.manual_seed(0)
+    table = StyleTable(PLAYERS, 4, 4)
+    model = Styled(net, MHRConfig(heads=4, skills=4, rank=2, targets=adapter_targets(net, 0)), table)
+    with torch.no_grad():
+        table.z.normal_(0, 2)
+        for _, layer in model.base.named_modules():
+            if hasattr(layer, "B"):
+                layer.B.normal_(0, 0.5)  # B starts at zero; make the styles differ
+    model.eval()
+    data = ChessData(world["ds"])
+    pos = cached_positions(model, data, data.targets()[:700])
+    got = style_logliks(model, pos, chunk=300)
+    want = torch.stack([_merged_logliks(model, pos, z) for z in table.z.detach()])
+    assert got.shape == (len(PLAYERS), 700)
+    assert torch.allclose(got, want, atol=1e-4)
+    assert (want.max(0).values - want.min(0).values).mean() > 0.05  # the styles do score differently

@@ -438,6 +438,8 @@ class ChessData:
         self._legal_start = None
         self.games = np.load(path / "games.npy")
         self._mover = None
+        self._ply = None
+        self._keys = None
 
     def __len__(self) -> int:
         return self.manifest["positions"]
@@ -456,6 +458,31 @@ class ChessData:
             black = (np.asarray(self.rows["flags"]) & enc.BLACK_TO_MOVE) > 0
             self._mover = np.where(black, g["black"], g["white"]).astype(np.int32)
         return self._mover
+
+    @property
+    def ply(self) -> np.ndarray:
+        """Plies played before each row in its game (0 for a game's first position)."""
+        if self._ply is None:
+            self._ply = (np.arange(len(self)) - self.games["first"][self.rows["game"]]).astype(np.int32)
+        return self._ply
+
+    @property
+    def position_keys(self) -> np.ndarray:
+        """A 64-bit key per row, equal for rows whose network input is the same: a hash of the
+        moves that led there from the standard start (planes, history and rule-50 count follow
+        from them). Rows of set-up games get keys of their own. Openings repeat, so the frozen
+        trunk runs once per key."""
+        if self._keys is None:
+            ply, moves = self.ply, np.asarray(self.rows["move"]).astype(np.uint64)
+            keys = np.zeros(len(self), np.uint64)
+            with np.errstate(over="ignore"):
+                for p in range(1, int(ply.max(initial=0)) + 1):
+                    r = np.flatnonzero(ply == p)
+                    keys[r] = (keys[r - 1] + moves[r - 1] + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+            setup = self.games["setup"][self.rows["game"]].astype(bool)
+            keys[setup] = np.uint64(1 << 63) | np.flatnonzero(setup).astype(np.uint64)
+            self._keys = keys
+        return self._keys
 
     def targets(self, split: str | None = None, players=None, games=None) -> np.ndarray:
         """Row indices whose mover is tracked, optionally within a split, players or game ids.

@@ -19,10 +19,9 @@ from ..core import fitting
 from ..core import train as core_train
 from ..core.errors import PlayasError
 from ..core.progress import Progress
-from ..core.mhr import MHRConfig, Styled, adapter_parameters
+from ..core.mhr import MHRConfig, Styled, adapter_parameters, routing_weights
 from ..core.styles import StyleTable
 from .dataset import ChessData, prepare
-from .encoding import NUM_MOVES
 from .model import ChessNet, load_model, save_model
 from .train import epoch_plan, make_batch
 
@@ -35,6 +34,7 @@ DEFAULT_RECIPE = {
     "lr_adapters": 0.001,
     "lr_styles": 0.1,  # style vectors learn ~100x faster than adapters (MHR's two speeds)
     "val_positions": 10_000,
+    "max_ply": None,  # train on moves within a game's first N plies only (openings), or every move
     "holdout": [],  # players left out of training (to enroll later, for few-shot measurement)
     "seed": 0,
 }
@@ -79,6 +79,16 @@ def sample_games(data: ChessData, split: str, per_player: int | None, seed: int)
     return np.array(sorted(chosen), dtype=np.int64)
 
 
+def within_plies(data: ChessData, idx: np.ndarray, max_ply: int | None) -> np.ndarray:
+    """The rows of ``idx`` within their game's first ``max_ply`` plies (all with None)."""
+    return idx if max_ply is None else idx[data.ply[idx] < max_ply]
+
+
+def style_plies(blob: dict) -> int | None:
+    """The plies a styled checkpoint's styles learned from (``max_ply`` of its recipe)."""
+    return blob.get("card", {}).get("recipe", {}).get("max_ply")
+
+
 def player_rows(model: Styled, data: ChessData) -> torch.Tensor:
     """For each dataset player id, its row in the style table (-1 when unknown)."""
     return torch.tensor([model.table.names.index(n) if n in model.table.names else -1 for n in data.players])
@@ -90,7 +100,7 @@ def styled_logits(model: Styled, batch: dict, rows: torch.Tensor, start: int) ->
     z = model.table.z
     zz = torch.where((r >= 0)[:, None, None], z[r.clamp(min=0)], z.mean(0, keepdim=True))
     if "h" in batch:  # the frozen trunk's output, cached
-        h = batch["h"].float()
+        h = batch["h"]
     else:
         with torch.no_grad():
             h = model.base.hidden(batch["x"], start)
@@ -126,8 +136,9 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
     names = [n for n in data.players if n not in r["holdout"]]
     keep = [data.players.index(n) for n in names]
     games = sample_games(data, "train", r["games_per_player"], r["seed"])
-    train_idx = data.targets("train", games=games, players=keep)
-    val_idx = np.random.default_rng(r["seed"]).permutation(data.targets("val", players=keep))[: r["val_positions"]]
+    train_idx = within_plies(data, data.targets("train", games=games, players=keep), r["max_ply"])
+    val_idx = within_plies(data, data.targets("val", players=keep), r["max_ply"])
+    val_idx = np.sort(np.random.default_rng(r["seed"]).permutation(val_idx)[: r["val_positions"]])
     if len(train_idx) < r["batch_size"]:
         raise PlayasError(f"{data_dir} has too few training positions ({len(train_idx)})")
     m = r["mhr"]
@@ -164,7 +175,7 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
         model, opt, epochs=r["epochs"],
         batches=lambda e: epoch_plan(np.arange(len(train_idx)), r["positions_per_epoch"], r["batch_size"],
                                      r["seed"], e),
-        load=lambda i: {k: v[i] for k, v in pos.items()}, step_loss=step_loss, validate=validate,
+        load=lambda i: {"h": hidden(pos, i), "y": pos["y"][i], "player": pos["player"][i]}, step_loss=step_loss, validate=validate,
         state_path=out.with_suffix(".train-state"), desc="train-styles")
     card = {"kind": "styled", "base": str(base_path), "recipe": r, "player_meta": player_meta(data),
             "players": len(table), "games_per_player": dict(zip(table.names, table.games)),
@@ -190,36 +201,48 @@ def encode_games(pgns, *, owner_from_filename: bool = False, players=None) -> tu
 @torch.no_grad()
 def cached_positions(model: Styled, data: ChessData, idx: np.ndarray, batch_size: int = 1024,
                      legal: bool = True) -> dict:
-    """The frozen trunk's output (float16 to halve memory), the moves played, their movers and
-    (with ``legal``) the legal moves of rows ``idx``, computed once: training, fitting and scoring
-    styles then only run the adapted top of the network."""
+    """The frozen trunk's output, the moves played, their movers and (with ``legal``) the legal
+    moves of rows ``idx``, computed once: training, fitting and scoring styles then only run the
+    adapted top of the network.
+
+    Openings repeat, so the trunk runs once per distinct input (``data.position_keys``):
+    ``out["h"]`` holds those outputs (float16 to halve memory) and ``out["hi"]`` maps each of
+    ``idx``, in the caller's order, to its row there; read them with :func:`hidden`.
+    """
     start = first_adapted_block(model)
+    idx = np.asarray(idx, dtype=np.int64)
     n = len(idx)
-    out = {"h": None, "y": torch.empty(n, dtype=torch.long), "player": torch.empty(n, dtype=torch.long)}
-    if legal:
-        out["legal"] = torch.empty(n, NUM_MOVES, dtype=torch.bool)
-    with Progress(n if n > 50_000 else None, "trunk", unit="positions") as bar:
-        for s in range(0, n, batch_size):
-            # make_batch reads rows in sorted order; put each back where the caller asked for it
-            # (callers group positions by query, and a chunk can span two queries)
-            chunk = np.asarray(idx[s:s + batch_size])
-            order = np.argsort(chunk, kind="stable")
-            b = make_batch(data, chunk[order], with_legal=legal)
+    _, first, inverse = np.unique(data.position_keys[idx], return_index=True, return_inverse=True)
+    # make_batch reads rows in sorted order; map each trunk output back to its key's slot
+    uniq = idx[first]
+    order = np.argsort(uniq, kind="stable")
+    out = {"h": None, "hi": torch.from_numpy(inverse.reshape(-1)), "y": torch.empty(n, dtype=torch.long),
+           "player": torch.empty(n, dtype=torch.long)}
+    with Progress(len(uniq) if len(uniq) > 50_000 else None, "trunk", unit="positions") as bar:
+        for s in range(0, len(uniq), batch_size):
+            slots = order[s:s + batch_size]
+            b = make_batch(data, uniq[slots], with_legal=False)
             h = model.base.hidden(b["x"], start).half()
             if out["h"] is None:
-                out["h"] = torch.empty(n, *h.shape[1:], dtype=torch.float16)
-            dest = torch.from_numpy(s + order)
-            out["h"][dest], out["y"][dest], out["player"][dest] = h, b["y"], b["player"]
-            if legal:
-                out["legal"][dest] = b["legal"]
-            if n > 50_000:
+                out["h"] = torch.empty(len(uniq), *h.shape[1:], dtype=torch.float16)
+            out["h"][torch.from_numpy(slots)] = h
+            if len(uniq) > 50_000:
                 bar.update(len(h))
+    out["y"] = torch.from_numpy(np.asarray(data.rows["move"][idx]).astype(np.int64))
+    out["player"] = torch.from_numpy(data.mover[idx].astype(np.int64))
+    if legal:
+        out["legal"] = torch.from_numpy(data.legal_mask(idx))
     return out
+
+
+def hidden(pos: dict, i) -> torch.Tensor:
+    """The cached trunk output (float32) of cached positions ``i``."""
+    return pos["h"][pos["hi"][i]].float()
 
 
 def _logits(model: Styled, h: torch.Tensor, z: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
     start = first_adapted_block(model)
-    return model(h.float(), z=z, start=start)[0].masked_fill(~legal, float("-inf"))
+    return model(h, z=z, start=start)[0].masked_fill(~legal, float("-inf"))
 
 
 def fit_styles(model: Styled, pos: dict, group: torch.Tensor | None = None, groups: int = 1,
@@ -241,7 +264,7 @@ def fit_styles(model: Styled, pos: dict, group: torch.Tensor | None = None, grou
         batches += batches[: 60 - len(batches)]
 
     def nll(z, idx):
-        return F.cross_entropy(_logits(model, pos["h"][idx], z[group[idx]], pos["legal"][idx]), pos["y"][idx])
+        return F.cross_entropy(_logits(model, hidden(pos, idx), z[group[idx]], pos["legal"][idx]), pos["y"][idx])
 
     init = model.table.z.detach().mean(0).expand(groups, -1, -1)
     z, _ = fitting.fit_rows(nll, init, batches, steps=len(batches), lr=lr)
@@ -249,27 +272,85 @@ def fit_styles(model: Styled, pos: dict, group: torch.Tensor | None = None, grou
 
 
 @torch.no_grad()
-def loglik_scores(model: Styled, pos: dict, max_positions: int = 2000) -> np.ndarray:
-    """Mean log-likelihood of the cached moves under every known style (merged, base speed)."""
-    n = min(len(pos["y"]), max_positions)
-    h, y, legal = pos["h"][:n].float(), pos["y"][:n], pos["legal"][:n]
-    start = first_adapted_block(model)
+def style_logliks(model: Styled, pos: dict, z: torch.Tensor | None = None, chunk: int = 2048) -> torch.Tensor:
+    """Log-likelihood of every cached move under every style: (styles, moves). The styles are the
+    table's rows, or the routing logits ``z`` (styles, H, S).
 
-    def ll(z):
-        net = model.merged_base(z)
-        total = 0.0
-        for s in range(0, n, 1024):
-            logits = net(h[s:s + 1024], start=start)[0].masked_fill(~legal[s:s + 1024], float("-inf"))
-            total -= F.cross_entropy(logits, y[s:s + 1024], reduction="sum").item()
-        return total / n
+    Scoring all styles shares what does not depend on the style. With adapters on the policy
+    head only (the shipped models), the trunk output and the first head convolution's base and
+    skill features are computed once; per style only the routed mix and the last convolution
+    run, and that one only at the from-squares of legal moves, which is all the likelihood reads.
+    """
+    z = model.table.z.detach() if z is None else z
+    net = model.base
+    if set(model.cfg.targets) != {"policy1.0", "policy"}:  # adapters deeper in: one merged net per style
+        return torch.stack([_merged_logliks(model, pos, zi) for zi in z])
+    conv1, bn = net.policy1[0], net.policy1[1]
+    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps))[:, None, None]
+    shift = (bn.bias - bn.running_mean * scale[:, 0, 0])[:, None, None]
+    weights = routing_weights(z, False)
+    # conv2 merged per style, in the (dy, dx, channel) order of gathered 3x3 neighbourhoods
+    w2 = torch.stack([net.policy.merged(w).weight.permute(0, 2, 3, 1).reshape(net.policy.base.out_channels, -1)
+                      for w in weights]).transpose(1, 2)  # (styles, 9*C, 80)
+    b2, minus_inf = net.policy.base.bias, torch.tensor(float("-inf"))
+    out = torch.empty(len(z), len(pos["y"]))
+    for s in range(0, len(pos["h"]), chunk):  # distinct positions, a chunk at a time
+        h = pos["h"][s:s + chunk].float()
+        rows = torch.nonzero((pos["hi"] >= s) & (pos["hi"] < s + chunk)).flatten()
+        plan = _legal_plan(pos, rows, pos["hi"][rows] - s, len(h), net.policy_map)
+        base1, skills1 = conv1.base(h), conv1.skills(h)
+        for p in range(len(z)):
+            x = F.relu((base1 + conv1.routed(skills1, weights[p:p + 1])) * scale + shift)
+            x = F.pad(x, (1, 1, 1, 1)).permute(0, 2, 3, 1).reshape(-1, x.shape[1])  # (n*10*10, C)
+            patches = x[plan["nbr"]].flatten(1)  # (pairs, 9*C): each from-square's neighbourhood
+            logit = torch.cat([(patches @ w2[p] + b2).flatten(), minus_inf[None]])  # (pairs*80 + 1,)
+            lse = torch.logsumexp(logit[plan["legal"]], dim=1)  # per distinct position
+            out[p, rows] = logit[plan["played"]] - lse[plan["pos"]]
+    return out
 
-    return fitting.rank_by_likelihood(ll, model.table.z.detach())
+
+def _legal_plan(pos: dict, rows: torch.Tensor, local: torch.Tensor, n: int, policy_map: torch.Tensor) -> dict:
+    """Where :func:`style_logliks` finds things for ``n`` distinct positions (``rows`` of the
+    cache, at ``local`` among them): the 3x3 neighbourhood of each legal move's from-square (a
+    *pair*), and, among the pairs' 80 policy outputs, every position's legal moves and each row's
+    played move."""
+    first = torch.full((n,), -1, dtype=torch.long)
+    first[local.flip(0)] = rows.flip(0)  # a row of each position: legal moves are the same for all
+    pu, pm = torch.nonzero(pos["legal"][first], as_tuple=True)
+    flat = policy_map[pm]
+    pairs, pair_of = torch.unique(pu * 64 + flat % 64, return_inverse=True)
+    counts = torch.bincount(pu, minlength=n)
+    legal = torch.full((n, max(int(counts.max()), 1)), len(pairs) * 80, dtype=torch.long)  # -inf slot
+    legal[pu, torch.arange(len(pu)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)] = \
+        pair_of * 80 + flat // 64
+    pp, sq = pairs // 64, pairs % 64
+    offsets = torch.tensor([dy * 10 + dx for dy in range(3) for dx in range(3)])
+    nbr = pp[:, None] * 100 + (sq // 8 * 10 + sq % 8)[:, None] + offsets  # padded 10x10 board
+    lookup = torch.full((n * 64,), -1, dtype=torch.long)
+    lookup[pairs] = torch.arange(len(pairs))
+    y = policy_map[pos["y"][rows]]
+    return {"nbr": nbr, "legal": legal, "played": lookup[local * 64 + y % 64] * 80 + y // 64, "pos": local}
+
+
+def _merged_logliks(model: Styled, pos: dict, z: torch.Tensor) -> torch.Tensor:
+    net, start = model.merged_base(z), first_adapted_block(model)
+    out = []
+    for s in range(0, len(pos["y"]), 1024):
+        i = torch.arange(s, min(s + 1024, len(pos["y"])))
+        logits = net(hidden(pos, i), start=start)[0].masked_fill(~pos["legal"][i], float("-inf"))
+        out.append(-F.cross_entropy(logits, pos["y"][i], reduction="none"))
+    return torch.cat(out)
+
+
+def loglik_scores(model: Styled, pos: dict, z: torch.Tensor | None = None) -> np.ndarray:
+    """Mean log-likelihood of the cached moves under every known style (or the rows ``z``)."""
+    return style_logliks(model, pos, z).mean(1).numpy()
 
 
 METHODS = ("vector", "likelihood")
 
 
-def identify_positions(model: Styled, pos: dict, method: str = "vector") -> np.ndarray:
+def identify_positions(model: Styled, pos: dict, method: str = "likelihood") -> np.ndarray:
     """Scores of every known player for one query's cached positions (higher is more likely)."""
     if method == "vector":
         return fitting.rank_by_similarity(fit_styles(model, pos)[0], model.table.z.detach())
@@ -278,13 +359,16 @@ def identify_positions(model: Styled, pos: dict, method: str = "vector") -> np.n
     raise PlayasError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def query_positions(model: Styled, pgns, *, owner_from_filename=False, player=None) -> list[dict]:
+def query_positions(model: Styled, pgns, *, owner_from_filename=False, player=None,
+                    max_ply: int | None = None) -> tuple[dict, int]:
+    """One player's moves in PGN files, cached for scoring; only those within the first
+    ``max_ply`` plies of each game when the styles learned from openings (:func:`style_plies`)."""
     data, tmp = encode_games(pgns, owner_from_filename=owner_from_filename, players=[player] if player else None)
     with tmp:
         if len(data.players) != 1:
             raise PlayasError(f"these files name {len(data.players)} players; give the games of one player "
                               "(one file with --owner-from-filename, or --player NAME)")
-        idx = data.targets()
+        idx = within_plies(data, data.targets(), max_ply)
         if not len(idx):
             raise PlayasError("no moves of the player were found in these games; check --player")
         return cached_positions(model, data, idx), int(len(data.games))
@@ -304,7 +388,8 @@ def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, playe
     model, blob = load_styled(model_path)
     if name in model.table.names:
         raise PlayasError(f"player {name!r} is already in {model_path}")
-    pos, n_games = query_positions(model, pgns, owner_from_filename=owner_from_filename, player=player)
+    pos, n_games = query_positions(model, pgns, owner_from_filename=owner_from_filename, player=player,
+                                   max_ply=style_plies(blob))
     if n_games < min_games:
         raise PlayasError(f"{n_games} games of {name} found; enrollment needs at least {min_games}")
     add_player(model, name, pos, n_games)

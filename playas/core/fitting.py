@@ -50,12 +50,6 @@ def rank_by_similarity(z: torch.Tensor, table_z: torch.Tensor) -> np.ndarray:
     return sims[0] if z.dim() == table_z.dim() - 1 else sims
 
 
-@torch.no_grad()
-def rank_by_likelihood(loglik: Callable[[torch.Tensor], float], table_z: torch.Tensor) -> np.ndarray:
-    """Mean log-likelihood of the query moves under each known style row."""
-    return np.array([loglik(table_z[i]) for i in range(len(table_z))])
-
-
 def ranking(names: list[str], scores: np.ndarray, top: int | None = None) -> list[dict]:
     order = np.argsort(-scores, kind="stable")[:top]
     return [{"name": names[i], "score": round(float(scores[i]), 4)} for i in order]

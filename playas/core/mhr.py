@@ -126,15 +126,23 @@ class MHRConv2d(nn.Module):
         nn.init.kaiming_uniform_(self.A, a=5 ** 0.5)
 
     def forward(self, x):
-        n = x.shape[0]
-        w = self.router.current().expand(n, -1, -1)  # (N, H, S)
-        a = F.conv2d(x, self.A, padding=self.padding, groups=self.h)  # (N, H*S*r, X, Y)
+        return self.base(x) + self.routed(self.skills(x), self.router.current())
+
+    def skills(self, x) -> torch.Tensor:
+        """Every head's every skill's A-convolution of ``x``: (N, H*S*r, X, Y), style-free, so
+        scoring many styles on the same inputs computes it once."""
+        return F.conv2d(x, self.A, padding=self.padding, groups=self.h)
+
+    def routed(self, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """The adapter's output from :meth:`skills` ``a`` under routing weights ``w`` (N|1, H, S)."""
+        n = a.shape[0]
+        w = w.expand(n, -1, -1)
         xy = a.shape[2:]
-        a = a.view(n, self.h, self.s, self.r * xy.numel())
+        a = a.reshape(n, self.h, self.s, self.r * xy.numel())
         u = (a * w[..., None]).sum(2).view(n * self.h, self.r, -1)  # skills mixed: (N*H, r, XY)
         b = torch.einsum("nhs,hsro->nhor", w, self.B).reshape(n * self.h, -1, self.r)  # per-sample B_h
         y = torch.bmm(b, u)  # (N*H, out/H, XY)
-        return self.base(x) + y.view(n, -1, *xy) / self.r
+        return y.view(n, -1, *xy) / self.r
 
     def merged(self, w: torch.Tensor) -> nn.Conv2d:
         """A plain convolution equal to this layer under style weights ``w: (H, S)``."""
