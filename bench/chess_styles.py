@@ -35,8 +35,8 @@ from playas.chess.model import load_model  # noqa: E402
 from playas.chess.play import StylePlayer, play_match  # noqa: E402
 from playas.chess.policy import Policy  # noqa: E402
 from playas.chess.properties import game_properties, mean_properties  # noqa: E402
-from playas.chess.styles import (cached_positions, first_adapted_block, fit_styles, loglik_scores,  # noqa: E402
-                                 sample_games, style_plies, within_plies)
+from playas.chess.styles import (cached_positions, first_adapted_block, fit_styles, sample_games,  # noqa: E402
+                                 style_logliks, style_plies, within_plies)
 from playas.chess.train import make_batch  # noqa: E402
 from playas.core.fitting import rank_by_similarity  # noqa: E402
 
@@ -113,16 +113,23 @@ def sample_query(data, pid, games, n_games, max_ply, rng):
     return np.sort(owner_rows(data, pid, rng.permutation(games)[:n_games], max_ply))
 
 
-def fit_many(model, data, queries: list[np.ndarray], epochs: int) -> torch.Tensor:
-    idx = np.concatenate(queries)
+def cache_queries(model, data, queries: list[np.ndarray]) -> tuple[dict, torch.Tensor]:
+    """All queries' positions cached once (shared openings run the trunk once) and each row's query."""
     group = torch.from_numpy(np.concatenate([np.full(len(q), i) for i, q in enumerate(queries)])).long()
-    pos = cached_positions(model, data, idx)
-    return fit_styles(model, pos, group, len(queries), epochs=epochs)
+    return cached_positions(model, data, np.concatenate(queries)), group
 
 
-def likelihoods(model, data, queries: list[np.ndarray], z=None) -> np.ndarray:
+def fit_many(model, cache, epochs: int) -> torch.Tensor:
+    """One style row fitted per query of ``cache`` (from :func:`cache_queries`)."""
+    pos, group = cache
+    return fit_styles(model, pos, group, int(group.max()) + 1, epochs=epochs)
+
+
+def likelihoods(model, cache, z=None) -> np.ndarray:
     """Mean log-likelihood of each query's moves under every style: (queries, styles)."""
-    return np.stack([loglik_scores(model, cached_positions(model, data, q), z) for q in queries])
+    pos, group = cache
+    ll = style_logliks(model, pos, z)
+    return np.stack([ll[:, group == i].mean(1).numpy() for i in range(int(group.max()) + 1)])
 
 
 def book_scores(data, refs: list[np.ndarray], queries: list[np.ndarray], alpha: float = 5.0) -> np.ndarray:
@@ -296,11 +303,13 @@ def main():
             truth.append(model.table.index(n))
             qdocs.append(doc(data, chosen, pid, {}))
         t = time.time()
-        sims = rank_by_similarity(fit_many(model, data, queries, a.fit_epochs), table_z)
+        cache = cache_queries(model, data, queries)
+        t_cache = time.time() - t
+        sims = rank_by_similarity(fit_many(model, cache, a.fit_epochs), table_z)
         t_fit = time.time() - t
         t = time.time()
-        ll = likelihoods(model, data, queries)
-        t_ll = time.time() - t
+        ll = likelihoods(model, cache)
+        t_ll = time.time() - t + t_cache
         tfidf, book = tfidf_rank(ref_docs, qdocs), book_scores(data, ref_rows, book_q)
         row = [f"{size} games", len(queries), f"{np.mean([len(q) for q in queries]):.0f}"]
         for sc in (ll, sims, book, tfidf):
@@ -343,9 +352,10 @@ def main():
         rdocs.append(doc(data, early, pid, {}))
         qdocs.append(doc(data, late, pid, {}))
     truth = list(range(len(drift_players)))
-    z_ref = fit_many(model, data, ref_q, a.fit_epochs)
-    sims = rank_by_similarity(fit_many(model, data, drift_q, a.fit_epochs), z_ref)
-    ll = likelihoods(model, data, drift_q, z_ref)
+    z_ref = fit_many(model, cache_queries(model, data, ref_q), a.fit_epochs)
+    drift_cache = cache_queries(model, data, drift_q)
+    sims = rank_by_similarity(fit_many(model, drift_cache, a.fit_epochs), z_ref)
+    ll = likelihoods(model, drift_cache, z_ref)
     book, tfidf = book_scores(data, rbook, qbook), tfidf_rank(rdocs, qdocs)
     drift = [[f"{len(truth)} of {len(eligible)}"] + [f"{topk(sc, truth, k):.1%}" for sc in (ll, sims, book, tfidf)
                                                      for k in (1, 5)]]
@@ -372,13 +382,14 @@ def main():
                 truth.append(n)
             if not enroll_q:
                 continue
-            z_en = fit_many(model, data, enroll_q, a.fit_epochs)
+            z_en = fit_many(model, cache_queries(model, data, enroll_q), a.fit_epochs)
             z_all = table_z.clone()
             for n, z in zip(truth, z_en):  # replace each held-out player's row by one enrolled from `size` games
                 z_all[model.table.index(n)] = z
             t_idx = [model.table.index(n) for n in truth]
-            ll = likelihoods(model, data, id_q, z_all)
-            s_ = rank_by_similarity(fit_many(model, data, id_q, a.fit_epochs), z_all)
+            id_cache = cache_queries(model, data, id_q)
+            ll = likelihoods(model, id_cache, z_all)
+            s_ = rank_by_similarity(fit_many(model, id_cache, a.fit_epochs), z_all)
             few.append([f"{size} games", len(truth), f"{topk(ll, t_idx, 1):.1%}", f"{topk(ll, t_idx, 5):.1%}",
                         f"{topk(s_, t_idx, 1):.1%}", f"{topk(s_, t_idx, 5):.1%}"])
         sections.append(f"Few-shot: {len(enrolled)} players held out of training, enrolled from 10, 30 or 100 of "

@@ -192,9 +192,10 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
 
 def encode_games(pgns, *, owner_from_filename: bool = False, players=None) -> tuple[ChessData, tempfile.TemporaryDirectory]:
     """PGN files -> a temporary dataset with every game in its test split."""
+    size = sum(p.stat().st_size for p in map(Path, pgns) if p.exists())  # prepare names a missing file
     tmp = tempfile.TemporaryDirectory(prefix="playas-")
     prepare(pgns, Path(tmp.name) / "d", owner_from_filename_=owner_from_filename, players=players,
-            split=(0.0, 0.0, 1.0), workers=1 if sum(Path(p).stat().st_size for p in pgns) < 2e6 else None)
+            split=(0.0, 0.0, 1.0), workers=1 if size < 2e6 else None)
     return ChessData(Path(tmp.name) / "d"), tmp
 
 
@@ -342,11 +343,6 @@ def _merged_logliks(model: Styled, pos: dict, z: torch.Tensor) -> torch.Tensor:
     return torch.cat(out)
 
 
-def loglik_scores(model: Styled, pos: dict, z: torch.Tensor | None = None) -> np.ndarray:
-    """Mean log-likelihood of the cached moves under every known style (or the rows ``z``)."""
-    return style_logliks(model, pos, z).mean(1).numpy()
-
-
 METHODS = ("vector", "likelihood")
 
 
@@ -355,7 +351,7 @@ def identify_positions(model: Styled, pos: dict, method: str = "likelihood") -> 
     if method == "vector":
         return fitting.rank_by_similarity(fit_styles(model, pos)[0], model.table.z.detach())
     if method == "likelihood":
-        return loglik_scores(model, pos)
+        return style_logliks(model, pos).mean(1).numpy()  # mean log-likelihood per style
     raise PlayasError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
