@@ -175,7 +175,8 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
         model, opt, epochs=r["epochs"],
         batches=lambda e: epoch_plan(np.arange(len(train_idx)), r["positions_per_epoch"], r["batch_size"],
                                      r["seed"], e),
-        load=lambda i: {"h": hidden(pos, i), "y": pos["y"][i], "player": pos["player"][i]}, step_loss=step_loss, validate=validate,
+        load=lambda i: {"h": hidden(pos, i), "y": pos["y"][i], "player": pos["player"][i]},
+        step_loss=step_loss, validate=validate,
         state_path=out.with_suffix(".train-state"), desc="train-styles")
     card = {"kind": "styled", "base": str(base_path), "recipe": r, "player_meta": player_meta(data),
             "players": len(table), "games_per_player": dict(zip(table.names, table.games)),
@@ -284,7 +285,7 @@ def style_logliks(model: Styled, pos: dict, z: torch.Tensor | None = None, chunk
     """
     z = model.table.z.detach() if z is None else z
     net = model.base
-    if set(model.cfg.targets) != {"policy1.0", "policy"}:  # adapters deeper in: one merged net per style
+    if first_adapted_block(model) < len(net.blocks):  # adapters deeper in: one merged net per style
         return torch.stack([_merged_logliks(model, pos, zi) for zi in z])
     conv1, bn = net.policy1[0], net.policy1[1]
     scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps))[:, None, None]
