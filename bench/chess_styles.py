@@ -1,5 +1,5 @@
 """Chess styles benchmark: move-matching per player, stylometry, career drift, few-shot,
-blends and steering, and the time of identify and enroll. All on games never seen in training.
+and the time of identify and enroll (blends and steering: bench/chess_blends.py). All on games never seen in training.
 
     python bench/chess_styles.py --model models/pgnmentor-197.pt --data data/pgnmentor
 
@@ -32,9 +32,6 @@ from common import ROOT, SHARED, record, table  # noqa: E402
 from playas.chess.dataset import SPLITS, ChessData  # noqa: E402
 from playas.chess.encoding import index_to_move  # noqa: E402
 from playas.chess.model import load_model  # noqa: E402
-from playas.chess.play import StylePlayer, play_match  # noqa: E402
-from playas.chess.policy import Policy  # noqa: E402
-from playas.chess.properties import dataset_properties, game_properties, mean_properties  # noqa: E402
 from playas.chess.styles import (cached_positions, first_adapted_block, fit_styles, sample_games,  # noqa: E402
                                  style_logliks, style_plies, within_plies)
 from playas.chess.train import make_batch  # noqa: E402
@@ -210,59 +207,6 @@ def doc(data, games, pid, cache):
 
 # --- main ---------------------------------------------------------------------------------------
 
-def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
-    """Blends and steering, on what the styles learned: opening moves, and properties settled in
-    the opening (castling side, early queen moves) next to one that is not (capture rate)."""
-    props = dataset_properties(data, games_per_player=60, split="train")  # as the build's directions
-    blend_prop = "castle_queenside"
-    ranked = sorted((n for n in trained if props[n]["games"] >= 30), key=lambda n: props[n][blend_prop])
-    a_name, b_name = ranked[-1], ranked[0]  # the two players farthest apart on it
-    blend = f"{a_name}:0.5,{b_name}:0.5"
-    styles = (a_name, blend, b_name)
-    start, where = first_adapted_block(model), f"in the first {max_ply} plies" if max_ply else "(all plies)"
-    pair_rows = []
-    for target in (a_name, b_name):
-        pid = data.players.index(target)
-        idx = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test"), max_ply))[:1000])
-        pos = cached_positions(model, data, idx)
-        ll = style_logliks(model, pos, torch.stack([model.table.resolve(s) for s in styles]))
-        top1 = [accuracy(lambda bb, z=model.table.resolve(s): model(model.base.hidden(bb["x"], start), z=z,
-                                                                    start=start)[0], data, idx).mean()
-                for s in styles]
-        pair_rows.append([f"{target}'s test moves ({len(idx)})",
-                          *(f"{t:.2%} / {v:.3f}" for t, v in zip(top1, ll.mean(1).tolist()))])
-
-    def self_play(style, steer=None):
-        """Properties of ``style``'s side in games against the mean style (temperature 1)."""
-        me = StylePlayer(Policy(model, style=style, steer=steer), 1.0, name="styled")
-        games = play_match(me, StylePlayer(Policy(model), 1.0, name="mean"), a.steer_games, seed=1,
-                           max_plies=a.steer_plies)
-        return mean_properties([game_properties(chess.Board(), list(g.mainline_moves()),
-                                                chess.WHITE if i % 2 == 0 else chess.BLACK, None)
-                                for i, g in enumerate(games)])
-
-    shown = ("castle_queenside", "castle_kingside", "early_queen", "capture_rate")
-    blend_play = [[s, *(f"{p[k]:.3f}" for k in shown)] for s, p in ((s, self_play(s)) for s in styles)]
-    steer_rows = []
-    for prop in ("castle_queenside", "early_queen", "capture_rate"):
-        if prop not in model.table.directions:
-            continue
-        for amount in (-2.0, 0.0, 2.0):
-            p = self_play(None, {prop: amount} if amount else None)
-            steer_rows.append([f"{prop} {amount:+g}", f"{p[prop]:.3f}", f"{p['game_length']:.0f}"])
-    return (
-        f"Blends sit between their parents. The parents are the trained players farthest apart on "
-        f"`{blend_prop}` in their training games ({a_name} {props[a_name][blend_prop]:.2f}, {b_name} "
-        f"{props[b_name][blend_prop]:.2f}). Each parent's test moves {where}, top-1 / "
-        "mean log-likelihood under each style:\n\n"
-        + table(pair_rows, ["moves", a_name, "50/50 blend", b_name])
-        + f"\n\nThe same styles in {a.steer_games} self-play games against the mean style (temperature 1, "
-        f"{a.steer_plies} plies at most), properties of the styled side:\n\n"
-        + table(blend_play, ["style", *shown])
-        + f"\n\nSteering: the mean style moved along a property's direction, {a.steer_games} games each, "
-          "measured the same way:\n\n" + table(steer_rows, ["style", "property", "plies"]))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "models" / "pgnmentor-197.pt"))
@@ -272,8 +216,6 @@ def main():
     ap.add_argument("--sizes", default="10,30,100")
     ap.add_argument("--queries", type=int, default=40, help="players queried for stylometry (likelihood is slow)")
     ap.add_argument("--fit-epochs", type=int, default=3)
-    ap.add_argument("--steer-games", type=int, default=48, help="self-play games per blend or steered style")
-    ap.add_argument("--steer-plies", type=int, default=80)
     ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -453,11 +395,7 @@ def main():
                                       "top-5"]))
         print(sections[-1], flush=True)
 
-    # 5. blends and steering
-    sections.append(bench_blends_steering(model, data, trained, max_ply, a, rng))
-    print(sections[-1], flush=True)
-
-    # 6. time of identify and enroll from 100 games through the CLI
+    # 5. time of identify and enroll from 100 games through the CLI
     src = SHARED / "chess" / "pgnmentor" / f"{trained[3]}.pgn.gz"
     from playas.chess.pgn import iter_game_texts
 

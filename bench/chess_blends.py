@@ -1,0 +1,110 @@
+"""Blends and steering benchmark: do blends sit between their parents, does steering move the
+steered property? On what the styles learned: opening moves, and properties settled in the opening
+(castling side, early queen moves) next to one that is not (capture rate).
+
+    python bench/chess_blends.py --model models/pgnmentor-197.pt --data data/pgnmentor
+
+Blends are scored on each parent's held-out test moves (top-1 and mean log-likelihood) and in
+self-play; steering moves the mean style along a property's direction and plays it. About 10
+minutes on 2 cores. Prints the tables and writes them to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import chess
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chess_styles import accuracy, owner_rows, player_games  # noqa: E402
+from common import ROOT, record, table  # noqa: E402
+
+from playas.chess.dataset import ChessData  # noqa: E402
+from playas.chess.model import load_model  # noqa: E402
+from playas.chess.play import StylePlayer, play_match  # noqa: E402
+from playas.chess.policy import Policy  # noqa: E402
+from playas.chess.properties import dataset_properties, game_properties, mean_properties  # noqa: E402
+from playas.chess.styles import cached_positions, first_adapted_block, style_logliks, style_plies  # noqa: E402
+
+
+def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
+    """Blends and steering, on what the styles learned: opening moves, and properties settled in
+    the opening (castling side, early queen moves) next to one that is not (capture rate)."""
+    props = dataset_properties(data, games_per_player=60, split="train")  # as the build's directions
+    blend_prop = "castle_queenside"
+    ranked = sorted((n for n in trained if props[n]["games"] >= 30), key=lambda n: props[n][blend_prop])
+    a_name, b_name = ranked[-1], ranked[0]  # the two players farthest apart on it
+    blend = f"{a_name}:0.5,{b_name}:0.5"
+    styles = (a_name, blend, b_name)
+    start, where = first_adapted_block(model), f"in the first {max_ply} plies" if max_ply else "(all plies)"
+    pair_rows = []
+    for target in (a_name, b_name):
+        pid = data.players.index(target)
+        idx = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test"), max_ply))[:1000])
+        pos = cached_positions(model, data, idx)
+        ll = style_logliks(model, pos, torch.stack([model.table.resolve(s) for s in styles]))
+        top1 = [accuracy(lambda bb, z=model.table.resolve(s): model(model.base.hidden(bb["x"], start), z=z,
+                                                                    start=start)[0], data, idx).mean()
+                for s in styles]
+        pair_rows.append([f"{target}'s test moves ({len(idx)})",
+                          *(f"{t:.2%} / {v:.3f}" for t, v in zip(top1, ll.mean(1).tolist()))])
+
+    def self_play(style, steer=None):
+        """Properties of ``style``'s side in games against the mean style (temperature 1)."""
+        me = StylePlayer(Policy(model, style=style, steer=steer), 1.0, name="styled")
+        games = play_match(me, StylePlayer(Policy(model), 1.0, name="mean"), a.steer_games, seed=1,
+                           max_plies=a.steer_plies)
+        return mean_properties([game_properties(chess.Board(), list(g.mainline_moves()),
+                                                chess.WHITE if i % 2 == 0 else chess.BLACK, None)
+                                for i, g in enumerate(games)])
+
+    shown = ("castle_queenside", "castle_kingside", "early_queen", "capture_rate")
+    blend_play = [[s, *(f"{p[k]:.3f}" for k in shown)] for s, p in ((s, self_play(s)) for s in styles)]
+    steer_rows = []
+    for prop in ("castle_queenside", "early_queen", "capture_rate"):
+        if prop not in model.table.directions:
+            continue
+        for amount in (-2.0, 0.0, 2.0):
+            p = self_play(None, {prop: amount} if amount else None)
+            steer_rows.append([f"{prop} {amount:+g}", f"{p[prop]:.3f}", f"{p['game_length']:.0f}"])
+    return (
+        f"Blends sit between their parents. The parents are the trained players farthest apart on "
+        f"`{blend_prop}` in their training games ({a_name} {props[a_name][blend_prop]:.2f}, {b_name} "
+        f"{props[b_name][blend_prop]:.2f}). Each parent's test moves {where}, top-1 / "
+        "mean log-likelihood under each style:\n\n"
+        + table(pair_rows, ["moves", a_name, "50/50 blend", b_name])
+        + f"\n\nThe same styles in {a.steer_games} self-play games against the mean style (temperature 1, "
+        f"{a.steer_plies} plies at most), properties of the styled side:\n\n"
+        + table(blend_play, ["style", *shown])
+        + f"\n\nSteering: the mean style moved along a property's direction, {a.steer_games} games each, "
+          "measured the same way:\n\n" + table(steer_rows, ["style", "property", "plies"]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(ROOT / "models" / "pgnmentor-197.pt"))
+    ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor"))
+    ap.add_argument("--steer-games", type=int, default=48, help="self-play games per blend or steered style")
+    ap.add_argument("--steer-plies", type=int, default=80, help="plies per self-play game at most")
+    ap.add_argument("--no-record", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    t0 = time.time()
+    model, blob = load_model(a.model)
+    model.eval()
+    data = ChessData(a.data)
+    trained = [n for n in model.table.names if n in data.players and n not in blob["card"].get("enrolled", {})]
+    body = bench_blends_steering(model, data, trained, style_plies(blob), a, np.random.default_rng(0))
+    body += f"\n\nTotal benchmark time {time.time() - t0:.0f} s."
+    print(body, flush=True)
+    if not a.no_record:
+        record("chess_blends", f"Chess blends and steering: {Path(a.model).name}", body, "python bench/chess_blends.py")
+
+
+if __name__ == "__main__":
+    main()
