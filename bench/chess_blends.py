@@ -5,8 +5,8 @@ steered property? On what the styles learned: opening moves, and properties sett
     python bench/chess_blends.py --model models/pgnmentor-197.pt --data data/pgnmentor
 
 Blends are scored on each parent's held-out test moves (top-1 and mean log-likelihood) and in
-self-play; steering moves the mean style along a property's direction and plays it. About 10
-minutes on 2 cores. Prints the tables and writes them to BENCHMARKS.md.
+self-play; steering moves the mean style (and one parent) along a property's direction and plays
+it. About 17 minutes on 2 cores. Prints the tables and writes them to BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from playas.chess.dataset import ChessData  # noqa: E402
 from playas.chess.model import load_model  # noqa: E402
 from playas.chess.play import StylePlayer, play_match  # noqa: E402
 from playas.chess.policy import Policy  # noqa: E402
-from playas.chess.properties import dataset_properties, game_properties, mean_properties  # noqa: E402
+from playas.chess.properties import dataset_properties, game_properties  # noqa: E402
 from playas.chess.styles import cached_positions, first_adapted_block, style_logliks, style_plies  # noqa: E402
 
 
@@ -55,23 +55,32 @@ def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
                           *(f"{t:.2%} / {v:.3f}" for t, v in zip(top1, ll.mean(1).tolist()))])
 
     def self_play(style, steer=None):
-        """Properties of ``style``'s side in games against the mean style (temperature 1)."""
+        """Properties of ``style``'s side in games against the mean style (temperature 1): each
+        property's mean over games and its standard error."""
         me = StylePlayer(Policy(model, style=style, steer=steer), 1.0, name="styled")
         games = play_match(me, StylePlayer(Policy(model), 1.0, name="mean"), a.steer_games, seed=1,
                            max_plies=a.steer_plies)
-        return mean_properties([game_properties(chess.Board(), list(g.mainline_moves()),
-                                                chess.WHITE if i % 2 == 0 else chess.BLACK, None)
-                                for i, g in enumerate(games)])
+        per = [game_properties(chess.Board(), list(g.mainline_moves()), chess.WHITE if i % 2 == 0 else chess.BLACK,
+                               None) for i, g in enumerate(games)]
+        out = {}
+        for k in per[0]:
+            v = np.array([g[k] for g in per], dtype=float)
+            v = v[~np.isnan(v)]
+            if len(v):  # results are not scored in self-play
+                out[k] = f"{v.mean():.3f} ± {v.std() / np.sqrt(len(v)):.3f}"
+        return out
 
     shown = ("castle_queenside", "castle_kingside", "early_queen", "capture_rate")
-    blend_play = [[s, *(f"{p[k]:.3f}" for k in shown)] for s, p in ((s, self_play(s)) for s in styles)]
+    blend_play = [[s, *(p[k] for k in shown)] for s, p in ((s, self_play(s)) for s in styles)]
     steer_rows = []
-    for prop in ("castle_queenside", "early_queen", "capture_rate"):
+    for prop, amounts in (("castle_queenside", (-8, -4, 0, 4, 8)), ("early_queen", (-8, 0, 8)),
+                          ("capture_rate", (-8, 0, 8))):
         if prop not in model.table.directions:
             continue
-        for amount in (-2.0, 0.0, 2.0):
-            p = self_play(None, {prop: amount} if amount else None)
-            steer_rows.append([f"{prop} {amount:+g}", f"{p[prop]:.3f}", f"{p['game_length']:.0f}"])
+        for base in (None, b_name) if prop == blend_prop else (None,):
+            for amount in amounts if base is None else (0, 8):
+                p = self_play(base, {prop: amount} if amount else None)
+                steer_rows.append([base or "mean style", f"{prop} {amount:+g}", p[prop]])
     return (
         f"Blends sit between their parents. The parents are the trained players farthest apart on "
         f"`{blend_prop}` in their training games ({a_name} {props[a_name][blend_prop]:.2f}, {b_name} "
@@ -79,17 +88,18 @@ def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
         "mean log-likelihood under each style:\n\n"
         + table(pair_rows, ["moves", a_name, "50/50 blend", b_name])
         + f"\n\nThe same styles in {a.steer_games} self-play games against the mean style (temperature 1, "
-        f"{a.steer_plies} plies at most), properties of the styled side:\n\n"
+        f"{a.steer_plies} plies at most), properties of the styled side (mean ± standard error over games):\n\n"
         + table(blend_play, ["style", *shown])
-        + f"\n\nSteering: the mean style moved along a property's direction, {a.steer_games} games each, "
-          "measured the same way:\n\n" + table(steer_rows, ["style", "property", "plies"]))
+        + f"\n\nSteering: a style moved along a property's direction (amount x direction added to its routing "
+          f"logits), {a.steer_games} games each, measured the same way (mean ± standard error):\n\n"
+        + table(steer_rows, ["style", "steer", "property"]))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "models" / "pgnmentor-197.pt"))
     ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor"))
-    ap.add_argument("--steer-games", type=int, default=48, help="self-play games per blend or steered style")
+    ap.add_argument("--steer-games", type=int, default=96, help="self-play games per blend or steered style")
     ap.add_argument("--steer-plies", type=int, default=80, help="plies per self-play game at most")
     ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()

@@ -44,6 +44,10 @@ def record(name: str, title: str, body: str, command: str) -> None:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
+        # A run from uncommitted code says so: the commit alone would not reproduce it.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "bench", "playas"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit += " with uncommitted changes" if dirty else ""
     except OSError:
         commit = "?"
     section = (f"<!-- bench:{name} -->\n## {title}\n\n`{command}` — {datetime.date.today()}, commit {commit}, "

@@ -174,7 +174,8 @@ def chess_predict(a) -> int:
         raise PlayasError("the position has no legal moves (the game is over)")
     from .core.styles import parse_steer
 
-    policy = Policy.load(a.model, style=a.style, steer=parse_steer(a.steer))
+    steer = parse_steer(a.steer)
+    policy = Policy.load(a.model, style=a.style, steer=steer)
     an = policy.analyse(board)
     top = an.top(a.top)
     if a.json:
@@ -183,7 +184,8 @@ def chess_predict(a) -> int:
                           "moves": [{"uci": m.uci(), "san": board.san(m), "prob": round(p, 4)} for m, p in top]}))
         return 0
     if policy.styled:
-        print(f"style     {a.style or 'mean of ' + str(len(policy.players)) + ' players'}")
+        steered = "".join(f", steered {k} {v:+g}" for k, v in steer.items())
+        print(f"style     {a.style or 'mean of ' + str(len(policy.players)) + ' players'}{steered}")
     print(f"position  {board.fen()}")
     print(f"value     {an.value:+.3f} for {'White' if board.turn else 'Black'}  "
           f"(win {an.wdl[0]:.1%}, draw {an.wdl[1]:.1%}, loss {an.wdl[2]:.1%})")

@@ -161,6 +161,8 @@ def test_properties_steering_and_play(world, tmp_path):
         games = [chess.pgn.read_game(f) for _ in range(2)]
     assert [g.headers["White"] for g in games] == ["Horwitz", "McDonnell"]
     assert all(not g.errors and len(list(g.mainline_moves())) > 0 for g in games)
+    r = playas("chess", "predict", "--model", out, "--style", "Horwitz", "--steer", "capture_rate=3")
+    assert r.stdout.splitlines()[0] == "style     Horwitz, steered capture_rate +3"
     r = playas("chess", "predict", "--model", out, "--style", "Horwitz", "--steer", "elegance=1", check=False)
     assert r.returncode == 2 and "no steering direction for 'elegance'" in r.stderr
 
