@@ -78,7 +78,7 @@ def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
         if prop not in model.table.directions:
             continue
         for base in (None, b_name) if prop == blend_prop else (None,):
-            for amount in amounts if base is None else (0, 8):
+            for amount in amounts if base is None else (0, 4, 8):
                 p = self_play(base, {prop: amount} if amount else None)
                 steer_rows.append([base or "mean style", f"{prop} {amount:+g}", p[prop]])
     return (
@@ -91,7 +91,7 @@ def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
         f"{a.steer_plies} plies at most), properties of the styled side (mean ± standard error over games):\n\n"
         + table(blend_play, ["style", *shown])
         + f"\n\nSteering: a style moved along a property's direction (amount x direction added to its routing "
-          f"logits), {a.steer_games} games each, measured the same way (mean ± standard error):\n\n"
+          f"weights), {a.steer_games} games each, measured the same way (mean ± standard error):\n\n"
         + table(steer_rows, ["style", "steer", "property"]))
 
 

@@ -98,8 +98,14 @@ def test_style_table_blend_resolve_and_errors():
         table.resolve("Petrosain")
     with pytest.raises(PlayasError, match="no steering direction"):
         table.resolve("Tal", {"capture_rate": 1.0})
-    table.directions["capture_rate"] = torch.ones(2, 2).tolist()
-    assert torch.allclose(table.resolve("Tal", {"capture_rate": 2.0}), table.z[0] + 2)
+    table.directions["capture_rate"] = torch.full((2, 2), 0.1).tolist()
+    # Steering moves routing weights: a saturated row still moves, and weights stay inside (0, 1).
+    steered = torch.sigmoid(table.resolve("Tal", {"capture_rate": -2.0}))
+    assert torch.allclose(steered, (torch.sigmoid(table.z[0]) - 0.2).clamp(1e-3, 1 - 1e-3), atol=1e-5)
+    saturated = torch.sigmoid(table.z[2].detach())  # Carlsen's logits are 8..11
+    assert saturated.min() > 0.999
+    assert torch.allclose(torch.sigmoid(table.resolve("Carlsen", {"capture_rate": -2.0})), saturated - 0.2, atol=1e-4)
+    assert torch.sigmoid(table.resolve("Carlsen", {"capture_rate": 2.0})).max() <= 1 - 1e-3 + 1e-6
     assert parse_blend("Tal: 0.7, Petrosian:0.3") == {"Tal": 0.7, "Petrosian": 0.3}
     assert parse_steer(["capture_rate=-1.5"]) == {"capture_rate": -1.5}
     for bad in (["capture_rate"], ["=1"], ["x=abc"]):
@@ -115,6 +121,16 @@ def test_style_table_blend_resolve_and_errors():
         table.add("Kasparov")
     near = [n for n, _ in table.similar("Tal", 10)]
     assert sorted(near) == ["Carlsen", "Kasparov", "Petrosian"]
+
+
+def test_steering_direction_is_top_players_weights_minus_all():
+    table = StyleTable(["a", "b", "c", "d"], 1, 2)
+    table.z.data = torch.tensor([[[4.0, -4.0]], [[0.0, 0.0]], [[-4.0, 4.0]], [[2.0, 2.0]]])
+    w = torch.sigmoid(table.z.detach())
+    d = torch.tensor(table.steering_direction({"a": 0.9, "b": 0.1, "c": 0.5, "d": float("nan"), "x": 1.0}, 0.34))
+    assert torch.allclose(d, w[0] - w[:3].mean(0))  # d (NaN) and x (unknown) left out; top 1 of 3
+    with pytest.raises(PlayasError, match="at least 3"):
+        table.steering_direction({"a": 1.0, "b": 2.0})
 
 
 def test_fit_row_recovers_a_players_style():

@@ -98,21 +98,11 @@ def dataset_properties(data, games_per_player: int = 100, split: str | None = No
 
 
 def steering_directions(table, props: dict, top_fraction: float = 0.25) -> dict[str, list]:
-    """For each property, mean style of the players highest in it minus the mean of all.
-
-    Only players in both ``table`` and ``props`` count; returns (H, S) nested lists.
-    """
-    import torch
-
-    names = [n for n in table.names if n in props and props[n]["games"] > 0]
-    z = torch.stack([table.z.detach()[table.index(n)] for n in names])
+    """Each property's steering direction in ``table`` (:meth:`StyleTable.steering_direction`),
+    from players' measured ``props``; properties known for fewer than 3 players are skipped."""
     out = {}
     for prop in PROPERTIES:
-        vals = np.array([props[n][prop] for n in names])
-        ok = ~np.isnan(vals)
-        if ok.sum() < 3:
-            continue
-        k = max(1, int(round(ok.sum() * top_fraction)))
-        top = np.argsort(-np.where(ok, vals, -np.inf))[:k]
-        out[prop] = (z[top].mean(0) - z[torch.from_numpy(np.flatnonzero(ok))].mean(0)).tolist()
+        values = {n: p[prop] for n, p in props.items() if p["games"] > 0 and n in table.names}
+        if sum(v == v for v in values.values()) >= 3:
+            out[prop] = table.steering_direction(values, top_fraction)
     return out

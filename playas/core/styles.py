@@ -2,8 +2,10 @@
 
 A style is written the same way everywhere a user chooses one: a player (``Tal``), or a blend
 (``Tal:0.7,Petrosian:0.3``), optionally steered along a measured property
-(``--steer capture_rate=1.5``). :meth:`StyleTable.resolve` turns that into one (H, S) matrix of
+(``--steer castle_queenside=4``). :meth:`StyleTable.resolve` turns that into one (H, S) matrix of
 routing logits; blending and steering are arithmetic on rows (arXiv 2502.14998, section 5).
+Blends mix the logits; steering moves the routing weights ``sigmoid(z)``, because trained rows
+saturate (``|z|`` around 6) and a shift of their logits would change almost nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import torch
 from torch import nn
 
 from .errors import PlayasError
+
+
+STEER_CLAMP = 1e-3  # steered weights stay in (0, 1), no further out than trained rows (|z| <= 6.9)
 
 
 class StyleTable(nn.Module):
@@ -70,11 +75,29 @@ class StyleTable(nn.Module):
             z = self.z.detach().mean(0)
         else:
             z = self.blend(parse_blend(style))
-        for prop, amount in (steer or {}).items():
-            z = z + amount * self.direction(prop)
+        if steer:
+            w = torch.sigmoid(z)
+            for prop, amount in steer.items():
+                w = w + amount * self.direction(prop)
+            z = torch.logit(w.clamp(STEER_CLAMP, 1 - STEER_CLAMP))
         return z
 
+    def steering_direction(self, values: dict[str, float], top_fraction: float = 0.25) -> list:
+        """Mean routing weights of the players highest in a property minus the mean of all.
+
+        ``values`` maps player names to the property (players not in the table, or NaN, are left
+        out); returns the (H, S) direction as nested lists, or raises if fewer than 3 players count.
+        """
+        names = [n for n, v in values.items() if n in self.names and v == v]
+        if len(names) < 3:
+            raise PlayasError(f"a steering direction needs the property of at least 3 known players, got {len(names)}")
+        w = torch.sigmoid(torch.stack([self.z.detach()[self.index(n)] for n in names]))
+        k = max(1, int(round(len(names) * top_fraction)))
+        top = sorted(range(len(names)), key=lambda i: -values[names[i]])[:k]
+        return (w[top].mean(0) - w.mean(0)).tolist()
+
     def direction(self, prop: str) -> torch.Tensor:
+        """The routing-weight direction of a property (see :meth:`steering_direction`)."""
         if prop not in self.directions:
             known = ", ".join(sorted(self.directions)) or "none (run `playas chess properties --model`)"
             raise PlayasError(f"no steering direction for {prop!r}; known: {known}")
