@@ -24,6 +24,7 @@ from chess_styles import cache_queries, likelihoods, owner_rows, player_games, t
 from playas.chess.dataset import ChessData  # noqa: E402
 from playas.chess.model import load_model  # noqa: E402
 from playas.chess.styles import style_plies  # noqa: E402
+from playas.core.errors import PlayasError  # noqa: E402
 
 
 def main():
@@ -36,6 +37,8 @@ def main():
     torch.set_num_threads(2)
     data = ChessData(a.data)
     models = [load_model(p) for p in a.models]
+    for model, _ in models:
+        model.eval()
     first = models[0]
     common = [n for n in first[0].table.names if all(n in m.table.names for m, _ in models)
               and n not in first[1]["card"].get("enrolled", {})]
@@ -45,7 +48,6 @@ def main():
         rng = np.random.default_rng(size)
         chosen = {n: rng.permutation(player_games(data, data.players.index(n), "test"))[:size] for n in truth_names}
         for path, (model, blob) in zip(a.models, models):
-            model.eval()
             cols = [model.table.index(n) for n in common]
             queries = [np.sort(owner_rows(data, data.players.index(n), chosen[n], style_plies(blob)))
                        for n in truth_names]
@@ -56,4 +58,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except PlayasError as e:
+        sys.exit(f"compare_stylometry: error: {e}")
