@@ -59,14 +59,14 @@ def test_train_styles_writes_a_styled_checkpoint(world):
 
 
 def test_styles_list_similar_and_map(world):
-    out = playas("styles", "list", "--model", world["model"]).stdout
+    out = playas("chess", "styles", "list", "--model", world["model"]).stdout
     assert "4 players" in out and all(p in out for p in PLAYERS)
-    out = playas("styles", "similar", "Horwitz", "--model", world["model"], "--top", "2").stdout
+    out = playas("chess", "styles", "similar", "Horwitz", "--model", world["model"], "--top", "2").stdout
     assert len(out.strip().splitlines()) == 2 and "Horwitz" not in out
     png = world["tmp"] / "map.png"
-    playas("styles", "map", "--model", world["model"], "--out", png)
+    playas("chess", "styles", "map", "--model", world["model"], "--out", png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
-    r = playas("styles", "similar", "Horwtz", "--model", world["model"], check=False)
+    r = playas("chess", "styles", "similar", "Horwtz", "--model", world["model"], check=False)
     assert r.returncode == 2 and "did you mean Horwitz" in r.stderr
 
 
@@ -167,26 +167,28 @@ def test_properties_steering_and_play(world, tmp_path):
     assert r.returncode == 2 and "no steering direction for 'elegance'" in r.stderr
 
 
-def test_cached_positions_keep_the_callers_order(world):
+def test_trunk_cache_keeps_the_callers_order(world):
     """Queries are concatenated unsorted (one block per query); each cached row must stay with
     its own query, though the dataset is read in sorted order."""
     from playas.chess.dataset import ChessData
-    from playas.chess.styles import cached_positions, first_adapted_block, hidden
+    from playas.chess.model import CHESS
+    from playas.chess.styles import examples
+    from playas.core.trunk import cache_trunk
 
     model, _ = load_model(world["model"])
     data = ChessData(world["ds"])
     idx = data.targets()[:600]
     mixed = np.concatenate([idx[300:], idx[:300]])[::-1].copy()  # a chunk spans both blocks, reversed
-    a = cached_positions(model, data, idx, batch_size=256)
-    b = cached_positions(model, data, mixed, batch_size=256)
+    a = cache_trunk(CHESS, model, examples(data, idx), batch_size=256)
+    b = cache_trunk(CHESS, model, examples(data, mixed), batch_size=256)
     where = {int(r): i for i, r in enumerate(idx)}
     perm = torch.tensor([where[int(r)] for r in mixed])
-    assert torch.equal(b["y"], a["y"][perm]) and torch.equal(b["player"], a["player"][perm])
-    assert torch.equal(b["legal"], a["legal"][perm])
-    assert torch.allclose(hidden(b, slice(None)), hidden(a, perm), atol=1e-2)  # float16, batch-order noise
-    fresh = model.base.hidden(make_batch(data, idx)["x"], first_adapted_block(model))
-    assert torch.allclose(hidden(a, slice(None)), fresh, atol=2e-2)
-    assert len(a["h"]) < len(idx)  # openings repeat: the trunk ran once per distinct input
+    assert torch.equal(b.target, a.target[perm]) and torch.equal(b.player, a.player[perm])
+    assert torch.equal(b.allowed, a.allowed[perm])
+    assert torch.allclose(b.hidden(slice(None)), a.hidden(perm), atol=1e-2)  # float16, batch-order noise
+    fresh = CHESS.trunk(model, make_batch(data, idx)["x"])
+    assert torch.allclose(a.hidden(slice(None)), fresh, atol=2e-2)
+    assert len(a.h) < len(idx)  # openings repeat: the trunk ran once per distinct input
 
 
 def test_position_keys_equal_only_for_equal_inputs(world):
@@ -204,27 +206,39 @@ def test_position_keys_equal_only_for_equal_inputs(world):
     assert len(np.unique(data.position_keys[later])) == len(later)
 
 
-def test_style_logliks_match_each_merged_style(world):
-    """The shared-work likelihood (head-only adapters) equals running each merged style."""
+def test_fast_likelihood_matches_running_each_style(world):
+    """Chess's shared-work likelihood (head-only adapters) equals the core's plain path, which runs
+    the routed head once per style, and each style's merged network."""
     from playas.chess.dataset import ChessData
-    from playas.chess.styles import _merged_logliks, adapter_targets, cached_positions, style_logliks
-    from playas.core.mhr import MHRConfig
-    from playas.core.styles import StyleTable
+    from playas.chess.likelihood import head_logliks
+    from playas.chess.model import CHESS
+    from playas.chess.styles import examples
+    from playas.core import styled
+    from playas.core.trunk import cache_trunk
 
     net, _ = load_model(world["tmp"] / "base.pt")
     torch.manual_seed(0)
-    table = StyleTable(PLAYERS, 4, 4)
-    model = Styled(net, MHRConfig(heads=4, skills=4, rank=2, targets=adapter_targets(net, 0)), table)
+    model = styled.new_styled(CHESS, net, PLAYERS, [0] * 4, {"heads": 4, "skills": 4, "rank": 2, "adapt_blocks": 0})
     with torch.no_grad():
-        table.z.normal_(0, 2)
+        model.table.z.normal_(0, 2)
         for _, layer in model.base.named_modules():
             if hasattr(layer, "B"):
                 layer.B.normal_(0, 0.5)  # B starts at zero; make the styles differ
     model.eval()
     data = ChessData(world["ds"])
-    pos = cached_positions(model, data, data.targets()[:700])
-    got = style_logliks(model, pos, chunk=300)
-    want = torch.stack([_merged_logliks(model, pos, z) for z in table.z.detach()])
+    cache = cache_trunk(CHESS, model, examples(data, data.targets()[:700]))
+    z = model.table.z.detach()
+    got = head_logliks(model, cache, z, chunk=300)
+    want = torch.stack([-torch.nn.functional.cross_entropy(
+        model.merged_base(zi)(cache.hidden(slice(None)), start=len(net.blocks))[0].masked_fill(~cache.allowed, float("-inf")),
+        cache.target, reduction="none") for zi in z])
     assert got.shape == (len(PLAYERS), 700)
     assert torch.allclose(got, want, atol=1e-4)
+    assert torch.allclose(styled.style_logliks(CHESS, model, cache), got, atol=1e-5)  # the core takes the fast path
+
+    class NoFastPath(type(CHESS)):
+        def style_logliks(self, model, cache, z):
+            return None
+
+    assert torch.allclose(styled.style_logliks(NoFastPath(), model, cache), want, atol=1e-4)  # the routed head per style
     assert (want.max(0).values - want.min(0).values).mean() > 0.05  # the styles do score differently

@@ -5,9 +5,28 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..core.errors import PlayasError
+from ..core.mhr import Styled
 from ..core.progress import Progress
+from ..core.styled import routed_rows, table_rows
 from .dataset import ChessData
+from .model import CHESS
 from .train import make_batch
+
+
+def styled_forward(model, players: list[str], style: str | None = None, steer: dict | None = None):
+    """Policy logits of a batch: a plain net's, or a styled one's under each mover's own style
+    (``players`` are the dataset's names; movers not in the table get the mean style), or under
+    ``style``/``steer`` for every position."""
+    if not isinstance(model, Styled):
+        if style or steer:
+            raise PlayasError("--style and --steer need a styled model")
+        return lambda b: model(b["x"])[0]
+    if style or steer:
+        z = model.table.resolve(style, steer)
+        return lambda b: CHESS.head(model, CHESS.trunk(model, b["x"]), z)
+    rows = table_rows(model, players)
+    return lambda b: CHESS.head(model, CHESS.trunk(model, b["x"]), routed_rows(model, b["player"], rows))
 
 
 @torch.inference_mode()

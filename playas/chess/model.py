@@ -1,4 +1,5 @@
-"""The chess policy: lc0's SE-ResNet with a convolutional policy head and a WDL value head.
+"""The chess policy: lc0's SE-ResNet with a convolutional policy head and a WDL value head,
+and how :mod:`playas.core` styles it (:class:`ChessGame`).
 
 One class serves a network trained here and one imported from lc0/Maia weights, so every layer
 mirrors lc0's layout: a convolution followed by batch norm (lc0 folds its norm into
@@ -14,7 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoding import NUM_MOVES, NUM_PLANES, POLICY_MAP
+from ..core import checkpoint
+from ..core.game import Game
+from .encoding import NUM_PLANES, POLICY_MAP
+from .likelihood import head_logliks
 
 
 @dataclass
@@ -104,37 +108,62 @@ class ChessNet(nn.Module):
         v = self.value_fc2(F.relu(self.value_fc1(v)))
         return p, v
 
-    @property
-    def num_moves(self) -> int:
-        return NUM_MOVES
+
+class ChessGame(Game):
+    """Chess for :mod:`playas.core`: adapters on the last residual blocks and the policy head, so
+    the trunk below them (:meth:`ChessNet.hidden`) is frozen and computed once per position."""
+
+    name = "chess"
+
+    def describe(self, net: ChessNet) -> dict:
+        return {"arch": "se-resnet", "config": net.config.to_dict()}
+
+    def build(self, described: dict) -> ChessNet:
+        return ChessNet(NetConfig(**described["config"]))
+
+    def adapter_targets(self, net: ChessNet, adapt: dict) -> tuple[str, ...]:
+        """The convolutions of the last ``adapt_blocks`` residual blocks and of the policy head."""
+        n, k = len(net.blocks), adapt.get("adapt_blocks", 0)
+        blocks = [f"blocks.{i}.{c}.0" for i in range(n - k, n) for c in ("conv1", "conv2")]
+        return tuple(blocks + ["policy1.0", "policy"])
+
+    def trunk(self, model, x):
+        return model.base.hidden(x, first_adapted_block(model))
+
+    def head(self, model, h, z):
+        return model(h, z=z, start=first_adapted_block(model))[0]
+
+    def style_logliks(self, model, cache, z):
+        if first_adapted_block(model) < len(model.base.blocks):
+            return None  # adapters deeper in: the core runs each style
+        return head_logliks(model, cache, z)
+
+
+def first_adapted_block(model) -> int:
+    """Index of the first residual block with adapters (the frozen trunk ends before it)."""
+    idx = [int(t.split(".")[1]) for t in model.cfg.targets if t.startswith("blocks.")]
+    return min(idx) if idx else len(model.base.blocks)
+
+
+CHESS = ChessGame()
 
 
 def save_model(path, model, card: dict) -> None:
     """Save a :class:`ChessNet`, or a styled one (:class:`~playas.core.mhr.Styled`), with its card."""
-    from ..core import checkpoint
-    from ..core.mhr import Styled
-
-    payload = {"arch": "se-resnet"}
-    if isinstance(model, Styled):
-        payload.update(mhr=model.cfg.to_dict(), styles=model.table.to_dict())
-        model = model.base
-    payload.update(config=model.config.to_dict(), state_dict=model.state_dict())
-    checkpoint.save(path, "chess", payload, card)
+    checkpoint.save_model(path, CHESS, model, card)
 
 
 def load_model(path):
     """Load a chess checkpoint in eval mode: a :class:`ChessNet`, or a ``Styled`` one when it has
     a style table. Returns the model and the whole checkpoint blob."""
-    from ..core import checkpoint
-    from ..core.mhr import MHRConfig, Styled
-    from ..core.styles import StyleTable
+    return checkpoint.load_model(path, CHESS)
 
-    blob = checkpoint.load(path, "chess")
-    net = ChessNet(NetConfig(**blob["config"]))
-    model = net
-    if "mhr" in blob:
-        cfg = MHRConfig(**{**blob["mhr"], "targets": tuple(blob["mhr"]["targets"])})
-        model = Styled(net, cfg, StyleTable.from_dict(blob["styles"]))
-    net.load_state_dict(blob["state_dict"])
-    model.eval()
-    return model, blob
+
+def load_styled(path):
+    """A chess model that must have a style table, and its checkpoint blob."""
+    return checkpoint.load_styled(path, CHESS)
+
+
+def load_base(path) -> ChessNet:
+    """A chess model that must be a plain network (to train styles over, or to fine-tune)."""
+    return checkpoint.load_base(path, CHESS)

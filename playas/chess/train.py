@@ -9,10 +9,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core import config
 from ..core import train as core_train
 from ..core.errors import PlayasError
 from .dataset import ChessData
-from .model import ChessNet, NetConfig, save_model
+from .model import ChessNet, NetConfig, load_base, save_model
 
 DEFAULT_RECIPE = {
     "net": {"blocks": 6, "filters": 64, "se_ratio": 8},
@@ -27,6 +28,20 @@ DEFAULT_RECIPE = {
     "init": None,  # a plain checkpoint to start from (fine-tuning), instead of random weights
     "seed": 0,
 }
+
+RECIPE_SCHEMA = {
+    "net": {"blocks": config.whole(1), "filters": config.whole(1), "se_ratio": config.whole(1)},
+    "batch_size": config.whole(1), "epochs": config.whole(1), "positions_per_epoch": config.optional(config.whole(1)),
+    "lr": config.number(0), "weight_decay": config.number(0), "value_weight": config.number(0),
+    "val_positions": config.whole(0), "games_per_player": config.optional(config.whole(1)),
+    "init": config.optional_text, "seed": config.whole(0),
+}
+
+
+def recipe_from(values: dict | None, where: str = "recipe") -> dict:
+    """The recipe: ``values`` checked against :data:`RECIPE_SCHEMA` over the defaults."""
+    r, _ = config.check_config(values or {}, RECIPE_SCHEMA, where)
+    return {**DEFAULT_RECIPE, **r, "net": {**DEFAULT_RECIPE["net"], **r.get("net", {})}}
 
 
 def make_batch(data: ChessData, idx: np.ndarray, with_legal: bool = False) -> dict:
@@ -66,22 +81,13 @@ def validate(net: torch.nn.Module, data: ChessData, idx: np.ndarray, batch_size:
     return {"val_loss": round(nll / max(total, 1), 4), "val_acc": round(correct / max(total, 1), 4)}
 
 
-def epoch_plan(targets: np.ndarray, per_epoch: int, batch_size: int, seed: int, epoch: int) -> list:
-    """The batches of one epoch: a deterministic random subset of ``targets``."""
-    rng = np.random.default_rng([seed, epoch])
-    chosen = rng.permutation(targets)[:per_epoch] if per_epoch else rng.permutation(targets)
-    return [chosen[i:i + batch_size] for i in range(0, len(chosen) - batch_size + 1, batch_size)]
-
-
 def train_base(data_dir, out, recipe: dict | None = None) -> dict:
     """Train a fresh SE-ResNet on the training split; resumable; writes a checkpoint at ``out``."""
-    r = {**DEFAULT_RECIPE, **(recipe or {})}
+    r = recipe_from(recipe)
     data = ChessData(data_dir)
     games = None
     if r["games_per_player"]:
-        from .styles import sample_games
-
-        games = sample_games(data, "train", r["games_per_player"], r["seed"])
+        games = data.sample_games("train", r["games_per_player"], r["seed"])
     train_idx, val_idx = data.targets("train", games=games), data.targets("val")
     if len(train_idx) < r["batch_size"]:
         raise PlayasError(f"{data_dir} has {len(train_idx)} training positions; need at least one batch "
@@ -90,8 +96,6 @@ def train_base(data_dir, out, recipe: dict | None = None) -> dict:
     val_idx = rng.permutation(val_idx)[: r["val_positions"]]
     torch.manual_seed(r["seed"])
     if r["init"]:
-        from .styles import load_base
-
         net = load_base(r["init"])
         net.freeze_norm = True  # the trained statistics stay; a fine-tune only nudges weights
         r["net"] = net.config.to_dict()
@@ -102,7 +106,7 @@ def train_base(data_dir, out, recipe: dict | None = None) -> dict:
     started = time.process_time()
     history = core_train.fit(
         net, opt, epochs=r["epochs"],
-        batches=lambda e: epoch_plan(train_idx, r["positions_per_epoch"], r["batch_size"], r["seed"], e),
+        batches=lambda e: core_train.epoch_plan(train_idx, r["positions_per_epoch"], r["batch_size"], r["seed"], e),
         load=lambda idx: make_batch(data, idx),
         step_loss=lambda m, b: policy_value_loss(*m(b["x"]), b, r["value_weight"]),
         validate=lambda: validate(net, data, val_idx),

@@ -7,7 +7,6 @@ so a person can read what a model is without loading it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -86,12 +85,55 @@ def load(path: str | os.PathLike, game: str) -> dict:
     return blob
 
 
-def file_hash(paths, chunk: int = 1 << 20) -> str:
-    """SHA-256 over the bytes of ``paths`` in the given order (a dataset's identity)."""
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(Path(p).name.encode())
-        with open(p, "rb") as f:
-            while block := f.read(chunk):
-                h.update(block)
-    return h.hexdigest()
+def save_model(path: str | os.PathLike, game, model, card: dict) -> None:
+    """Save ``game``'s base network, or a styled one (adapters and style table too), with its card."""
+    from .mhr import Styled
+
+    payload = {}
+    if isinstance(model, Styled):
+        payload.update(mhr=model.cfg.to_dict(), styles=model.table.to_dict())
+        model = model.base
+    payload.update(game.describe(model), state_dict=model.state_dict())
+    save(path, game.name, payload, card)
+
+
+def load_model(path: str | os.PathLike, game):
+    """Load a checkpoint of ``game`` in eval mode: its base network, or a
+    :class:`~playas.core.mhr.Styled` one when it has a style table. Returns the model and the
+    whole checkpoint blob (its card under ``"card"``)."""
+    from .mhr import MHRConfig, Styled
+    from .styles import StyleTable
+
+    blob = load(path, game.name)
+    net = model = game.build(blob)
+    if "mhr" in blob:
+        cfg = MHRConfig(**{**blob["mhr"], "targets": tuple(blob["mhr"]["targets"])})
+        model = Styled(net, cfg, StyleTable.from_dict(blob["styles"]))
+    net.load_state_dict(blob["state_dict"])
+    model.eval()
+    return model, blob
+
+
+def load_styled(path: str | os.PathLike, game):
+    """:func:`load_model` for a model that must have a style table."""
+    from .mhr import Styled
+
+    model, blob = load_model(path, game)
+    if not isinstance(model, Styled):
+        raise PlayasError(f"{path} has no style table; train one first (train-styles)")
+    return model, blob
+
+
+def load_base(path: str | os.PathLike, game):
+    """:func:`load_model` for a model that must be a plain base network."""
+    from .mhr import Styled
+
+    model, _ = load_model(path, game)
+    if isinstance(model, Styled):
+        raise PlayasError(f"{path} already has styles; give a base model")
+    return model
+
+
+def card_for_copy(blob: dict) -> dict:
+    """A loaded checkpoint's card, to save again after a change (versions are written afresh)."""
+    return {k: v for k, v in blob["card"].items() if k != "versions"}

@@ -47,7 +47,7 @@ class StyleTable(nn.Module):
         if name.lower() in lower:
             return lower.index(name.lower())
         close = difflib.get_close_matches(name, self.names, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; `playas styles list` shows all {len(self)}"
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; `styles list` shows all {len(self)}"
         raise PlayasError(f"unknown player {name!r}{hint}")
 
     def add(self, name: str, games: int = 0, init: torch.Tensor | None = None) -> int:
@@ -73,6 +73,8 @@ class StyleTable(nn.Module):
         """The (H, S) routing logits of a style string; None or ``"base"`` is the mean player."""
         if style is None or style.strip() in ("", "base", "mean"):
             z = self.z.detach().mean(0)
+        elif style.strip() in self.names:  # a name with a comma or colon ("Carlsen, Magnus") as it is
+            z = self.z.detach()[self.names.index(style.strip())]
         else:
             z = self.blend(parse_blend(style))
         if steer:
@@ -99,7 +101,7 @@ class StyleTable(nn.Module):
     def direction(self, prop: str) -> torch.Tensor:
         """The routing-weight direction of a property (see :meth:`steering_direction`)."""
         if prop not in self.directions:
-            known = ", ".join(sorted(self.directions)) or "none (run `playas chess properties --model`)"
+            known = ", ".join(sorted(self.directions)) or "none (this model has no steering directions yet)"
             raise PlayasError(f"no steering direction for {prop!r}; known: {known}")
         return torch.tensor(self.directions[prop], dtype=torch.float32)
 
@@ -134,20 +136,24 @@ def _centered(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return x - ref.mean(0, keepdim=True)
 
 
-_BLEND = re.compile(r"^\s*(.+?)\s*(?::\s*([0-9]*\.?[0-9]+))?\s*$")
+_PART = re.compile(r'\s*(?:"([^"]+)"|([^,":]+?))\s*(?::\s*([0-9]*\.?[0-9]+))?\s*(?:,|$)')
 
 
 def parse_blend(spec: str) -> dict[str, float]:
-    """``"Tal:0.7,Petrosian:0.3"`` -> ``{"Tal": 0.7, "Petrosian": 0.3}``; ``"Tal"`` -> ``{"Tal": 1}``."""
+    """``"Tal:0.7,Petrosian:0.3"`` -> ``{"Tal": 0.7, "Petrosian": 0.3}``; ``"Tal"`` -> ``{"Tal": 1}``.
+
+    A name holding a comma or colon is written in double quotes: ``'"Carlsen, Magnus":0.6,Tal:0.4'``.
+    """
     out: dict[str, float] = {}
-    for part in spec.split(","):
-        if not part.strip():
-            continue
-        m = _BLEND.match(part)
-        if not m:
+    pos, spec = 0, spec.strip()
+    while pos < len(spec):
+        m = _PART.match(spec, pos)
+        if not m or m.end() == pos:
             raise PlayasError(f"bad style {spec!r}; write a player or a blend like Tal:0.7,Petrosian:0.3")
-        name, weight = m.group(1), float(m.group(2)) if m.group(2) else 1.0
-        out[name] = out.get(name, 0.0) + weight
+        name = (m.group(1) or m.group(2) or "").strip()
+        if name:
+            out[name] = out.get(name, 0.0) + (float(m.group(3)) if m.group(3) else 1.0)
+        pos = m.end()
     if not out:
         raise PlayasError(f"bad style {spec!r}; write a player or a blend like Tal:0.7,Petrosian:0.3")
     return out

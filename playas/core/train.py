@@ -3,8 +3,8 @@
 Games plug in three functions: ``batches(epoch)`` yields index arrays (cheap, deterministic per
 epoch, so a resumed run skips what it already did without building it), ``load(indices)`` builds
 a batch of tensors (run ahead on a thread so the network never waits on data), and
-``step_loss(model, batch)`` returns the loss and named metrics. Two speeds (style vectors about
-100x the adapters' learning rate) are just two optimizer parameter groups.
+``step_loss(model, batch)`` returns the loss and named metrics. Two speeds (style vectors learning
+much faster than adapters; the recipe sets both rates) are just two optimizer parameter groups.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
 import torch
 
 from .progress import Progress
@@ -48,6 +49,13 @@ def prefetch(items: Iterable, load: Callable, depth: int = 3) -> Iterator:
             yield x
     finally:
         stop.set()
+
+
+def epoch_plan(examples: np.ndarray, per_epoch: int | None, batch_size: int, seed: int, epoch: int) -> list:
+    """The batches of one epoch: a deterministic random subset of ``examples`` (all with None)."""
+    rng = np.random.default_rng([seed, epoch])
+    chosen = rng.permutation(examples)[:per_epoch] if per_epoch else rng.permutation(examples)
+    return [chosen[i:i + batch_size] for i in range(0, len(chosen) - batch_size + 1, batch_size)]
 
 
 def cosine_lr(step: int, total: int, warmup: int = 100, floor: float = 0.1) -> float:

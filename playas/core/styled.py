@@ -1,0 +1,162 @@
+"""Learning styles over a frozen base, for any game (arXiv 2502.14998, sections 3 and 4).
+
+- :func:`new_styled` puts MHR adapters on a base network and gives it a style table.
+- :func:`train_styles` trains adapters and style rows together at two speeds, the trunk's output
+  cached once, one epoch at a time, resumable, validated on held-out examples each epoch.
+- :func:`fit_styles` fits new rows with everything else frozen: :func:`enroll` keeps one as a new
+  player; :func:`identify` ranks known players by the similarity of a row fitted on a query, or
+  by the likelihood of the query's actions under each style (:func:`style_logliks`).
+
+Each takes the :class:`~playas.core.game.Game` whose network it runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import fitting
+from . import train as core_train
+from .errors import PlayasError
+from .game import Game
+from .mhr import MHRConfig, Styled, adapter_parameters
+from .styles import StyleTable
+from .trunk import TrunkCache
+
+METHODS = ("likelihood", "vector")
+
+
+def new_styled(game: Game, net, names: list[str], games: list[int], mhr: dict, temperature: float = 1.0) -> Styled:
+    """``net`` with MHR adapters where ``game`` puts them and a fresh row per player; the base frozen."""
+    cfg = MHRConfig(heads=mhr["heads"], skills=mhr["skills"], rank=mhr["rank"], temperature=temperature,
+                    targets=game.adapter_targets(net, mhr))
+    model = Styled(net, cfg, StyleTable(names, cfg.heads, cfg.skills, games))
+    model.freeze_base()
+    return model
+
+
+def routed_rows(model: Styled, player: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Each example's routing logits: its player's row (``rows`` maps player ids to table rows,
+    -1 for players not in the table, who get the mean style)."""
+    r = rows[player]
+    z = model.table.z
+    return torch.where((r >= 0)[:, None, None], z[r.clamp(min=0)], z.mean(0, keepdim=True))
+
+
+def table_rows(model: Styled, players: list[str]) -> torch.Tensor:
+    """For each of ``players`` (a dataset's names), its row in the table, or -1."""
+    return torch.tensor([model.table.names.index(n) if n in model.table.names else -1 for n in players])
+
+
+@torch.no_grad()
+def evaluate(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor, batch_size: int = 1024) -> dict:
+    """Loss and top-1 accuracy over the allowed actions, each example under its player's style."""
+    was_training = model.training
+    model.eval()
+    nll = correct = 0.0
+    for s in range(0, len(cache), batch_size):
+        i = torch.arange(s, min(s + batch_size, len(cache)))
+        logits = game.head(model, cache.hidden(i), routed_rows(model, cache.player[i], rows))
+        if cache.allowed is not None:
+            logits = logits.masked_fill(~cache.allowed[i], float("-inf"))
+        nll += F.cross_entropy(logits, cache.target[i], reduction="sum").item()
+        correct += (logits.argmax(1) == cache.target[i]).sum().item()
+    model.train(was_training)
+    n = max(len(cache), 1)
+    return {"val_loss": round(nll / n, 4), "val_acc": round(correct / n, 4)}
+
+
+def train_styles(game: Game, model: Styled, train: TrunkCache, val: TrunkCache | None, players: list[str], *,
+                 epochs: int, batch_size: int, lr_adapters: float, lr_styles: float, per_epoch: int | None,
+                 seed: int, state_path, desc: str = "train-styles") -> list[dict]:
+    """Train ``model``'s adapters and style rows on cached examples of ``players`` (the names the
+    caches' player ids index). Style rows learn at ``lr_styles``, adapters at ``lr_adapters``:
+    MHR's two speeds. Resumes from ``state_path``; returns the per-epoch history."""
+    if len(train) < batch_size:
+        raise PlayasError(f"too few training examples ({len(train)}) for one batch of {batch_size}")
+    opt = torch.optim.AdamW([
+        {"params": adapter_parameters(model.base), "lr": lr_adapters, "weight_decay": 0.0},
+        {"params": [model.table.z], "lr": lr_styles, "weight_decay": 0.0}])
+    rows = table_rows(model, players)
+
+    def step_loss(mdl, i):
+        logits = game.head(mdl, train.hidden(i), routed_rows(mdl, train.player[i], rows))
+        loss = F.cross_entropy(logits, train.target[i])
+        return loss, {"policy": loss.item(), "acc": (logits.argmax(1) == train.target[i]).float().mean().item()}
+
+    return core_train.fit(
+        model, opt, epochs=epochs,
+        batches=lambda e: core_train.epoch_plan(np.arange(len(train)), per_epoch, batch_size, seed, e),
+        load=torch.from_numpy, step_loss=step_loss,
+        validate=(lambda: evaluate(game, model, val, rows)) if val is not None and len(val) else None,
+        state_path=state_path, desc=desc)
+
+
+def fit_styles(game: Game, model: Styled, cache: TrunkCache, group: torch.Tensor | None = None, groups: int = 1,
+               epochs: int = 4, lr: float = 0.1, batch_size: int = 256, seed: int = 0) -> torch.Tensor:
+    """Fit one new style row per group of cached examples, everything else frozen: (groups, H, S).
+
+    Many queries are fitted at once (each batch mixes them), which costs per example what one
+    costs; a single query is ``groups=1``.
+    """
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    n = len(cache)
+    group = torch.zeros(n, dtype=torch.long) if group is None else group
+    g = torch.Generator().manual_seed(seed)
+    order = torch.cat([torch.randperm(n, generator=g) for _ in range(epochs)])
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    while len(batches) < 60:  # a handful of games still gets enough steps to move the row
+        batches += batches[: 60 - len(batches)]
+
+    def nll(z, i):
+        logits = game.head(model, cache.hidden(i), z[group[i]])
+        if cache.allowed is not None:
+            logits = logits.masked_fill(~cache.allowed[i], float("-inf"))
+        return F.cross_entropy(logits, cache.target[i])
+
+    init = model.table.z.detach().mean(0).expand(groups, -1, -1)
+    z, _ = fitting.fit_rows(nll, init, batches, steps=len(batches), lr=lr)
+    return z
+
+
+@torch.no_grad()
+def style_logliks(game: Game, model: Styled, cache: TrunkCache, z: torch.Tensor | None = None,
+                  batch_size: int = 1024) -> torch.Tensor:
+    """Log-likelihood of every cached action under every style: (styles, examples). The styles
+    are the table's rows, or the routing logits ``z`` (styles, H, S)."""
+    z = model.table.z.detach() if z is None else z
+    fast = game.style_logliks(model, cache, z)
+    if fast is not None:
+        return fast
+    model.eval()
+    out = torch.empty(len(z), len(cache))
+    for s in range(0, len(cache), batch_size):
+        i = torch.arange(s, min(s + batch_size, len(cache)))
+        h = cache.hidden(i)
+        for p, zp in enumerate(z):
+            logits = game.head(model, h, zp)
+            if cache.allowed is not None:
+                logits = logits.masked_fill(~cache.allowed[i], float("-inf"))
+            out[p, i] = -F.cross_entropy(logits, cache.target[i], reduction="none")
+    return out
+
+
+def identify(game: Game, model: Styled, cache: TrunkCache, method: str = "likelihood") -> np.ndarray:
+    """Scores of every known player for one query's cached examples (higher is more likely theirs)."""
+    if method == "vector":
+        return fitting.rank_by_similarity(fit_styles(game, model, cache)[0], model.table.z.detach())
+    if method == "likelihood":
+        return style_logliks(game, model, cache).mean(1).numpy()  # mean log-likelihood per style
+    raise PlayasError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def enroll(game: Game, model: Styled, name: str, cache: TrunkCache, games: int) -> torch.Tensor:
+    """Add ``name`` to ``model``'s table from their cached examples: fit their row, append it."""
+    if name in model.table.names:
+        raise PlayasError(f"player {name!r} is already in the style table")
+    z = fit_styles(game, model, cache)[0]
+    model.table.add(name, games=games, init=z)
+    return z
