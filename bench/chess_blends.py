@@ -2,7 +2,7 @@
 steered property? On what the styles learned: opening moves, and properties settled in the opening
 (castling side, early queen moves) next to one that is not (capture rate).
 
-    python bench/chess_blends.py --model models/pgnmentor-197.pt --data data/pgnmentor
+    python -m bench.chess_blends --model models/pgnmentor-197.pt --data data/pgnmentor
 
 Blends are scored on each parent's held-out test moves (top-1 and mean log-likelihood) and in
 self-play; steering moves the mean style (and one parent) along a property's direction and plays
@@ -12,7 +12,6 @@ it. About 17 minutes on 2 cores. Prints the tables and writes them to BENCHMARKS
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -20,16 +19,17 @@ import chess
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chess_styles import accuracy, owner_rows, player_games  # noqa: E402
-from common import ROOT, record, table  # noqa: E402
+from playas.chess.dataset import ChessData
+from playas.chess.play import StylePlayer, play_match
+from playas.chess.policy import Policy
+from playas.chess.properties import dataset_properties, game_properties
+from playas.chess.model import CHESS, load_model
+from playas.chess.styles import examples, style_plies
+from playas.core.styled import style_logliks
+from playas.core.trunk import cache_trunk
 
-from playas.chess.dataset import ChessData  # noqa: E402
-from playas.chess.model import load_model  # noqa: E402
-from playas.chess.play import StylePlayer, play_match  # noqa: E402
-from playas.chess.policy import Policy  # noqa: E402
-from playas.chess.properties import dataset_properties, game_properties  # noqa: E402
-from playas.chess.styles import cached_positions, first_adapted_block, style_logliks, style_plies  # noqa: E402
+from .chess_data import accuracy, owner_rows, player_games, styled_logits
+from .common import ROOT, record, table
 
 
 def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
@@ -41,16 +41,14 @@ def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
     a_name, b_name = ranked[-1], ranked[0]  # the two players farthest apart on it
     blend = f"{a_name}:0.5,{b_name}:0.5"
     styles = (a_name, blend, b_name)
-    start, where = first_adapted_block(model), f"in the first {max_ply} plies" if max_ply else "(all plies)"
+    where = f"in the first {max_ply} plies" if max_ply else "(all plies)"
     pair_rows = []
     for target in (a_name, b_name):
         pid = data.players.index(target)
         idx = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test"), max_ply))[:1000])
-        pos = cached_positions(model, data, idx)
-        ll = style_logliks(model, pos, torch.stack([model.table.resolve(s) for s in styles]))
-        top1 = [accuracy(lambda bb, z=model.table.resolve(s): model(model.base.hidden(bb["x"], start), z=z,
-                                                                    start=start)[0], data, idx).mean()
-                for s in styles]
+        pos = cache_trunk(CHESS, model, examples(data, idx))
+        ll = style_logliks(CHESS, model, pos, torch.stack([model.table.resolve(s) for s in styles]))
+        top1 = [accuracy(styled_logits(model, model.table.resolve(s)), data, idx).mean() for s in styles]
         pair_rows.append([f"{target}'s test moves ({len(idx)})",
                           *(f"{t:.2%} / {v:.3f}" for t, v in zip(top1, ll.mean(1).tolist()))])
 
@@ -113,7 +111,7 @@ def main():
     body += f"\n\nTotal benchmark time {time.time() - t0:.0f} s."
     print(body, flush=True)
     if not a.no_record:
-        record("chess_blends", f"Chess blends and steering: {Path(a.model).name}", body, "python bench/chess_blends.py")
+        record("chess_blends", f"Chess blends and steering: {Path(a.model).name}", body, "python -m bench.chess_blends")
 
 
 if __name__ == "__main__":

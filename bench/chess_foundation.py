@@ -1,6 +1,6 @@
 """Chess foundation benchmark: move-matching, ingestion, training and inference throughput.
 
-    python bench/chess_foundation.py --data data/pgnmentor --base models/base-pgnmentor.pt
+    python -m bench.chess_foundation --data data/pgnmentor --base models/base-pgnmentor.pt
 
 ``--data`` is the 197-player dataset made by
 ``playas chess prepare ../shared/data/chess/pgnmentor/*.pgn.gz --out data/pgnmentor
@@ -27,15 +27,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED, record, table  # noqa: E402
+from playas.chess.dataset import ChessData
+from playas.chess.evaluate import move_matching
+from playas.chess.model import load_model
+from playas.chess.policy import Policy
+from playas.chess.train import make_batch, policy_value_loss
+from playas.core.train import prefetch
 
-from playas.chess.dataset import ChessData  # noqa: E402
-from playas.chess.evaluate import move_matching  # noqa: E402
-from playas.chess.model import load_model  # noqa: E402
-from playas.chess.policy import Policy  # noqa: E402
-from playas.chess.train import make_batch, policy_value_loss  # noqa: E402
-from playas.core.train import prefetch  # noqa: E402
+from .common import ROOT, SHARED, record, table
 
 INGEST_FILES = ["Alekhine", "Botvinnik", "Fischer", "Karpov", "Kasparov", "Tal"]
 
@@ -183,7 +182,7 @@ def main() -> None:
     print(body)
     if not a.no_record:
         record("chess_foundation", "Chess foundation: move-matching, ingestion, training, inference", body,
-               "python bench/chess_foundation.py")
+               "python -m bench.chess_foundation")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How much a player's own games add to move-matching, beyond everyone's games.
 
-    python bench/chess_personal_signal.py --model models/pgnmentor-197.pt --data data/pgnmentor
+    python -m bench.chess_personal_signal --model models/pgnmentor-197.pt --data data/pgnmentor
 
 The styles benchmark asks MHR for +3 points of move-matching over the base. This one measures
 what the data can give, with no learning at all: on each trained player's held-out test moves,
@@ -15,7 +15,6 @@ gap between those two is what the style vectors learned about the person.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -23,14 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chess_styles import owner_rows, player_games  # noqa: E402
-from common import ROOT, record, table  # noqa: E402
+from playas.chess.dataset import ChessData
+from playas.chess.model import CHESS, load_model
+from playas.chess.train import make_batch
 
-from playas.chess.dataset import ChessData  # noqa: E402
-from playas.chess.model import load_model  # noqa: E402
-from playas.chess.styles import first_adapted_block, sample_games  # noqa: E402
-from playas.chess.train import make_batch  # noqa: E402
+from .chess_data import owner_rows, player_games
+from .common import ROOT, record, table
 
 
 def position_key(data: ChessData, row: int) -> bytes:
@@ -76,7 +73,6 @@ def main():
     base = load_model(card["base"])[0]
     data = ChessData(a.data)
     trained = [n for n in model.table.names if n in data.players and n not in card.get("enrolled", {})]
-    start = first_adapted_block(model)
     z = model.table.z.detach()
     rng = np.random.default_rng(0)
     tests = {}
@@ -88,17 +84,17 @@ def main():
     for n in trained:
         b = make_batch(data, tests[n], with_legal=True)
         with torch.inference_mode():
-            h = model.base.hidden(b["x"], start)
+            h = CHESS.trunk(model, b["x"])
             top = lambda logits: logits.masked_fill(~b["legal"], float("-inf")).argmax(1).numpy()
             preds[n] = {"y": b["y"].numpy(), "base": top(base(b["x"])[0]),
-                        "own": top(model(h, z=z[model.table.index(n)], start=start)[0]),
-                        "mean": top(model(h, z=z.mean(0), start=start)[0])}
+                        "own": top(CHESS.head(model, h, z[model.table.index(n)])),
+                        "mean": top(CHESS.head(model, h, z.mean(0)))}
     top1 = {k: float(np.mean([(preds[n][k] == preds[n]["y"]).mean() for n in trained])) for k in ("base", "own", "mean")}
     rows = []
     per_recipe = card["recipe"].get("games_per_player")
     for label, per in ((f"{per_recipe} per player (the style model's training games)", per_recipe),
                        ("all (up to ~420 per player)", None)):
-        games = sample_games(data, "train", per, card["recipe"].get("seed", 0))
+        games = data.sample_games("train", per, card["recipe"].get("seed", 0))
         everyone, own = books(data, trained, games)
         b_ = top1["base"]
         e_ = float(np.mean([(with_book(preds[n]["base"], keys[n], everyone) == preds[n]["y"]).mean() for n in trained]))
@@ -118,7 +114,7 @@ def main():
     print(body)
     if not a.no_record:
         record("chess_personal_signal", "Chess: what a player's own games add to move-matching", body,
-               "python bench/chess_personal_signal.py")
+               "python -m bench.chess_personal_signal")
 
 
 if __name__ == "__main__":

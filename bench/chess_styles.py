@@ -1,7 +1,7 @@
 """Chess styles benchmark: move-matching per player, stylometry, career drift, few-shot,
 and the time of identify and enroll (blends and steering: bench/chess_blends.py). All on games never seen in training.
 
-    python bench/chess_styles.py --model models/pgnmentor-197.pt --data data/pgnmentor
+    python -m bench.chess_styles --model models/pgnmentor-197.pt --data data/pgnmentor
 
 ``--data`` is the dataset the model was trained from (see bench/chess_foundation.py for the
 prepare command); the test split's games never reached training. Prints one table per part and
@@ -26,47 +26,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED, record, table  # noqa: E402
+from playas.chess.dataset import ChessData
+from playas.chess.encoding import index_to_move
+from playas.chess.model import load_model
+from playas.chess.styles import style_plies
+from playas.chess.train import make_batch
+from playas.core.fitting import rank_by_similarity
 
-from playas.chess.dataset import SPLITS, ChessData  # noqa: E402
-from playas.chess.encoding import index_to_move  # noqa: E402
-from playas.chess.model import load_model  # noqa: E402
-from playas.chess.styles import (cached_positions, first_adapted_block, fit_styles, sample_games,  # noqa: E402
-                                 style_logliks, style_plies, within_plies)
-from playas.chess.train import make_batch  # noqa: E402
-from playas.core.fitting import rank_by_similarity  # noqa: E402
-
-
-def player_games(data: ChessData, pid: int, split: str | None) -> np.ndarray:
-    g = data.games
-    m = (g["white"] == pid) | (g["black"] == pid)
-    if split:
-        m &= g["split"] == SPLITS.index(split)
-    return np.flatnonzero(m)
-
-
-def owner_rows(data: ChessData, pid: int, games: np.ndarray, max_ply: int | None = None) -> np.ndarray:
-    """The rows where player ``pid`` moves in ``games`` (within the first ``max_ply`` plies)."""
-    rows = [np.arange(data.games["first"][gi], data.games["first"][gi] + data.games["length"][gi]) for gi in games]
-    rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    return within_plies(data, rows[data.mover[rows] == pid], max_ply)
+from .chess_data import (accuracy, cache_queries, fit_many, likelihoods, owner_rows, player_games, styled_logits,
+                         topk)
+from .common import ROOT, SHARED, record, table
 
 
 # --- move-matching ---------------------------------------------------------------------------
 
-@torch.inference_mode()
-def accuracy(forward, data, idx, batch=512) -> np.ndarray:
-    hits = []
-    for s in range(0, len(idx), batch):
-        b = make_batch(data, idx[s:s + batch], with_legal=True)
-        logits = forward(b).masked_fill(~b["legal"], float("-inf"))
-        hits.append((logits.argmax(1) == b["y"]).numpy())
-    return np.concatenate(hits) if hits else np.zeros(0, bool)
-
-
 def bench_matching(model, base, data, names, per_player, finetune_players, rng):
-    start = first_adapted_block(model)
     rows_of = {}
     for name in names:
         pid = data.players.index(name)
@@ -78,12 +52,12 @@ def bench_matching(model, base, data, names, per_player, finetune_players, rng):
         idx = rows_of[name]
         z = model.table.z.detach()[table_rows[name]]
         base_acc[name] = accuracy(lambda b: base(b["x"])[0], data, idx).mean()
-        mhr_acc[name] = accuracy(lambda b: model(model.base.hidden(b["x"], start), z=z, start=start)[0], data, idx).mean()
+        mhr_acc[name] = accuracy(styled_logits(model, z), data, idx).mean()
     ft = {}
     games_pp = model.table.games
     for name in finetune_players:
         pid = data.players.index(name)
-        train_games = sample_games(data, "train", None, 0)
+        train_games = data.sample_games("train", None, 0)
         train_games = np.intersect1d(train_games, player_games(data, pid, "train"))[: max(games_pp)]
         idx = owner_rows(data, pid, train_games)
         net = copy.deepcopy(base).train()
@@ -108,25 +82,6 @@ def bench_matching(model, base, data, names, per_player, finetune_players, rng):
 
 def sample_query(data, pid, games, n_games, max_ply, rng):
     return np.sort(owner_rows(data, pid, rng.permutation(games)[:n_games], max_ply))
-
-
-def cache_queries(model, data, queries: list[np.ndarray]) -> tuple[dict, torch.Tensor]:
-    """All queries' positions cached once (shared openings run the trunk once) and each row's query."""
-    group = torch.from_numpy(np.concatenate([np.full(len(q), i) for i, q in enumerate(queries)])).long()
-    return cached_positions(model, data, np.concatenate(queries)), group
-
-
-def fit_many(model, cache, epochs: int) -> torch.Tensor:
-    """One style row fitted per query of ``cache`` (from :func:`cache_queries`)."""
-    pos, group = cache
-    return fit_styles(model, pos, group, int(group.max()) + 1, epochs=epochs)
-
-
-def likelihoods(model, cache, z=None) -> np.ndarray:
-    """Mean log-likelihood of each query's moves under every style: (queries, styles)."""
-    pos, group = cache
-    ll = style_logliks(model, pos, z)
-    return np.stack([ll[:, group == i].mean(1).numpy() for i in range(int(group.max()) + 1)])
 
 
 def book_scores(data, refs: list[np.ndarray], queries: list[np.ndarray], alpha: float = 5.0) -> np.ndarray:
@@ -154,11 +109,6 @@ def book_scores(data, refs: list[np.ndarray], queries: list[np.ndarray], alpha: 
             pp = np.array([(cpm.get(b, 0) + alpha * x) / (cp.get(a, 0) + alpha) for a, b, x in zip(k, m, pa)])
             out[i, j] = np.log(pp / pa).sum()
     return out
-
-
-def topk(scores: np.ndarray, truth: list[int], k: int) -> float:
-    order = np.argsort(-scores, axis=1)[:, :k]
-    return float(np.mean([t in o for t, o in zip(truth, order)]))
 
 
 def san_tokens(data, gi, pid, plies=30):
@@ -258,15 +208,13 @@ def main():
     # 1b. move-matching on opening moves, where the styles learned
     max_ply = style_plies(blob)
     if max_ply:
-        start = first_adapted_block(model)
         ob, om = [], []
         for n in trained:
             pid = data.players.index(n)
             idx = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test"), max_ply))[:100])
             z = model.table.z.detach()[model.table.index(n)]
             ob.append(accuracy(lambda bb: base(bb["x"])[0], data, idx).mean())
-            om.append(accuracy(lambda bb: model(model.base.hidden(bb["x"], start), z=z, start=start)[0],
-                               data, idx).mean())
+            om.append(accuracy(styled_logits(model, z), data, idx).mean())
         sections.append(f"The same on opening moves only (the first {max_ply} plies, where the styles learn), "
                         f"up to 100 per player: base {np.mean(ob):.2%}, MHR {np.mean(om):.2%} "
                         f"({(np.mean(om) - np.mean(ob)) * 100:+.2f} points); MHR better for "
@@ -282,7 +230,7 @@ def main():
     ref_docs, ref_rows = [], []
     for n in model.table.names:
         pid = data.players.index(n)
-        ref_games = np.intersect1d(sample_games(data, "train", 300, 0), player_games(data, pid, "train"))
+        ref_games = np.intersect1d(data.sample_games("train", 300, 0), player_games(data, pid, "train"))
         ref_docs.append(doc(data, ref_games, pid, ref_cache))
         ref_rows.append(owner_rows(data, pid, player_games(data, pid, "train"), max_ply or 30))
     styl_rows = []
@@ -419,7 +367,7 @@ def main():
     print(sections[-1], flush=True)
     body = "\n\n".join(sections) + f"\n\nTotal benchmark time {time.time() - t_all:.0f} s."
     if not a.no_record:
-        record("chess_styles", f"Chess styles: {Path(a.model).name}", body, "python bench/chess_styles.py")
+        record("chess_styles", f"Chess styles: {Path(a.model).name}", body, "python -m bench.chess_styles")
 
 
 if __name__ == "__main__":

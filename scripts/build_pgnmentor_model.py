@@ -1,6 +1,6 @@
 """Build the shipped style model models/pgnmentor-197.pt from ../shared/data, step by step.
 
-    python scripts/build_pgnmentor_model.py
+    python -m scripts.build_pgnmentor_model
 
 1. prepare the 197 PGN Mentor players (700 games each at most, split 60/10/30 by game);
 2. phase 1, the population base: Maia-1900 fine-tuned on the players' training games
@@ -54,15 +54,17 @@ def main():
     enrolled = RUNS / "styles-enrolled.pt"
     if not enrolled.exists():
         from playas.chess.dataset import ChessData
-        from playas.chess.model import save_model
-        from playas.chess.styles import (add_player, cached_positions, load_styled, sample_games, style_plies,
-                                         within_plies)
+        from playas.chess.model import CHESS, load_styled, save_model
+        from playas.chess.styles import examples, style_plies, within_plies
+        from playas.core import styled as core_styled
+        from playas.core.checkpoint import card_for_copy
+        from playas.core.trunk import cache_trunk
 
         model, blob = load_styled(styled)
         data = ChessData(DATA)
-        card = {k: v for k, v in blob["card"].items() if k != "versions"}
+        card = card_for_copy(blob)
         holdout = yaml.safe_load((ROOT / "configs" / "styles.yml").read_text())["holdout"]
-        train = sample_games(data, "train", None, 0)
+        train = data.sample_games("train", None, 0)
         rng = np.random.default_rng(0)
         for name in holdout:
             pid = data.players.index(name)
@@ -71,7 +73,7 @@ def main():
             games = rng.permutation(mine)[:100]
             rows = np.concatenate([np.arange(g["first"][i], g["first"][i] + g["length"][i]) for i in games])
             rows = within_plies(data, np.sort(rows[data.mover[rows] == pid]), style_plies(blob))
-            add_player(model, name, cached_positions(model, data, rows), len(games))
+            core_styled.enroll(CHESS, model, name, cache_trunk(CHESS, model, examples(data, rows)), len(games))
             card.setdefault("enrolled", {})[name] = {"games": len(games), "positions": int(len(rows)),
                                                      "from": "training split"}
             print(f"enrolled {name} from {len(games)} games", flush=True)
@@ -87,7 +89,7 @@ def main():
 
 BASE_CHOICE = ("population-197 (Maia-1900 fine-tuned on these players' training games) over the imported "
                "Maia-1900, by measurement: top-1 on the 197 players' test games 47.97% against 46.37% "
-               "(59,100 positions; `python bench/chess_foundation.py`, BENCHMARKS.md). Styles then "
+               "(59,100 positions; `python -m bench.chess_foundation`, BENCHMARKS.md). Styles then "
                "model what sets each player apart from this population, not what sets grandmasters apart "
                "from Lichess players.")
 

@@ -1,6 +1,6 @@
 """Compare style models on likelihood stylometry, on identical queries.
 
-    python scripts/compare_stylometry.py models/pgnmentor-197.pt runs/block.pt --sizes 30,10
+    python -m scripts.compare_stylometry models/pgnmentor-197.pt runs/block.pt --sizes 30,10
 
 For 40 seeded trained players, query games are drawn from their held-out test games (one seed per
 size, so every model sees the same games); each model ranks the players both models hold (enrolled
@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from chess_styles import cache_queries, likelihoods, owner_rows, player_games, topk  # noqa: E402
+from bench.chess_data import cache_queries, likelihoods, owner_rows, player_games, topk
+from playas.chess.dataset import ChessData
+from playas.chess.model import load_model
+from playas.chess.styles import style_plies
+from playas.core.errors import PlayasError
 
-from playas.chess.dataset import ChessData  # noqa: E402
-from playas.chess.model import load_model  # noqa: E402
-from playas.chess.styles import style_plies  # noqa: E402
-from playas.core.errors import PlayasError  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main():

@@ -1,5 +1,6 @@
 """playas.core: MHR layers, merging, routing, the style table, row fitting, game independence."""
 
+import copy
 import subprocess
 import sys
 
@@ -61,6 +62,105 @@ def test_styles_differ_and_merge_is_exact():
             assert torch.allclose(per_sample[i::3][0], one[i], atol=1e-5)
             assert not isinstance(merged.conv, MHRConv2d) and isinstance(merged.conv, nn.Conv2d)
         assert not torch.allclose(model(x, z=table.z[0]), model(x, z=table.z[1]), atol=1e-3)
+
+
+class Block(nn.Module):
+    """A pre-norm causal self-attention block built from plain nn.Linear layers."""
+
+    def __init__(self, d=16, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.q, self.k, self.v, self.out = (nn.Linear(d, d) for _ in range(4))
+        self.fc1, self.fc2 = nn.Linear(d, 2 * d), nn.Linear(2 * d, d)
+
+    def forward(self, x):  # (B, T, D)
+        b, t, d = x.shape
+        h = self.ln1(x)
+        q, k, v = (f(h).view(b, t, self.heads, -1).transpose(1, 2) for f in (self.q, self.k, self.v))
+        a = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.out(a.transpose(1, 2).reshape(b, t, d))
+        return x + self.fc2(torch.relu(self.fc1(self.ln2(x))))
+
+
+class ToyTransformer(nn.Module):
+    def __init__(self, d=16, blocks=2):
+        super().__init__()
+        self.embed = nn.Linear(8, d)
+        self.blocks = nn.Sequential(*(Block(d) for _ in range(blocks)))
+        self.head = nn.Linear(d, 8)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.embed(x)))
+
+
+def styled_transformer(players=("a", "b", "c"), heads=4, skills=3, rank=2):
+    torch.manual_seed(0)
+    base = ToyTransformer()
+    plain = copy.deepcopy(base)
+    targets = ("embed", "head", *(f"blocks.{i}.{n}" for i in range(2) for n in ("q", "k", "v", "out", "fc1", "fc2")))
+    table = StyleTable(list(players), heads, skills)
+    return Styled(base, MHRConfig(heads=heads, skills=skills, rank=rank, targets=targets), table), table, plain
+
+
+def test_transformer_new_adapters_change_nothing():
+    model, table, plain = styled_transformer()
+    assert sum(isinstance(m, MHRLinear) for m in model.modules()) == 14
+    model.eval()
+    x = torch.randn(3, 7, 8)
+    with torch.no_grad():
+        assert torch.allclose(model(x, z=table.z[[0, 1, 2]]), plain(x), atol=1e-6)
+
+
+def test_transformer_per_sequence_styles_equal_each_merged_style():
+    model, table, _ = styled_transformer()
+    randomise_adapters(model)
+    table.z.data.normal_(0, 2)
+    model.eval()
+    ids = [0, 1, 2, 1]
+    x = torch.randn(4, 7, 8)  # (B, T, D), a different style for each sequence
+    with torch.no_grad():
+        routed = model(x, z=table.z[ids])
+        assert routed.shape == (4, 7, 8)
+        for i, p in enumerate(ids):
+            merged = model.merged_base(table.z[p])
+            assert not any(isinstance(m, MHRLinear) for m in merged.modules())
+            assert torch.allclose(routed[i:i + 1], merged(x[i:i + 1]), atol=1e-5)
+            assert torch.allclose(routed[i:i + 1], model(x[i:i + 1], z=table.z[p]), atol=1e-5)
+        assert torch.allclose(model(x, z=table.z[1]), model.merged_base(table.z[1])(x), atol=1e-5)  # one style, all
+        assert not torch.allclose(routed[0], model(x[:1], z=table.z[1])[0], atol=1e-3)  # styles matter
+
+
+def test_transformer_gradients_reach_the_style_rows_used():
+    model, table, _ = styled_transformer()
+    randomise_adapters(model)
+    model.freeze_base()
+    model.train()
+    model(torch.randn(4, 5, 8), z=table.z[[0, 1, 0, 1]]).square().mean().backward()
+    grad = table.z.grad
+    assert grad[0].abs().sum() > 0 and grad[1].abs().sum() > 0
+    assert torch.equal(grad[2], torch.zeros_like(grad[2]))  # a row no sequence used
+    assert all(m.A.grad is not None and m.B.grad.abs().sum() > 0 for m in model.modules() if isinstance(m, MHRLinear))
+
+
+def test_mhr_linear_takes_any_leading_dimensions():
+    torch.manual_seed(0)
+    router = Router()
+    layer = MHRLinear(nn.Linear(8, 4), router, MHRConfig(heads=2, skills=3, rank=2))
+    layer.B.data.normal_(0, 0.5)
+    w = routing_weights(torch.randn(2, 2, 3), training=False)
+    x = torch.randn(2, 3, 5, 8)
+    with torch.no_grad():
+        with router.use(w):
+            y = layer(x)
+        assert y.shape == (2, 3, 5, 4)
+        for i in range(2):
+            with router.use(w[i:i + 1]):
+                assert torch.allclose(y[i], layer(x[i]), atol=1e-6)  # (1, H, S) spreads over all leading dims
+                assert torch.allclose(layer(x[i, 0, 0]), y[i, 0, 0], atol=1e-6)  # a 1-D input
+            assert torch.allclose(y[i], x[i] @ layer.merged(w[i]).weight.T + layer.base.bias, atol=1e-5)
+        with router.use(w), pytest.raises(ValueError, match="routing weights for 2 samples, input of 3"):
+            layer(torch.randn(3, 8))
 
 
 def test_routing_weights_sample_in_training_and_are_deterministic_at_inference():

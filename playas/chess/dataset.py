@@ -444,12 +444,6 @@ class ChessData:
     def __len__(self) -> int:
         return self.manifest["positions"]
 
-    def player_id(self, name: str) -> int:
-        try:
-            return self.players.index(name)
-        except ValueError:
-            raise PlayasError(f"player {name!r} is not in dataset {self.path}") from None
-
     @property
     def mover(self) -> np.ndarray:
         """Tracked player id of the side to move at each row, -1 when untracked."""
@@ -499,6 +493,17 @@ class ChessData:
         if games is not None:
             keep &= np.isin(self.rows["game"], np.asarray(games))
         return np.flatnonzero(keep)
+
+    def sample_games(self, split: str, per_player: int | None, seed: int) -> np.ndarray:
+        """Up to ``per_player`` games of each player from ``split`` (all with None), a seeded sample."""
+        g = self.games
+        in_split = g["split"] == SPLITS.index(split)
+        rng = np.random.default_rng(seed)
+        chosen = set()
+        for pid in range(len(self.players)):
+            mine = np.flatnonzero(in_split & ((g["white"] == pid) | (g["black"] == pid)))
+            chosen.update(rng.permutation(mine)[:per_player].tolist() if per_player else mine.tolist())
+        return np.array(sorted(chosen), dtype=np.int64)
 
     def planes(self, idx: np.ndarray) -> np.ndarray:
         """lc0 planes (N, 112, 8, 8) of rows ``idx``, history from the same game."""

@@ -6,7 +6,8 @@ shared by every adapted layer; its weights ``w = sigmoid(Z)`` normalised over sk
 skills per head: ``A_h = sum_s w_hs A_hs``, ``B_h = sum_s w_hs B_hs``, and the layer computes
 ``base(x) + x_h A_h B_h / r``. ``B`` starts at zero, so a new adapter changes nothing.
 
-Like PEFT's LoRA layers, :class:`MHRLinear` and :class:`MHRConv2d` wrap a base module and can be
+Like PEFT's LoRA layers, :class:`MHRLinear` (on inputs with any leading dimensions, e.g. a
+transformer's ``(batch, tokens, features)``) and :class:`MHRConv2d` wrap a base module and can be
 merged into a plain module for one fixed style (:meth:`merged`), which then runs at base speed.
 The routing weights for the current batch live on a shared :class:`Router`, set with
 ``with router.use(weights): model(x)``.
@@ -15,6 +16,7 @@ The routing weights for the current batch live on a shared :class:`Router`, set 
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -85,15 +87,22 @@ class MHRLinear(nn.Module):
         nn.init.kaiming_uniform_(self.A.view(h * s, -1, r).transpose(1, 2), a=5 ** 0.5)
 
     def forward(self, x):
+        """``x: (N, ..., in)`` (or ``(in,)``) under the router's weights ``(N|1, H, S)``: one style a
+        sample, shared by every position between the batch dimension and the last (a sequence's tokens)."""
         w = self.router.current()  # (N|1, H, S)
-        n = x.shape[0]
-        w = w.expand(n, -1, -1)
-        xh = x.view(n, self.h, 1, -1)
+        lead = x.shape[:1] if x.dim() > 1 else (1,)
+        xs = x.reshape(*lead, math.prod(x.shape[1:-1]), x.shape[-1])  # (N, T, in)
+        if w.shape[0] == 1:  # one style for the whole batch: every position of every sample shares it
+            xs = xs.reshape(1, xs.shape[0] * xs.shape[1], xs.shape[-1])
+        elif w.shape[0] != xs.shape[0]:
+            raise ValueError(f"routing weights for {w.shape[0]} samples, input of {xs.shape[0]}")
+        n, t = xs.shape[:2]
+        xh = xs.reshape(n, t, self.h, -1)
         a = torch.einsum("nhs,hsir->nhir", w, self.A)  # per-sample A_h
         b = torch.einsum("nhs,hsro->nhro", w, self.B)  # per-sample B_h
-        u = torch.matmul(xh, a)  # (N, H, 1, r)
-        y = torch.matmul(u, b)  # (N, H, 1, out/H)
-        return self.base(x) + y.reshape(n, -1) / self.r
+        u = torch.einsum("nthi,nhir->nthr", xh, a)
+        y = torch.einsum("nthr,nhro->ntho", u, b)  # (N, T, H, out/H)
+        return self.base(x) + y.reshape(*x.shape[:-1], -1) / self.r
 
     def delta(self, w: torch.Tensor) -> torch.Tensor:
         """The weight update (out, in) of one style's weights ``w: (H, S)``."""

@@ -1,0 +1,68 @@
+"""Chess data helpers shared by the benchmarks and scripts: a player's games and moves, top-1
+accuracy, the cached queries of likelihood stylometry and their scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from playas.chess.dataset import SPLITS, ChessData
+from playas.chess.model import CHESS
+from playas.chess.styles import examples, within_plies
+from playas.core.styled import fit_styles, style_logliks
+from playas.core.trunk import cache_trunk
+from playas.chess.train import make_batch
+
+
+def player_games(data: ChessData, pid: int, split: str | None) -> np.ndarray:
+    g = data.games
+    m = (g["white"] == pid) | (g["black"] == pid)
+    if split:
+        m &= g["split"] == SPLITS.index(split)
+    return np.flatnonzero(m)
+
+
+def owner_rows(data: ChessData, pid: int, games: np.ndarray, max_ply: int | None = None) -> np.ndarray:
+    """The rows where player ``pid`` moves in ``games`` (within the first ``max_ply`` plies)."""
+    rows = [np.arange(data.games["first"][gi], data.games["first"][gi] + data.games["length"][gi]) for gi in games]
+    rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    return within_plies(data, rows[data.mover[rows] == pid], max_ply)
+
+
+@torch.inference_mode()
+def accuracy(forward, data, idx, batch=512) -> np.ndarray:
+    hits = []
+    for s in range(0, len(idx), batch):
+        b = make_batch(data, idx[s:s + batch], with_legal=True)
+        logits = forward(b).masked_fill(~b["legal"], float("-inf"))
+        hits.append((logits.argmax(1) == b["y"]).numpy())
+    return np.concatenate(hits) if hits else np.zeros(0, bool)
+
+
+def styled_logits(model, z):
+    """A batch's policy logits under the routing logits ``z`` of one style."""
+    return lambda b: CHESS.head(model, CHESS.trunk(model, b["x"]), z)
+
+
+def cache_queries(model, data, queries: list[np.ndarray]) -> tuple[dict, torch.Tensor]:
+    """All queries' positions cached once (shared openings run the trunk once) and each row's query."""
+    group = torch.from_numpy(np.concatenate([np.full(len(q), i) for i, q in enumerate(queries)])).long()
+    return cache_trunk(CHESS, model, examples(data, np.concatenate(queries))), group
+
+
+def fit_many(model, cache, epochs: int) -> torch.Tensor:
+    """One style row fitted per query of ``cache`` (from :func:`cache_queries`)."""
+    pos, group = cache
+    return fit_styles(CHESS, model, pos, group, int(group.max()) + 1, epochs=epochs)
+
+
+def likelihoods(model, cache, z=None) -> np.ndarray:
+    """Mean log-likelihood of each query's moves under every style: (queries, styles)."""
+    pos, group = cache
+    ll = style_logliks(CHESS, model, pos, z)
+    return np.stack([ll[:, group == i].mean(1).numpy() for i in range(int(group.max()) + 1)])
+
+
+def topk(scores: np.ndarray, truth: list[int], k: int) -> float:
+    order = np.argsort(-scores, axis=1)[:, :k]
+    return float(np.mean([t in o for t, o in zip(truth, order)]))

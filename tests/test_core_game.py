@@ -1,0 +1,209 @@
+"""The game protocol of playas.core on a toy game, no chess and no ../shared: train styles, enroll,
+identify, blend, steer and a checkpoint round trip, each asserting what must happen.
+
+The toy game: a context of 12 numbers, 8 actions. Everyone otherwise plays a shared rule (the
+largest of the first 8 numbers); each player also has a favourite action they pick 60% of the time.
+A style vector that learns the person learns their favourite.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from playas.core import checkpoint, styled
+from playas.core.card import card_players
+from playas.core.errors import PlayasError
+from playas.core.game import Examples, Game
+from playas.core.trunk import cache_trunk
+
+D, ACTIONS = 12, 8
+FAVOURITE = {"ann": 0, "bob": 3, "cy": 5, "dee": 6}
+
+
+class ToyNet(nn.Module):
+    def __init__(self, width: int = 32):
+        super().__init__()
+        self.width = width
+        self.inp = nn.Linear(D, width)
+        self.fc = nn.Linear(width, width)
+        self.out = nn.Linear(width, ACTIONS)
+
+    def hidden(self, x):
+        return torch.relu(self.inp(x))
+
+    def forward(self, h):
+        return self.out(torch.relu(self.fc(h)))
+
+
+class Toy(Game):
+    name = "toy"
+
+    def describe(self, net):
+        return {"config": {"width": net.width}}
+
+    def build(self, described):
+        return ToyNet(**described["config"])
+
+    def adapter_targets(self, net, adapt):
+        return ("fc", "out")
+
+    def trunk(self, model, x):
+        return model.base.hidden(x)
+
+    def head(self, model, h, z):
+        return model(h, z=z)
+
+
+TOY = Toy()
+
+
+def play(favourite, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` contexts and a player's actions; ``favourite`` an action, or several taken in turn."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, D, generator=g)
+    a = x[:, :ACTIONS].argmax(1)  # the shared rule
+    own = torch.rand(n, generator=g) < 0.6
+    fav = torch.tensor(favourite if isinstance(favourite, tuple) else (favourite,))
+    return x.numpy(), torch.where(own, fav[torch.arange(n) % len(fav)], a).numpy()
+
+
+def examples(players: list[str], per_player: int, seed: int, favourites=FAVOURITE) -> Examples:
+    xs, ys, who = [], [], []
+    for i, p in enumerate(players):
+        x, y = play(favourites[p], per_player, seed + 100 * i)
+        xs.append(x), ys.append(y), who.append(np.full(per_player, i))
+    x = torch.from_numpy(np.concatenate(xs))
+    return Examples(players=list(players), player=np.concatenate(who), target=np.concatenate(ys),
+                    inputs=lambda i: x[torch.as_tensor(i)])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A base trained on everyone's actions, then adapters and a style row per player."""
+    torch.manual_seed(0)
+    net = ToyNet()
+    population = examples(list(FAVOURITE), 3000, seed=10_000)
+    x, y = population.inputs(np.arange(len(population))), torch.from_numpy(population.target)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(200):
+        loss = F.cross_entropy(net(net.hidden(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    ex = examples(list(FAVOURITE), 1500, seed=0)
+    model = styled.new_styled(TOY, net, list(FAVOURITE), [1500] * 4, {"heads": 4, "skills": 4, "rank": 2})
+    train = cache_trunk(TOY, model, ex, allowed=False)
+    val = cache_trunk(TOY, model, examples(list(FAVOURITE), 200, seed=50))
+    state = tmp_path_factory.mktemp("toy") / "toy.train-state"
+    history = styled.train_styles(TOY, model, train, val, list(FAVOURITE), epochs=3, batch_size=64,
+                                  lr_adapters=0.01, lr_styles=0.1, per_epoch=None, seed=0, state_path=state)
+    model.eval()
+    return model, history
+
+
+def probs(model, style=None, steer=None, n=400) -> torch.Tensor:
+    """Mean action probabilities of a style over fresh contexts."""
+    x = torch.from_numpy(play(0, n, seed=999)[0])
+    with torch.no_grad():
+        return torch.softmax(TOY.head(model, TOY.trunk(model, x), model.table.resolve(style, steer)), 1).mean(0)
+
+
+def test_training_learns_each_persons_favourite(trained):
+    model, history = trained
+    # Knowing each person's favourite gets 0.6 + 0.4 / 8 = 0.65 at best; without styles, the shared
+    # rule gets 0.4 + 0.6 / 8 = 0.475.
+    assert history[-1]["val_acc"] > 0.58
+    for name, fav in FAVOURITE.items():
+        p = probs(model, name)
+        assert p.argmax() == fav, (name, p)
+
+
+def test_identify_puts_the_right_player_first(trained):
+    model, _ = trained
+    for i, name in enumerate(FAVOURITE):
+        query = cache_trunk(TOY, model, examples([name], 60, seed=7000 + i))
+        for method in styled.METHODS:
+            scores = styled.identify(TOY, model, query, method)
+            assert model.table.names[int(np.argmax(scores))] == name, (name, method, scores)
+
+
+def test_enroll_learns_a_new_player_from_a_few_examples_and_changes_nothing_else(trained):
+    """Eve favours both Ann's and Bob's actions: a new mix of skills the adapters already hold."""
+    model, _ = trained
+    model = copy.deepcopy(model)
+    eve = {"eve": (FAVOURITE["ann"], FAVOURITE["bob"])}
+    before = model.table.z.detach().clone()
+    adapters = [p.detach().clone() for p in model.base.parameters()]
+    new = cache_trunk(TOY, model, examples(["eve"], 120, seed=31, favourites=eve))
+    styled.enroll(TOY, model, "eve", new, games=12)
+    assert model.table.names[-1] == "eve" and model.table.games[-1] == 12
+    assert torch.equal(model.table.z[:4], before)
+    assert all(torch.equal(a, b) for a, b in zip(adapters, model.base.parameters()))
+    p = probs(model, "eve")
+    assert set(p.topk(2).indices.tolist()) == {FAVOURITE["ann"], FAVOURITE["bob"]}, p
+    assert {n for n, _ in model.table.similar("eve", 2)} == {"ann", "bob"}
+    query = cache_trunk(TOY, model, examples(["eve"], 60, seed=32, favourites=eve))
+    assert model.table.names[int(np.argmax(styled.identify(TOY, model, query)))] == "eve"
+    with pytest.raises(PlayasError, match="already"):
+        styled.enroll(TOY, model, "eve", new, games=12)
+
+
+def test_a_blend_sits_between_its_parents(trained):
+    model, _ = trained
+    ann, bob, mix = probs(model, "ann"), probs(model, "bob"), probs(model, "ann:0.5,bob:0.5")
+    for a in (FAVOURITE["ann"], FAVOURITE["bob"]):
+        assert min(ann[a], bob[a]) < mix[a] < max(ann[a], bob[a])
+
+
+def test_steering_moves_the_property_it_names(trained):
+    model, _ = trained
+    rate = {name: float((examples([name], 300, seed=5).target == 0).mean()) for name in FAVOURITE}  # plays action 0
+    model.table.directions["plays_zero"] = model.table.steering_direction(rate)
+    base = probs(model)[0]
+    up, down = probs(model, steer={"plays_zero": 2.0})[0], probs(model, steer={"plays_zero": -2.0})[0]
+    assert up > base + 0.05 and down < base
+    with pytest.raises(PlayasError, match="no steering direction for 'elegance'"):
+        probs(model, steer={"elegance": 1.0})
+
+
+def test_checkpoint_round_trip_and_card(trained, tmp_path):
+    model, _ = trained
+    path = tmp_path / "toy.pt"
+    checkpoint.save_model(path, TOY, model, {"kind": "styled", "players": 4,
+                                             "games_per_player": dict(zip(model.table.names, model.table.games))})
+    loaded, blob = checkpoint.load_model(path, TOY)
+    assert loaded.table.names == model.table.names and blob["card"]["game"] == "toy"
+    assert torch.allclose(probs(loaded, "cy"), probs(model, "cy"), atol=1e-6)
+    assert card_players(path) == list(FAVOURITE)
+
+    class Other(Toy):
+        name = "other"
+
+    with pytest.raises(PlayasError, match="is a toy model, not a other model"):
+        checkpoint.load_model(path, Other())
+    with pytest.raises(PlayasError, match="has no style table"):
+        checkpoint.save_model(tmp_path / "plain.pt", TOY, model.base.__class__(), {"kind": "base"})
+        checkpoint.load_styled(tmp_path / "plain.pt", TOY)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(PlayasError, match="is not a playas checkpoint"):
+        checkpoint.load_model(tmp_path / "junk.pt", TOY)
+
+
+def test_training_resumes_from_its_state(trained, tmp_path):
+    """A finished run's state file is picked up: asking for the same epochs trains no further."""
+    model, history = trained
+    torch.manual_seed(0)
+    net = ToyNet()
+    m = styled.new_styled(TOY, net, list(FAVOURITE), [1] * 4, {"heads": 4, "skills": 4, "rank": 2})
+    ex = cache_trunk(TOY, m, examples(list(FAVOURITE), 100, seed=3), allowed=False)
+    state = tmp_path / "s.train-state"
+    first = styled.train_styles(TOY, m, ex, None, list(FAVOURITE), epochs=1, batch_size=64, lr_adapters=0.01,
+                                lr_styles=0.1, per_epoch=None, seed=0, state_path=state)
+    z = m.table.z.detach().clone()
+    again = styled.train_styles(TOY, m, ex, None, list(FAVOURITE), epochs=1, batch_size=64, lr_adapters=0.01,
+                                lr_styles=0.1, per_epoch=None, seed=0, state_path=state)
+    assert again == first and torch.equal(m.table.z.detach(), z)
