@@ -23,7 +23,7 @@ import multiprocessing as mp
 import os
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,13 +210,17 @@ def _count_names(paths) -> Counter:
     return counts
 
 
+def _tracked_ids(matcher: Matcher, text: str) -> set[int]:
+    """The ids of the tracked players among a game's two header names."""
+    return {matcher.match(n)[0] for n in header_names(text)} - {-1}
+
+
 def _count_players(paths, matchers) -> Counter:
     """Games per tracked player id, from headers only (for --max-games-per-player)."""
     counts: Counter = Counter()
     for p, m in zip(paths, matchers):
         for text in iter_game_texts(p):
-            ids = {m.match(n)[0] for n in header_names(text)} - {-1}
-            counts.update(ids)
+            counts.update(_tracked_ids(m, text))
     return counts
 
 
@@ -243,6 +247,24 @@ def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str
     many games of each player (over their whole career, not the first ones in the file).
     """
     paths = [Path(p) for p in paths]
+    _check_arguments(paths, owner_from_filename_, players, min_games, split)
+    out = _new_dataset_folder(out)
+    owners = _choose_owners(paths, owner_from_filename_, players, min_games)
+    sampled = _game_sampler(paths, owners.matchers, max_games_per_player)
+    with _DatasetWriter(out, seed, split) as writer:
+        t0 = time.monotonic()
+        chunks = _chunks(paths, sampled, chunk_games, writer.damaged)
+        _encode(chunks, owners, workers or os.cpu_count() or 1, writer)
+    table = writer.save_games()
+    manifest = _manifest(paths, owners, table, writer, seed=seed, split=split,
+                         max_games_per_player=max_games_per_player,
+                         seconds=round(time.monotonic() - t0, 1))
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _check_arguments(paths: list[Path], owner_from_filename_, players, min_games, split) -> None:
+    """Refuse, in one sentence, a call that cannot make a dataset, before any work is done."""
     if sum([bool(owner_from_filename_), bool(players), min_games is not None]) != 1:
         raise PlayasError("choose whose moves to keep with exactly one of --owner-from-filename, "
                           "--players or --min-games")
@@ -253,146 +275,249 @@ def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str
             raise PlayasError(f"PGN file {p} does not exist")
     if abs(sum(split) - 1) > 1e-6 or min(split) < 0:
         raise PlayasError(f"split fractions {split} must be non-negative and sum to 1")
+
+
+def _new_dataset_folder(out) -> Path:
+    """Create folder ``out``; one that already holds a dataset is refused, never overwritten."""
     out = Path(out)
     if (out / "manifest.json").exists():
         raise PlayasError(f"{out} already holds a dataset; choose another --out or remove it")
     out.mkdir(parents=True, exist_ok=True)
+    return out
 
+
+# --- whose moves count -------------------------------------------------------------------
+
+@dataclass
+class _Owners:
+    """The tracked players (an id is the index in ``names``) and how to find them in headers.
+
+    ``matchers`` has one matcher per input file: with owners from file names, a file's games
+    count only for its owner. ``anyone`` knows every tracked player; it decides which sides
+    keep their legal moves. ``label`` says in the manifest how the players were chosen.
+    """
+
+    names: list[str]
+    matchers: list[Matcher]
+    anyone: Matcher
+    label: str
+
+    def job(self, fi: int, texts: list[str]) -> tuple:
+        """The argument of ``_encode_chunk`` for game texts read from input file ``fi``."""
+        return texts, self.matchers[fi], self.anyone
+
+
+def _choose_owners(paths, owner_from_filename_, players, min_games) -> _Owners:
+    """Whose moves count, by the one way the caller chose (``_check_arguments`` made sure)."""
     if owner_from_filename_:
-        names = [owner_from_filename(p).label for p in paths]
-        if len(set(names)) != len(names):
-            raise PlayasError("two files name the same player; --owner-from-filename needs one file per player")
-        matchers = [Matcher([(i, owner_from_filename(p))], {}) for i, p in enumerate(paths)]
-        anyone = Matcher([(i, owner_from_filename(p)) for i, p in enumerate(paths)], {})
-    elif players:
+        return _owners_from_filenames(paths)
+    if players:
         names = list(players)
         anyone = Matcher([(i, NamePattern(n)) for i, n in enumerate(names)], {})
-        matchers = [anyone] * len(paths)
-    else:
-        counts = _count_names(paths)
-        names = sorted(n for n, c in counts.items() if c >= min_games and n.strip() not in ("", "?", "NN"))
-        if not names:
-            raise PlayasError(f"no player has {min_games} or more games in these files")
-        anyone = Matcher([], {n: i for i, n in enumerate(names)})
-        matchers = [anyone] * len(paths)
+        return _Owners(names, [anyone] * len(paths), anyone, "players")
+    return _owners_by_game_count(paths, min_games)
 
-    keep_fraction = None
-    if max_games_per_player:
-        counts = _count_players(paths, matchers)
-        keep_fraction = {pid: min(1.0, max_games_per_player / c) for pid, c in counts.items()}
 
-    def sampled(fi, text) -> bool:
-        if keep_fraction is None:
-            return True
-        ids = {matchers[fi].match(n)[0] for n in header_names(text)} - {-1}
+def _owners_from_filenames(paths) -> _Owners:
+    """The PGN Mentor way: each file holds one player's games and is named after them."""
+    names = [owner_from_filename(p).label for p in paths]
+    if len(set(names)) != len(names):
+        raise PlayasError("two files name the same player; --owner-from-filename needs one file per player")
+    matchers = [Matcher([(i, owner_from_filename(p))], {}) for i, p in enumerate(paths)]
+    anyone = Matcher([(i, owner_from_filename(p)) for i, p in enumerate(paths)], {})
+    return _Owners(names, matchers, anyone, "filename")
+
+
+def _owners_by_game_count(paths, min_games: int) -> _Owners:
+    """Every header name, spelled exactly, with at least ``min_games`` games in the files."""
+    counts = _count_names(paths)
+    names = sorted(n for n, c in counts.items() if c >= min_games and n.strip() not in ("", "?", "NN"))
+    if not names:
+        raise PlayasError(f"no player has {min_games} or more games in these files")
+    anyone = Matcher([], {n: i for i, n in enumerate(names)})
+    return _Owners(names, [anyone] * len(paths), anyone, f"min-games {min_games}")
+
+
+def _game_sampler(paths, matchers, max_games_per_player: int | None):
+    """A test ``(file index, game text) -> bool`` of which games to read.
+
+    Without ``max_games_per_player`` every game is read. With it, each player keeps about that
+    many games: a game is kept when its moves' hash falls below the larger of its players'
+    keep fractions, so the sample spans whole careers and the same game is kept or dropped
+    in every file that holds it.
+    """
+    if not max_games_per_player:
+        return lambda fi, text: True
+    counts = _count_players(paths, matchers)
+    keep_fraction = {pid: min(1.0, max_games_per_player / c) for pid, c in counts.items()}
+
+    def sampled(fi: int, text: str) -> bool:
+        ids = _tracked_ids(matchers[fi], text)
         return _movetext_fraction(text) < max((keep_fraction[i] for i in ids), default=0.0)
+    return sampled
 
-    files = {k: open(out / f"{k}.bin", "wb") for k in list(ROW_ARRAYS) + ["legal"]}
-    games: list[tuple] = []
-    headers = open(out / "games.jsonl", "w", encoding="utf-8")
-    index_of_key: dict[int, int] = {}
-    scores: list[list[int]] = []
-    skipped: Counter = Counter()
-    damaged: list[str] = []
-    duplicates = parsed = 0
-    rows_written = legal_written = 0
-    t0 = time.monotonic()
 
-    def chunks():
-        for fi, p in enumerate(paths):
-            buf = []
-            try:
-                for text in iter_game_texts(p):
-                    if not sampled(fi, text):
-                        continue
-                    buf.append(text)
-                    if len(buf) >= chunk_games:
-                        yield fi, buf
-                        buf = []
-            except PlayasError as e:
-                damaged.append(str(e))
-            if buf:
-                yield fi, buf
+# --- encoding and writing ----------------------------------------------------------------
 
-    def consume(fi, result):
-        nonlocal duplicates, rows_written, legal_written, parsed
-        encoded, skip, plies = result
-        skipped.update(skip)
-        parsed += plies
-        for rows, meta in encoded:
-            key = meta["key"]
-            if key in index_of_key:  # the same game from another file: merge who is tracked
-                duplicates += 1
-                gi = index_of_key[key]
-                g = list(games[gi])
-                for side, col in (("white", 2), ("black", 3)):
-                    if meta[side + "_score"] > scores[gi][col - 2]:
-                        g[col] = meta[side]
-                        scores[gi][col - 2] = meta[side + "_score"]
-                games[gi] = tuple(g)
-                continue
-            gi = len(games)
-            index_of_key[key] = gi
-            n = meta["length"]
-            rows["game"] = np.full(n, gi, np.int32)
-            for k in ROW_ARRAYS:
-                files[k].write(np.ascontiguousarray(rows[k], dtype=ROW_ARRAYS[k][0]).tobytes())
-            files["legal"].write(rows["legal"].astype(np.int16).tobytes())
-            games.append((rows_written, n, meta["white"], meta["black"], meta["result"],
-                          meta["white_elo"], meta["black_elo"], meta["year"],
-                          _split_of(key, seed, split), fi, meta["setup"], meta["start_ep"]))
-            scores.append([meta["white_score"], meta["black_score"]])
-            headers.write(json.dumps(meta["headers"], ensure_ascii=False) + "\n")
-            rows_written += n
-            legal_written += len(rows["legal"])
+def _chunks(paths, sampled, chunk_games: int, damaged: list[str]):
+    """Yield ``(file index, game texts)``: the sampled games of each file, ``chunk_games`` at a time.
 
-    workers = workers or os.cpu_count() or 1
-    try:
-        with Progress(None, "prepare", unit="plies") as bar:
-            if workers == 1:
-                for fi, buf in chunks():
-                    res = _encode_chunk((buf, matchers[fi], anyone))
-                    consume(fi, res)
-                    bar.update(res[2], games=len(games))
-            else:
-                with mp.get_context("fork").Pool(workers) as pool:
-                    pending = []
-                    for fi, buf in chunks():
-                        pending.append((fi, pool.apply_async(_encode_chunk, ((buf, matchers[fi], anyone),))))
-                        while len(pending) > 2 * workers:  # bounded: memory stays flat
-                            f, r = pending.pop(0)
-                            res = r.get()
-                            consume(f, res)
-                            bar.update(res[2], games=len(games))
-                    for f, r in pending:
-                        res = r.get()
-                        consume(f, res)
-                        bar.update(res[2], games=len(games))
-    finally:
-        for f in files.values():
+    A damaged file (a cut or corrupt stream) ends early: its reason goes to ``damaged`` and the
+    games read before it are kept.
+    """
+    for fi, p in enumerate(paths):
+        buf = []
+        try:
+            for text in iter_game_texts(p):
+                if not sampled(fi, text):
+                    continue
+                buf.append(text)
+                if len(buf) >= chunk_games:
+                    yield fi, buf
+                    buf = []
+        except PlayasError as e:
+            damaged.append(str(e))
+        if buf:
+            yield fi, buf
+
+
+def _encode(chunks, owners: _Owners, workers: int, writer: _DatasetWriter) -> None:
+    """Encode the chunks, in this process or ``workers`` forked ones, with a progress line.
+
+    Results reach the writer in input order either way, so the dataset does not depend on
+    the number of workers.
+    """
+    with Progress(None, "prepare", unit="plies") as bar:
+        def take(fi: int, result: tuple) -> None:
+            writer.consume(fi, result)
+            bar.update(result[2], games=len(writer.games))
+
+        if workers == 1:
+            for fi, buf in chunks:
+                take(fi, _encode_chunk(owners.job(fi, buf)))
+        else:
+            _encode_in_pool(chunks, owners, workers, take)
+
+
+def _encode_in_pool(chunks, owners: _Owners, workers: int, take) -> None:
+    """``_encode_chunk`` on a pool of forked processes, results handed to ``take`` in order.
+
+    At most ``2 * workers`` chunks wait at a time, so memory stays flat however large the input.
+    """
+    with mp.get_context("fork").Pool(workers) as pool:
+        pending = deque()
+        for fi, buf in chunks:
+            pending.append((fi, pool.apply_async(_encode_chunk, (owners.job(fi, buf),))))
+            while len(pending) > 2 * workers:
+                f, r = pending.popleft()
+                take(f, r.get())
+        for f, r in pending:
+            take(f, r.get())
+
+
+class _DatasetWriter:
+    """Owns a new dataset's open files; appends each encoded game once and tallies the run.
+
+    The row arrays (``*.bin``), the legal moves and ``games.jsonl`` are written as games come;
+    the game table is kept in memory and saved by ``save_games`` once the files are closed.
+    A game met again (the same game from another player's file) is merged, not written twice.
+    """
+
+    def __init__(self, out: Path, seed: int, split):
+        self.out, self.seed, self.split = out, seed, split
+        self.files = {k: open(out / f"{k}.bin", "wb") for k in list(ROW_ARRAYS) + ["legal"]}
+        self.headers = open(out / "games.jsonl", "w", encoding="utf-8")
+        self.games: list[tuple] = []  # rows of GAME_DTYPE
+        self.scores: list[list[int]] = []  # per game: how well its White and Black ids matched
+        self.index_of_key: dict[int, int] = {}
+        self.skipped: Counter = Counter()
+        self.damaged: list[str] = []
+        self.duplicates = self.parsed = self.rows_written = self.legal_written = 0
+
+    def __enter__(self) -> _DatasetWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for f in self.files.values():
             f.close()
-        headers.close()
+        self.headers.close()
 
-    table = np.array(games, dtype=GAME_DTYPE)
-    np.save(out / "games.npy", table)
+    def consume(self, fi: int, result: tuple) -> None:
+        """Take one ``_encode_chunk`` result for games of input file ``fi``."""
+        encoded, skip, plies = result
+        self.skipped.update(skip)
+        self.parsed += plies
+        for rows, meta in encoded:
+            if meta["key"] in self.index_of_key:
+                self.duplicates += 1
+                self._merge(self.index_of_key[meta["key"]], meta)
+            else:
+                self._append(fi, rows, meta)
+
+    def _merge(self, gi: int, meta: dict) -> None:
+        """Game ``gi`` seen again: each side takes the better-matched tracked player.
+
+        A match game sits in both players' files; each file's reader knows only its owner, so
+        the copies together say who both sides are.
+        """
+        g = list(self.games[gi])
+        for side, col in (("white", 2), ("black", 3)):
+            if meta[side + "_score"] > self.scores[gi][col - 2]:
+                g[col] = meta[side]
+                self.scores[gi][col - 2] = meta[side + "_score"]
+        self.games[gi] = tuple(g)
+
+    def _append(self, fi: int, rows: dict, meta: dict) -> None:
+        """Write a new game's rows, legal moves and headers, and add its game-table row."""
+        key, n, gi = meta["key"], meta["length"], len(self.games)
+        self.index_of_key[key] = gi
+        rows["game"] = np.full(n, gi, np.int32)
+        for k in ROW_ARRAYS:
+            self.files[k].write(np.ascontiguousarray(rows[k], dtype=ROW_ARRAYS[k][0]).tobytes())
+        self.files["legal"].write(rows["legal"].astype(np.int16).tobytes())
+        self.games.append((self.rows_written, n, meta["white"], meta["black"], meta["result"],
+                           meta["white_elo"], meta["black_elo"], meta["year"],
+                           _split_of(key, self.seed, self.split), fi, meta["setup"], meta["start_ep"]))
+        self.scores.append([meta["white_score"], meta["black_score"]])
+        self.headers.write(json.dumps(meta["headers"], ensure_ascii=False) + "\n")
+        self.rows_written += n
+        self.legal_written += len(rows["legal"])
+
+    def save_games(self) -> np.ndarray:
+        """Save the game table as ``games.npy`` and return it."""
+        table = np.array(self.games, dtype=GAME_DTYPE)
+        np.save(self.out / "games.npy", table)
+        return table
+
+
+# --- manifest ----------------------------------------------------------------------------
+
+def _manifest(paths, owners: _Owners, table: np.ndarray, writer: _DatasetWriter, *, seed: int, split,
+              max_games_per_player: int | None, seconds: float) -> dict:
+    """What a dataset holds and how it was made: enough to tell whether to prepare it again."""
+    skipped = writer.skipped
+    return {
+        "format": "playas-chess-dataset", "version": 1,
+        "inputs": [str(p) for p in paths], "input_hash": _inputs_hash(paths),
+        "owner": owners.label,
+        "players": owners.names, "games_per_player": _games_per_player(table, owners.names),
+        "games": len(table), "positions": writer.rows_written, "plies_parsed": writer.parsed,
+        "legal_entries": writer.legal_written,
+        "targets": int(_target_count(table)),
+        "split": dict(zip(SPLITS, split)), "seed": seed, "max_games_per_player": max_games_per_player,
+        "duplicates_merged": writer.duplicates, "skipped": dict(skipped),
+        "skipped_total": sum(v for k, v in skipped.items() if k != "no tracked player"),
+        "damaged_files": writer.damaged, "seconds": seconds,
+    }
+
+
+def _games_per_player(table: np.ndarray, names: list[str]) -> dict:
+    """Each player's games (as either colour) per split."""
     per_player = {}
     for pid, name in enumerate(names):
         mine = (table["white"] == pid) | (table["black"] == pid)
         per_player[name] = {s: int((mine & (table["split"] == i)).sum()) for i, s in enumerate(SPLITS)}
-    skipped_total = sum(v for k, v in skipped.items() if k != "no tracked player")
-    manifest = {
-        "format": "playas-chess-dataset", "version": 1,
-        "inputs": [str(p) for p in paths], "input_hash": _inputs_hash(paths),
-        "owner": "filename" if owner_from_filename_ else "players" if players else f"min-games {min_games}",
-        "players": names, "games_per_player": per_player,
-        "games": len(table), "positions": rows_written, "plies_parsed": parsed, "legal_entries": legal_written,
-        "targets": int(_target_count(table)),
-        "split": dict(zip(SPLITS, split)), "seed": seed, "max_games_per_player": max_games_per_player,
-        "duplicates_merged": duplicates, "skipped": dict(skipped), "skipped_total": skipped_total,
-        "damaged_files": damaged, "seconds": round(time.monotonic() - t0, 1),
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    return manifest
+    return per_player
 
 
 def _inputs_hash(paths) -> str:
