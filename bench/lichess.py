@@ -1,9 +1,9 @@
 """Lichess bot benchmark: eight games at once against the loopback Lichess, move latency and CPU.
 
-    python bench/lichess.py                       # 8 games at a time for 30 s, nodes 1 and 16
-    python bench/lichess.py --games 8 --seconds 60 --nodes 1 16 64 --think 0.3
+    python -m bench.lichess                       # 8 games at a time for 30 s, nodes 1 and 16
+    python -m bench.lichess --games 8 --seconds 60 --nodes 1 16 64 --think 0.3
 
-The bot runs as a user runs it (``playas lichess --config ...`` in its own process, token from
+The bot runs as a user runs it (``playas chess lichess --config ...`` in its own process, token from
 LICHESS_TOKEN) against the test suite's Lichess on loopback (tests/lichess_server.py), whose
 opponents play random legal moves after ``--think`` seconds each, with a 3+2 clock. Whenever a
 game ends (mate, or a draw at ``--plies``) a new challenge takes its place, so the bot keeps
@@ -27,10 +27,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from common import ROOT, record, table  # noqa: E402
-from lichess_server import LichessServer  # noqa: E402
+from tests.lichess_server import LichessServer
+
+from .common import ROOT, record, table
 
 TOKEN = "lip_bench_token"
 
@@ -49,7 +48,7 @@ def run(model: str, games: int, seconds: float, plies: int, nodes: int, think: f
         cfg.write_text(yaml.safe_dump({"url": server.url, "engine": {"model": model, "nodes": nodes},
                                        "challenge": {"concurrency": games, "max_queue": 0}, "greeting": silent}))
         env = {**os.environ, "LICHESS_TOKEN": TOKEN}
-        bot = subprocess.Popen([sys.executable, "-m", "playas.cli", "lichess", "--config", str(cfg)], cwd=ROOT,
+        bot = subprocess.Popen([sys.executable, "-m", "playas.cli", "chess", "lichess", "--config", str(cfg)], cwd=ROOT,
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         ids: list[str] = []
 
@@ -93,6 +92,7 @@ def main() -> None:
     p.add_argument("--plies", type=int, default=120, help="a game is adjudicated a draw at this many plies")
     p.add_argument("--nodes", type=int, nargs="+", default=[1, 16])
     p.add_argument("--think", type=float, default=0.3, help="the opponents' seconds a move")
+    p.add_argument("--no-record", action="store_true", help="print the table only; leave BENCHMARKS.md as it is")
     a = p.parse_args()
     load = os.getloadavg()[0]
     rows = []
@@ -109,7 +109,8 @@ def main() -> None:
              f"server-side, from the state that gives the bot the move to its move arriving, HTTP included. "
              f"Load average at the start: {load:.1f} on {os.cpu_count()} cores (shared with a training job).")
     print(body)
-    record("lichess", "Lichess bot: eight games at once", body, "python bench/lichess.py")
+    if not a.no_record:
+        record("lichess", "Lichess bot: eight games at once", body, "python -m bench.lichess")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """UCI engine benchmark: start-up, bestmove latency, and playing strength by style against Stockfish.
 
-    python bench/uci.py                                   # speed, plus a small strength run
-    python bench/uci.py --styles mean Tal Petrosian Tal:0.5,Petrosian:0.5 --skills 0 3 6 10 --games 10 --tc 60+0.6
+    python -m bench.uci                                   # speed, plus a small strength run
+    python -m bench.uci --styles mean Tal Petrosian Tal:0.5,Petrosian:0.5 --skills 0 3 6 10 --games 10 --tc 60+0.6
 
 Speed: the engine on a pipe, as a GUI runs it. Start-up is from launching the process to
 ``uciok`` (``uci`` sent at once) and to the first ``readyok`` (model loaded); latency is from
@@ -28,12 +28,11 @@ import chess.engine
 import chess.pgn
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED, record, table  # noqa: E402
+from playas.bots.arena import play_clocked
+from playas.shipped import default_model
+from playas.chess.pgn import iter_game_texts
 
-from playas.bots.arena import play_clocked  # noqa: E402
-from playas.bots.uci import default_model  # noqa: E402
-from playas.chess.pgn import iter_game_texts  # noqa: E402
+from .common import ROOT, SHARED, record, table
 
 ENGINE = [sys.executable, "-m", "playas.bots.uci"]
 
@@ -160,7 +159,7 @@ def bench_strength(a, styles: list[str], skills: list[int]) -> list[list]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(default_model()))
+    ap.add_argument("--model", default=str(default_model("chess")))
     ap.add_argument("--positions", type=int, default=200, help="positions for the latency percentiles")
     ap.add_argument("--nodes", type=int, nargs="+", default=[1], help="Nodes values to time")
     ap.add_argument("--startups", type=int, default=3, help="launches to take the median start-up of")
@@ -195,7 +194,7 @@ def main() -> None:
                  + table(rows, ["style"] + [f"skill {s}" for s in a.skills]))
     print(body)
     if not a.no_record:
-        cmd = "python bench/uci.py " + " ".join(sys.argv[1:])
+        cmd = "python -m bench.uci " + " ".join(sys.argv[1:])
         record("uci", f"UCI engine: {Path(a.model).name}", body, cmd.strip())
 
 

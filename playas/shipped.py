@@ -18,8 +18,3 @@ def default_model(game: str) -> Path:
     """The shipped styled model of ``game``, or its plain fallback where that file is absent."""
     styled, plain = SHIPPED[game]
     return MODELS / styled if (MODELS / styled).exists() else MODELS / plain
-
-
-def default_chess_model() -> Path:
-    """:func:`default_model` of chess."""
-    return default_model("chess")

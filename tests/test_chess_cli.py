@@ -122,3 +122,54 @@ def test_train_base_fine_tunes_from_an_imported_net(dataset, tmp_path):
     # batch-norm statistics are kept; the weights moved
     assert torch.equal(tuned.input[1].running_mean, maia.input[1].running_mean)
     assert not torch.equal(tuned.input[0].weight, maia.input[0].weight)
+
+
+@pytest.fixture(scope="module")
+def comma_names(tmp_path_factory):
+    """A styled model whose players are spelled as PGN headers spell them ("Carlsen, Magnus"), with
+    rows and adapters that differ, so the right row is seen to be chosen."""
+    from playas.chess.model import CHESS, save_model
+    from playas.core import styled
+
+    net, _ = load_model(ROOT / "models" / "maia-1100.pt")
+    torch.manual_seed(0)
+    names = ["Carlsen, Magnus", "Tal, Mikhail", "Nakamura: Hikaru"]
+    model = styled.new_styled(CHESS, net, names, [10, 10, 10], {"heads": 4, "skills": 4, "rank": 2})
+    with torch.no_grad():
+        model.table.z.normal_(0, 3)
+        for _, layer in model.base.named_modules():
+            if hasattr(layer, "B"):
+                layer.B.normal_(0, 0.3)
+    path = tmp_path_factory.mktemp("names") / "names.pt"
+    save_model(path, model.eval(), {"kind": "styled", "players": 3, "games_per_player": dict.fromkeys(names, 10)})
+    return path
+
+
+def test_names_with_commas_and_colons_can_be_chosen(comma_names):
+    def probs(style):
+        moves = json.loads(playas("chess", "predict", "--model", comma_names, "--style", style, "--json").stdout)["moves"]
+        return {m["uci"]: m["prob"] for m in moves}
+
+    carlsen, tal = probs("Carlsen, Magnus"), probs("Tal, Mikhail")
+    assert carlsen != tal
+    assert probs('"Carlsen, Magnus":1') == carlsen and probs('"Nakamura: Hikaru"') == probs("Nakamura: Hikaru")
+    blend = probs('"Carlsen, Magnus":0.5,"Tal, Mikhail":0.5')
+    assert blend not in (carlsen, tal)
+    r = playas("chess", "predict", "--model", comma_names, "--style", "Carlsen, Magnus:0.5,Tal", check=False)
+    assert r.returncode == 2 and "unknown player 'Carlsen'" in r.stderr  # unquoted, the comma splits
+
+
+def test_names_with_commas_from_a_uci_gui(comma_names):
+    script = ("uci\nsetoption name Player value Carlsen, Magnus\nsetoption name Temperature value 0\n"
+              "position startpos\ngo nodes 1\nisready\n"
+              'setoption name Style value "Carlsen, Magnus":0.5,"Tal, Mikhail":0.5\ngo nodes 1\nisready\nquit\n')
+    r = subprocess.run([sys.executable, "-m", "playas.bots.uci", "--model", str(comma_names)], input=script,
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    out = r.stdout.splitlines()
+    assert "option name Player type combo default mean var mean var Carlsen, Magnus var Nakamura: Hikaru " \
+           "var Tal, Mikhail" in out
+    said = [line for line in out if line.startswith("info string")]
+    assert any(line.startswith("info string Carlsen, Magnus plays ") for line in said), said
+    assert any(line.startswith('info string "Carlsen, Magnus":0.5,"Tal, Mikhail":0.5 plays ') for line in said), said
+    assert not any("unknown" in line or "error" in line for line in said), said
+    assert sum(line.startswith("bestmove ") for line in out) == 2

@@ -18,10 +18,10 @@ import pytest
 import torch
 import yaml
 
-from lichess_server import LichessServer
+from tests.lichess_server import LichessServer
 from playas import cli
-from playas.bots.lichess import Engine, LichessBot, connect
-from playas.bots.lichess_config import ChallengeConfig, decline_reason, load_config, parse_config
+from playas.bots.lichess import EngineWrapper, LichessBot, connect
+from playas.bots.lichess.config import ChallengeConfig, decline_reason, load_config, parse_config
 from playas.core.errors import PlayasError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,20 +40,20 @@ def server():
 
 @pytest.fixture(scope="module")
 def engine():
-    return Engine(parse_config({"engine": {"model": str(MAIA)}}).engine)
+    return EngineWrapper(parse_config({"engine": {"model": str(MAIA)}}).engine)
 
 
 @pytest.fixture(scope="module")
 def styled_model(tmp_path_factory):
     """A styled model of two players over Maia-1100 (untrained adapters: the styles are names here)."""
     from playas.chess.model import load_model, save_model
-    from playas.chess.styles import adapter_targets
+    from playas.chess.model import CHESS
     from playas.core.mhr import MHRConfig, Styled
     from playas.core.styles import StyleTable
 
     net, _ = load_model(MAIA)
     torch.manual_seed(0)
-    model = Styled(net, MHRConfig(heads=2, skills=2, rank=2, targets=adapter_targets(net, 1)),
+    model = Styled(net, MHRConfig(heads=2, skills=2, rank=2, targets=CHESS.adapter_targets(net, {"adapt_blocks": 1})),
                    StyleTable(["Tal", "Petrosian"], 2, 2, [10, 10]))
     path = tmp_path_factory.mktemp("styled") / "styled.pt"
     save_model(path, model, {"kind": "styled", "players": 2, "games_per_player": {"Tal": 10, "Petrosian": 10}})
@@ -111,12 +111,12 @@ def read_pgn(path: Path) -> chess.pgn.Game:
 
 
 def bot_process(server, tmp_path, **settings):
-    """``playas lichess`` as a user starts it, in its own process."""
+    """``playas chess lichess`` as a user starts it, in its own process."""
     cfg = tmp_path / "lichess.yml"
     cfg.write_text(yaml.safe_dump({"url": server.url, "engine": {"model": str(MAIA)}, **settings}))
     env = {**os.environ, "LICHESS_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "playas.cli", "lichess", "--config", str(cfg)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "playas.cli", "chess", "lichess", "--config", str(cfg)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 # --- configuration and filters (no network) ----------------------------------------------------
@@ -124,13 +124,15 @@ def bot_process(server, tmp_path, **settings):
 def test_config_reads_lichess_bot_keys_and_refuses_bad_values(tmp_path):
     cfg = load_config(ROOT / "configs" / "lichess.yml")
     assert cfg.url == "https://lichess.org/" and cfg.challenge.concurrency == 1 and cfg.rate_limit_wait == 60
-    assert cfg.ignored == []
-    cfg = parse_config({"engine": {"style": "Tal", "protocol": "uci", "draw_or_resign": {"resign_enabled": True}},
+    assert cfg.unused == []
+    assert cfg.pgn_directory == str(ROOT / "configs" / "game_records")  # beside the config, not the working folder
+    cfg = parse_config({"engine": {"style": "Tal", "protocol": "uci", "draw_or_resign": {"resign_enabled": True},
+                                   "polyglot": {"enabled": False}},
                         "challenge": {"concurrency": 3, "accept_bot": False, "variants": "standard"},
-                        "polyglot": {"enabled": False}, "greeting": {"hello": "hi {opponent}"}})
+                        "matchmaking": {"allow_matchmaking": False}, "greeting": {"hello": "hi {opponent}"}})
     assert cfg.engine.style == "Tal" and cfg.engine.draw_or_resign.resign_enabled
     assert cfg.challenge.concurrency == 3 and cfg.challenge.variants == ["standard"]
-    assert sorted(cfg.ignored) == ["engine.protocol", "polyglot"]
+    assert sorted(cfg.unused) == ["engine.polyglot", "engine.protocol", "matchmaking"]  # lichess-bot's, not used
     bad = [({"challenge": {"concurrency": 0}}, "challenge.concurrency must be a whole number of at least 1"),
            ({"challenge": {"variants": ["chess960"]}}, "challenge.variants may hold only standard, fromPosition"),
            ({"challenge": {"time_controls": ["blitz", "hyper"]}}, "'hyper'"),
@@ -139,7 +141,10 @@ def test_config_reads_lichess_bot_keys_and_refuses_bad_values(tmp_path):
            ({"challenge": {"min_base": 600, "max_base": 60}}, "min_ setting is above its max_"),
            ({"url": "lichess.org"}, "url must start with http"),
            ({"token": "lip_secret"}, "LICHESS_TOKEN"),
-           ({"engine": "maia"}, "engine must be a mapping")]
+           ({"engine": "maia"}, "engine must be a mapping"),
+           ({"challenge": {"concurency": 2}}, "unknown setting 'challenge.concurency'; did you mean "
+                                              "'challenge.concurrency'?"),
+           ({"polyglot": {"enabled": False}}, "unknown setting 'polyglot'")]  # lichess-bot has it under engine
     for data, message in bad:
         with pytest.raises(PlayasError, match=message.replace("(", r"\(").replace(")", r"\)")):
             parse_config(data)
@@ -220,6 +225,7 @@ def test_a_full_game_from_challenge_to_checkmate(server, engine, tmp_path, color
     assert all(h.get("Authorization") == f"Bearer {TOKEN}" for h in server.headers_seen)
     assert TOKEN not in caplog.text and "Bearer" not in caplog.text
     assert f"game {gid} over: {pgn.headers['Result']} (mate)" in caplog.text
+    assert f"finished games are saved as PGN in {tmp_path.resolve()}" in caplog.text
 
 
 def test_a_game_from_a_position_as_black(server, engine, tmp_path):
@@ -380,8 +386,8 @@ def test_draws_resignation_and_abort_by_config(server, engine, tmp_path):
 def test_styles_each_game_plays_one_and_keeps_it(server, styled_model):
     styles = ["Tal", "Petrosian", "Tal:0.5,Petrosian:0.5"]
     cfg = parse_config({"engine": {"model": str(styled_model), "styles": styles, "temperature": 0}})
-    engine = Engine(cfg.engine)
-    assert Engine(cfg.engine).style_for("abcd1234") == engine.style_for("abcd1234")  # same after a restart
+    engine = EngineWrapper(cfg.engine)
+    assert EngineWrapper(cfg.engine).style_for("abcd1234") == engine.style_for("abcd1234")  # same after a restart
     ids = {}
     for n in range(100):  # two game ids that play different styles
         ids.setdefault(engine.style_for(f"st{n:06d}"), f"st{n:06d}")
@@ -401,9 +407,9 @@ def test_styles_each_game_plays_one_and_keeps_it(server, styled_model):
 
 def test_unknown_styles_are_refused_in_one_sentence(styled_model):
     with pytest.raises(PlayasError, match="unknown player 'Fischer'"):
-        Engine(parse_config({"engine": {"model": str(styled_model), "styles": ["Tal", "Fischer"]}}).engine)
+        EngineWrapper(parse_config({"engine": {"model": str(styled_model), "styles": ["Tal", "Fischer"]}}).engine)
     with pytest.raises(PlayasError, match="no style table"):
-        Engine(parse_config({"engine": {"model": str(MAIA), "style": "Tal"}}).engine)
+        EngineWrapper(parse_config({"engine": {"model": str(MAIA), "style": "Tal"}}).engine)
 
 
 # --- stopping ----------------------------------------------------------------------------------
@@ -451,7 +457,7 @@ def test_ctrl_c_twice_resigns_cleanly(server, tmp_path):
 # --- the command's errors ----------------------------------------------------------------------
 
 def _run_cli(capsys, config: Path) -> tuple[int, str]:
-    rc = cli.main(["lichess", "--config", str(config)])
+    rc = cli.main(["chess", "lichess", "--config", str(config)])
     err = capsys.readouterr().err
     return rc, err
 
@@ -485,12 +491,27 @@ def test_token_and_account_errors_are_one_sentence(tmp_path, capsys, monkeypatch
 def test_config_errors_are_one_sentence(tmp_path, capsys, monkeypatch, styled_model):
     monkeypatch.setenv("LICHESS_TOKEN", TOKEN)
     (tmp_path / "bad.yml").write_text("engine: {style: [\n")
+    typo = _config(tmp_path, challenge={"concurency": 2})
     cases = [(tmp_path / "missing.yml", "config file"),
              (tmp_path / "bad.yml", "is not valid YAML"),
              (_config(tmp_path, token="lip_x"), "holds a token"),
              (_config(tmp_path, challenge={"concurrency": "two"}), "challenge.concurrency must be a whole number"),
+             (typo, f"config file {typo}: unknown setting 'challenge.concurency'; "
+                    "did you mean 'challenge.concurrency'?"),
+             (_config(tmp_path, engine={"model": str(MAIA), "temprature": 0}), "unknown setting 'engine.temprature'"),
              (_config(tmp_path, engine={"model": str(styled_model), "style": "Fischer"}), "unknown player 'Fischer'"),
              (_config(tmp_path, engine={"model": str(tmp_path / "none.pt")}), "does not exist")]
     for path, message in cases:
         rc, err = _run_cli(capsys, path)
         assert rc == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_lichess_bot_keys_are_listed_once_and_games_saved_beside_the_config(tmp_path, capsys, caplog, monkeypatch):
+    monkeypatch.setenv("LICHESS_TOKEN", TOKEN)
+    caplog.set_level(logging.INFO)
+    path = _config(tmp_path, url="http://127.0.0.1:9/", pgn_directory="records", matchmaking={"allow_matchmaking": True},
+                   engine={"model": str(MAIA), "polyglot": {"enabled": False}})
+    rc, err = _run_cli(capsys, path)
+    assert rc == 2 and "cannot reach Lichess" in err  # nothing listens there; the config itself was good
+    assert caplog.text.count("not used by playas") == 1 and "engine.polyglot, matchmaking" in caplog.text
+    assert load_config(path).pgn_directory == str(tmp_path / "records")  # not the working folder

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from playas.bots.arena import play_clocked
-from playas.bots.search import search
+from playas.chess.search import search
 from playas.chess.policy import Policy
 from playas.chess.dataset import prepare
 from playas.chess.styles import train_styles

@@ -1,4 +1,6 @@
-"""The adapters that put a style in front of players: the UCI engine (and later the bots).
+"""The adapters that put a style in front of players, each thin, over one game's public interface.
 
-Thin by design: protocol handling here, every move from :class:`playas.chess.policy.Policy`.
+Chess: :mod:`.uci` (the UCI engine) and :mod:`.lichess` (a Lichess bot account), both choosing
+every move through :class:`playas.chess.engine.Engine`; :mod:`.arena` referees clocked games
+between UCI engines for the tests and benchmarks.
 """

@@ -1,10 +1,11 @@
 """A UCI chess engine that plays as a person: any player of a styled model, a blend, or steered.
 
 Any chess GUI (or python-chess, cutechess, polyglot for xboard GUIs) can run ``playas-uci``.
-Every move comes from :class:`playas.chess.policy.Policy`: the player's move probabilities and
-the value head's score. By default a move is one network evaluation, the pure style, in
-milliseconds; the ``Nodes`` option adds a small search (:mod:`playas.bots.search`) for a
-stronger opponent whose moves are still the player's.
+Thin by design: this module speaks the protocol (threads, clocks, options) and every move comes
+from the chess move interface, :meth:`playas.chess.engine.Engine.search`, which also scores it;
+here the typed scores are written as UCI's ``score cp N`` / ``score mate N``. By default a move
+is one network evaluation, the pure style, in milliseconds; the ``Nodes`` option adds a small
+search for a stronger opponent whose moves are still the player's.
 
 Three threads: the main thread reads stdin and answers each command at once, so ``isready``,
 ``stop`` and ``ponderhit`` work while a worker thread thinks about a ``go``. The model loads in
@@ -22,7 +23,6 @@ A bad value is refused with an ``info string`` saying why, and the option keeps 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -33,35 +33,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import chess
-import numpy as np
 
 from .. import __version__
+from ..chess.limits import Limits
+from ..core.card import card_players
 from ..core.errors import PlayasError
-from ..shipped import default_chess_model as default_model
-from .search import centipawns, choose, restrict, search, with_temperature
+from ..shipped import default_model
 
 MEAN = "mean"  # the Player value for the mean style of all players
 GO_NUMBERS = ("wtime", "btime", "winc", "binc", "movestogo", "movetime", "nodes", "depth", "mate")
 GO_WORDS = set(GO_NUMBERS) | {"infinite", "ponder", "searchmoves"}
-
-
-def card_players(model: Path) -> list[str] | None:
-    """Player names from the JSON card beside a checkpoint, without loading torch.
-
-    ``[]`` for a plain model; None when the card cannot say for sure (then the engine waits for
-    the model itself). The names must add up to the card's player count to be trusted.
-    """
-    try:
-        card = json.loads(Path(model).with_suffix(".json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(card, dict):
-        return None
-    if card.get("kind") != "styled":
-        return []
-    names = list(card.get("games_per_player") or {})
-    names += [n for n in card.get("enrolled") or {} if n not in names]
-    return names if len(names) == card.get("players") else None
 
 
 # --- options -------------------------------------------------------------------------------
@@ -144,36 +125,6 @@ def parse_steer_option(text: str) -> dict[str, float]:
 
 # --- go --------------------------------------------------------------------------------------
 
-@dataclass
-class Limits:
-    """The parameters of one ``go``; times in milliseconds, as UCI sends them."""
-
-    wtime: int | None = None
-    btime: int | None = None
-    winc: int | None = None
-    binc: int | None = None
-    movestogo: int | None = None
-    movetime: int | None = None
-    nodes: int | None = None
-    depth: int | None = None
-    mate: int | None = None
-    infinite: bool = False
-    ponder: bool = False
-    searchmoves: list[chess.Move] = field(default_factory=list)
-
-    def budget(self, white: bool, overhead_ms: int) -> float | None:
-        """Seconds this move may take: ``movetime``, else a slice of the clock; None without either."""
-        if self.movetime is not None:
-            return max(self.movetime - overhead_ms, 0) / 1000
-        left = self.wtime if white else self.btime
-        if left is None:
-            return None
-        inc = (self.winc if white else self.binc) or 0
-        moves = max(self.movestogo or 30, 1)
-        slice_ = min(left / moves + 0.75 * inc, left / 2)  # never more than half of what is left
-        return max(slice_ - overhead_ms, 0) / 1000
-
-
 def parse_go(tokens: list[str], board: chess.Board | None) -> tuple[Limits, list[str]]:
     """``go`` tokens as Limits, and notes about any token that made no sense."""
     limits, notes, i = Limits(), [], 0
@@ -204,32 +155,11 @@ def parse_go(tokens: list[str], board: chess.Board | None) -> tuple[Limits, list
     return limits, notes
 
 
-@dataclass
-class Line:
-    """One line of ``info``: a principal variation and its score from the engine's side."""
-
-    pv: list[chess.Move]
-    score: str  # "cp 35" or "mate 1"
-    wdl: tuple[int, int, int] | None = None
-
-
-@dataclass
-class Thought:
-    """What a go found: the move, the reply we expect, the info lines and search statistics."""
-
-    move: chess.Move
-    ponder: chess.Move | None = None
-    lines: list[Line] = field(default_factory=list)
-    nodes: int = 1
-    depth: int = 1
-    seldepth: int = 1
-
-
 class Job:
     """One ``go`` being thought about: its board, limits, and the GUI's signals while it runs."""
 
-    def __init__(self, board: chess.Board, limits: Limits, policy, settings: dict):
-        self.board, self.limits, self.policy = board, limits, policy
+    def __init__(self, board: chess.Board, limits: Limits, engine, settings: dict):
+        self.board, self.limits, self.engine = board, limits, engine
         self.settings = settings  # the options as they were at go: a late setoption waits for the next go
         self.start = time.monotonic()
         self.stop = threading.Event()  # think no more
@@ -264,19 +194,18 @@ class UciEngine:
     """The protocol: ``handle`` one line at a time; ``run`` reads them from a stream."""
 
     def __init__(self, model=None, out=None):
-        self.model_path = Path(model) if model else default_model()
+        self.model_path = Path(model) if model else default_model("chess")
         if not self.model_path.is_file():
             raise PlayasError(f"model file {self.model_path} does not exist")
         self.out = out or sys.stdout
         self.out_lock = threading.Lock()
-        self.policy = None
+        self.engine = None  # the chess move interface, once loaded
         self.load_error: str | None = None
         self.loaded = threading.Event()
         self.names = card_players(self.model_path)
         self.options: dict[str, Option] | None = None
         self.values: dict[str, object] = {}
         self.temperature = 1.0
-        self.rng = np.random.default_rng()
         self.board: chess.Board | None = chess.Board()
         self.job: Job | None = None
         self.worker: threading.Thread | None = None
@@ -298,7 +227,7 @@ class UciEngine:
     # --- the model ---------------------------------------------------------------------------
     def _load_first(self) -> None:
         try:
-            self.policy = self._load(self.model_path, threads=1)
+            self.engine = self._load(self.model_path, threads=1)
         except PlayasError as e:
             self.load_error = str(e)
         except Exception as e:  # never let a load kill the engine; say what happened instead
@@ -307,29 +236,29 @@ class UciEngine:
             self.loaded.set()
 
     @staticmethod
-    def _load(path: Path, threads: int):
+    def _load(path: Path, threads: int, seed: int | None = None):
         import torch
 
-        from ..chess.policy import Policy
+        from ..chess.engine import Engine
 
         torch.set_num_threads(threads)  # one thread: the lowest latency, and fair to the GUI's other engine
-        policy = Policy.load(path)
-        policy.analyse(chess.Board())  # the first forward pass is slow; take it before readyok
-        return policy
+        engine = Engine(path, seed=seed)
+        engine.judge(chess.Board())  # the first forward pass is slow; take it before readyok
+        return engine
 
     def _ready(self):
-        """The policy, once loaded (None if loading failed, said in an info string)."""
+        """The move interface, once loaded (None if loading failed, said in an info string)."""
         self.loaded.wait()
-        if self.policy is None and self.load_error:
+        if self.engine is None and self.load_error:
             self.note(self.load_error)
-        return self.policy
+        return self.engine
 
     def _ensure_options(self) -> dict[str, Option]:
         if self.options is None:
             names = self.names
             if names is None:  # the card did not say: ask the model
-                policy = self._ready()
-                names = policy.players if policy else []
+                engine = self._ready()
+                names = engine.players if engine else []
             self.options = make_options(self.model_path, names)
             self.values = {o.name: o.default for o in self.options.values()}
         return self.options
@@ -410,17 +339,18 @@ class UciEngine:
         """Make an option take effect; raises (changing nothing) when the value cannot work."""
         if name in ("Player", "Style", "Steer"):
             v = {**self.values, name: value}
-            policy = self._ready()
-            if policy is None:
+            engine = self._ready()
+            if engine is None:
                 raise PlayasError("no model is loaded")
-            style = v["Style"] or (None if v["Player"] == MEAN else v["Player"])
-            policy.set_style(style, parse_steer_option(v["Steer"]))
+            engine.policy(*style_of(v))  # merged now, so the next go is quick; raises for unknown players
             if name == "Player" and v["Style"]:
                 self.note("Style is set, and overrides Player until it is cleared")
         elif name == "Temperature":
             self.temperature = parse_temperature(value)
         elif name == "Seed":
-            self.rng = np.random.default_rng(value or None)
+            engine = self._ready()
+            if engine is not None:
+                engine.reseed(value or None)
         elif name == "Threads":
             self._ready()
             import torch
@@ -428,14 +358,13 @@ class UciEngine:
             torch.set_num_threads(value)
         elif name == "Model":
             self._finish()
-            policy = self._load(Path(value), self.values["Threads"])
-            style = self.values["Style"] or (None if self.values["Player"] == MEAN else self.values["Player"])
+            engine = self._load(Path(value), self.values["Threads"], self.values["Seed"] or None)
             try:
-                policy.set_style(style, parse_steer_option(self.values["Steer"]))
+                engine.policy(*style_of(self.values))
             except PlayasError as e:
                 self.note(f"{e}; playing the mean style of {value}")
                 self.values.update(Player=MEAN, Style="", Steer="")
-            self.policy, self.model_path = policy, Path(value)
+            self.engine, self.model_path = engine, Path(value)
 
     def cmd_position(self, args) -> None:
         if not args or args[0] not in ("startpos", "fen"):
@@ -469,9 +398,9 @@ class UciEngine:
         limits, notes = parse_go(args, board)
         for n in notes:
             self.note(n)
-        policy = self._ready()
-        if policy is None or board is None or not any(board.legal_moves):
-            if policy is None:
+        engine = self._ready()
+        if engine is None or board is None or not any(board.legal_moves):
+            if engine is None:
                 self.note("no model is loaded; set the Model option")
             elif board is None:
                 self.note("no valid position; send position first")
@@ -479,7 +408,8 @@ class UciEngine:
                 self.send("info depth 0 score " + ("mate 0" if board.is_checkmate() else "cp 0"))
             self.send("bestmove (none)")
             return
-        self.job = Job(board, limits, policy, dict(self.values, temperature=self.temperature))
+        limits.nodes = limits.nodes or self.values["Nodes"]
+        self.job = Job(board, limits, engine, dict(self.values, temperature=self.temperature))
         self.worker = threading.Thread(target=self._think, args=(self.job,), daemon=True, name="playas-go")
         self.worker.start()
 
@@ -508,115 +438,45 @@ class UciEngine:
 
     # --- thinking (the worker thread) --------------------------------------------------------
     def _think(self, job: Job) -> None:
+        s = job.settings
         try:
-            t = self._policy_move(job) if self._nodes(job) <= 1 else self._search(job)
+            c = job.engine.search(job.board, job.limits, *style_of(s), stop=job.should_stop, multipv=s["MultiPV"],
+                                  ponder=s["Ponder"], temperature=s["temperature"])
+            self._send_analysis(job, c)
+            move, ponder = c.move, c.ponder
         except Exception as e:  # never leave the GUI without a move
             self.note(f"error while thinking: {type(e).__name__}: {e}")
-            t = Thought(next(iter(job.board.legal_moves)))
-        elapsed = max(time.monotonic() - job.start, 1e-6)
-        for i, line in enumerate(t.lines, 1):
-            wdl = f" wdl {' '.join(map(str, line.wdl))}" if line.wdl and job.settings["UCI_ShowWDL"] else ""
-            self.send(f"info depth {t.depth} seldepth {max(t.seldepth, len(line.pv))} multipv {i} "
-                      f"score {line.score}{wdl} nodes {t.nodes} nps {int(t.nodes / elapsed)} "
-                      f"time {int(elapsed * 1000)} pv {' '.join(m.uci() for m in line.pv)}")
+            move, ponder = next(iter(job.board.legal_moves)), None
         job.released.wait()  # go ponder / go infinite: the move waits for ponderhit or stop
-        self.send(f"bestmove {t.move.uci()}" + (f" ponder {t.ponder.uci()}" if t.ponder else ""))
+        self.send(f"bestmove {move.uci()}" + (f" ponder {ponder.uci()}" if ponder else ""))
 
-    def _nodes(self, job: Job) -> int:
-        return job.limits.nodes if job.limits.nodes else job.settings["Nodes"]
-
-    def _policy_move(self, job: Job):
-        """One evaluation: sample the player's distribution (at Temperature) and report it."""
-        board, policy = job.board, job.policy
-        an = policy.analyse(board, 1.0)
-        moves, probs = restrict(an.moves, an.probs, job.limits.searchmoves)
-        move = moves[int(self.rng.choice(len(moves), p=with_temperature(probs, job.settings["temperature"])))]
-        k = job.settings["MultiPV"]
-        shown = [move] + [m for m in moves if m != move][: k - 1]  # the move played comes first
-        ponder = self._ponder_move(job, move)
-        if k == 1:
-            scores = [(self._score(board, move, an.value), _wdl(an.wdl))]
-        else:
-            scores = self._child_scores(policy, board, shown)
-        lines = [Line([m] + ([ponder] if ponder and m == move else []), s, w) for m, (s, w) in zip(shown, scores)]
-        self._report_probabilities(job, moves, probs, shown)
-        return Thought(move, ponder, lines, nodes=1 if k == 1 else 1 + len(shown))
-
-    def _search(self, job: Job):
-        """A small tree (``Nodes`` evaluations, within the clock's budget) over the player's moves."""
-        board = job.board
-        tree = search(job.policy, board, self._nodes(job), job.should_stop, job.limits.searchmoves)
-        root = tree.root
-        chosen = choose(root, job.settings["temperature"], self.rng)
-        others = sorted((c for c in root.children if c is not chosen), key=lambda c: (-c.visits, -c.prior))
-        shown = [chosen] + others[: job.settings["MultiPV"] - 1]
-        lines = []
-        for c in shown:
-            q = c.q if c.visits else -root.q  # an unvisited move: the position's own value
-            lines.append(Line([c.move] + c.pv(), "mate 1" if c.terminal == -1.0 else f"cp {centipawns(q)}"))
-        pv = lines[0].pv
-        depth = len(pv)
-        ponder = pv[1] if len(pv) > 1 else self._ponder_move(job, chosen.move)
-        if ponder and len(pv) == 1:
-            pv.append(ponder)
-        moves = [c.move for c in root.children]
-        self._report_probabilities(job, moves, np.array([c.prior for c in root.children]), [c.move for c in shown],
-                                   visits={c.move: c.visits for c in root.children})
-        return Thought(chosen.move, ponder, lines, tree.nodes, depth, tree.seldepth)
-
-    def _ponder_move(self, job: Job, move: chess.Move) -> chess.Move | None:
-        """The reply we expect (the most likely one), only when the GUI lets us ponder."""
-        if not job.settings["Ponder"]:
-            return None
-        board = job.board
-        board.push(move)
-        try:
-            return job.policy.analyse(board, 1.0).moves[0] if any(board.legal_moves) else None
-        finally:
-            board.pop()
-
-    @staticmethod
-    def _score(board: chess.Board, move: chess.Move, value: float) -> str:
-        board.push(move)
-        mate = board.is_checkmate()
-        board.pop()
-        return "mate 1" if mate else f"cp {centipawns(value)}"
-
-    @staticmethod
-    def _child_scores(policy, board: chess.Board, moves: list[chess.Move]) -> list[tuple[str, tuple | None]]:
-        """Each move's score from the value of the position after it, in one batch."""
-        from ..chess.encoding import board_planes
-
-        out, planes, where = [], [], []
-        for m in moves:
-            board.push(m)
-            if board.is_checkmate():
-                out.append(("mate 1", (1000, 0, 0)))
-            elif board.is_stalemate() or board.is_insufficient_material():
-                out.append(("cp 0", (0, 1000, 0)))
-            else:
-                out.append(None)
-                where.append(len(out) - 1)
-                planes.append(board_planes(board))
-            board.pop()
-        if planes:
-            _, wdl = policy.logits(np.stack(planes))
-            for i, (w, d, l) in zip(where, wdl):
-                out[i] = (f"cp {centipawns(float(l - w))}", _wdl(np.array([l, d, w])))  # their loss is our win
-        return out
-
-    def _report_probabilities(self, job: Job, moves, probs, shown, visits=None) -> None:
-        """One info string: how likely the player is to play each shown move (and visits, if searched)."""
-        p = dict(zip(moves, probs))
-        style = (job.settings["Style"] or job.settings["Player"]) if job.policy.styled else self.model_path.stem
-        parts = [f"{m.uci()} {100 * float(p.get(m, 0)):.2f}%" + (f" n={visits[m]}" if visits else "") for m in shown]
-        self.note(f"{style} plays " + ", ".join(parts))
+    def _send_analysis(self, job: Job, c) -> None:
+        """The player's probabilities as an info string, then one ``info`` line for each line."""
+        searched = any(line.visits is not None for line in c.lines)
+        style = (job.settings["Style"] or job.settings["Player"]) if job.engine.styled else self.model_path.stem
+        self.note(f"{style} plays " + ", ".join(f"{line.pv[0].uci()} {100 * line.probability:.2f}%"
+                                                 + (f" n={line.visits}" if searched else "") for line in c.lines))
+        elapsed = max(time.monotonic() - job.start, 1e-6)
+        for i, line in enumerate(c.lines, 1):
+            wdl = ""
+            if line.wdl and job.settings["UCI_ShowWDL"]:
+                w = line.wdl.relative
+                wdl = f" wdl {w.wins} {w.draws} {w.losses}"
+            self.send(f"info depth {c.depth} seldepth {max(c.seldepth, len(line.pv))} multipv {i} "
+                      f"score {uci_score(line.score)}{wdl} nodes {c.nodes} nps {int(c.nodes / elapsed)} "
+                      f"time {int(elapsed * 1000)} pv {' '.join(m.uci() for m in line.pv)}")
 
 
-def _wdl(wdl: np.ndarray) -> tuple[int, int, int]:
-    """Win, draw, loss in permille, summing to 1000."""
-    w, l = int(round(1000 * float(wdl[0]))), int(round(1000 * float(wdl[2])))
-    return w, 1000 - w - l, l
+def uci_score(score) -> str:
+    """A python-chess score as UCI writes it, from the side to move: ``cp 35`` or ``mate 1``."""
+    s = score.relative
+    return f"mate {s.mate()}" if s.is_mate() else f"cp {s.score()}"
+
+
+def style_of(values: dict) -> tuple[str | None, dict[str, float]]:
+    """The style and steering the Player, Style and Steer options ask for (Style overrides Player)."""
+    style = values["Style"] or (None if values["Player"] == MEAN else values["Player"])
+    return style, parse_steer_option(values["Steer"])
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -634,7 +494,7 @@ def run(model=None) -> int:
 def main(argv=None) -> int:
     """``playas-uci [--model MODEL]``: what a chess GUI launches."""
     p = argparse.ArgumentParser(prog="playas-uci", description="A UCI chess engine that plays as a person.")
-    p.add_argument("--model", help=f"a chess model (default: {default_model()})")
+    p.add_argument("--model", help=f"a chess model (default: {default_model('chess')})")
     a = p.parse_args(argv)
     try:
         return run(a.model)

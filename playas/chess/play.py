@@ -11,20 +11,24 @@ import chess.pgn
 import numpy as np
 
 from ..core.errors import PlayasError
+from .engine import Engine
 from .policy import Policy
 
 
 @dataclass
 class StylePlayer:
-    """A move chooser: a policy as one style, sampling at ``temperature`` (0: most likely move)."""
+    """A move chooser: a policy as its style, at ``temperature`` (0: the most likely move), through
+    the move interface (:class:`playas.chess.engine.Engine`) as every bot."""
 
     policy: Policy
     temperature: float = 1.0
     name: str = "playas"
 
+    def __post_init__(self):
+        self.engine = Engine(self.policy, self.temperature)
+
     def move(self, board: chess.Board, rng: np.random.Generator) -> chess.Move:
-        an = self.policy.analyse(board, self.temperature)
-        return an.moves[int(rng.choice(len(an.moves), p=an.probs))]
+        return self.engine.search(board, style=self.policy.style, steer=self.policy.steer, rng=rng).move
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """What a model thinks of a position: move probabilities over the legal moves, and a value.
 
-This is the one inference path for predict, the UCI engine, the Lichess bot and self-play.
+This is the one inference path: ``playas chess predict`` reads it directly, and every move a bot
+plays comes through it by way of the move interface (:mod:`playas.chess.engine`), which adds the
+temperature, the search and the scores.
 """
 
 from __future__ import annotations
@@ -29,12 +31,6 @@ class Analysis:
         """Expected score in [-1, 1] for the side to move."""
         return float(self.wdl[0] - self.wdl[2])
 
-    @property
-    def centipawns(self) -> int:
-        """lc0's conversion of an expected score to centipawns, for GUIs that want a number."""
-        q = max(min(self.value, 0.999), -0.999)
-        return int(round(90 * np.tan(1.5637541897 * q)))
-
     def top(self, k: int) -> list[tuple[chess.Move, float]]:
         return [(m, float(p)) for m, p in zip(self.moves[:k], self.probs[:k])]
 
@@ -43,8 +39,9 @@ class Policy:
     """A chess model ready to answer positions as one style.
 
     ``Policy.load(path, style="Tal:0.7,Petrosian:0.3", steer={"capture_rate": 1})``. A styled
-    model has its chosen style merged into plain layers, so a styled move costs what a base move
-    costs; ``set_style`` switches style without reloading.
+    model has its chosen style merged into plain layers once, here, so a styled move costs what a
+    base move costs, and the merged network never changes afterwards: several threads may ask it
+    at once. Another style is another Policy over the same model (the engine keeps one per style).
     """
 
     def __init__(self, model, card: dict | None = None, style: str | None = None,
@@ -52,9 +49,9 @@ class Policy:
         self.model = model.eval()
         self.card = card or {}
         self.net: ChessNet = model
-        self.style = None
+        self.style, self.steer = style, dict(steer or {})
         if self.styled or style or steer:
-            self.set_style(style, steer)
+            self._merge(style, self.steer)
 
     @classmethod
     def load(cls, path, style: str | None = None, steer: dict[str, float] | None = None) -> "Policy":
@@ -63,23 +60,18 @@ class Policy:
 
     @property
     def styled(self) -> bool:
-        from ..core.mhr import Styled
-
-        return isinstance(self.model, Styled)
+        return is_styled(self.model)
 
     @property
     def players(self) -> list[str]:
         return list(self.model.table.names) if self.styled else []
 
-    def set_style(self, style: str | None, steer: dict[str, float] | None = None) -> None:
-        """Play as ``style`` (a player or a blend; None is the mean style) with optional steering."""
+    def _merge(self, style: str | None, steer: dict[str, float]) -> None:
+        """Answer as ``style`` (a player or a blend; None is the mean style), steered by ``steer``."""
         if not self.styled:
-            if style or steer:
-                raise PlayasError("this model has no style table; use a styled model (train-styles)")
-            return
-        z = self.model.table.resolve(style, steer)  # raises on unknown players before anything changes
+            raise PlayasError("this model has no style table; use a styled model (train-styles)")
+        z = self.model.table.resolve(style, steer)  # raises on unknown players
         self.net = self.model.merged_base(z).eval()
-        self.style = style
 
     @torch.inference_mode()
     def logits(self, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +79,18 @@ class Policy:
         p, v = self.net(torch.from_numpy(planes))
         return p.numpy(), torch.softmax(v, dim=1).numpy()
 
-    def analyse(self, board: chess.Board, temperature: float = 1.0) -> Analysis:
+    def wdl_after(self, board: chess.Board, moves: list[chess.Move]) -> np.ndarray:
+        """Win, draw, loss (N, 3) for the side to move after each of ``moves``, in one batch."""
+        planes = []
+        for m in moves:
+            board.push(m)
+            try:
+                planes.append(enc.board_planes(board))
+            finally:
+                board.pop()
+        return self.logits(np.stack(planes))[1]
+
+    def analyse(self, board: chess.Board) -> Analysis:
         """Probabilities of the legal moves of ``board`` (history from its move stack)."""
         if board.is_game_over(claim_draw=False) and not any(board.legal_moves):
             raise PlayasError("the position has no legal moves")
@@ -97,17 +100,18 @@ class Policy:
         moves = list(board.legal_moves)
         idx = np.array([enc.move_to_index(board, m) for m in moves])
         z = logits[0, idx].astype(np.float64)
-        probs = softmax(z, temperature)
+        probs = softmax(z)
         order = np.argsort(-probs, kind="stable")
         return Analysis([moves[i] for i in order], probs[order], wdl[0])
 
 
-def softmax(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Softmax with temperature; temperature 0 puts all mass on the arg-max."""
-    if temperature <= 0:
-        out = np.zeros_like(z)
-        out[np.argmax(z)] = 1.0
-        return out
-    z = z / temperature
+def is_styled(model) -> bool:
+    """Whether ``model`` has a style table (players to play as), or is a plain network."""
+    from ..core.mhr import Styled
+
+    return isinstance(model, Styled)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max())
     return e / e.sum()

@@ -20,9 +20,8 @@ import chess
 import chess.pgn
 import numpy as np
 
-from .lichess_api import Backoff, LichessError, Refused, TokenRefused, Trouble
-from .search import centipawns
-from .uci import Limits
+from ...chess.limits import Limits
+from .api import Backoff, LichessError, Refused, TokenRefused, Trouble
 
 LOG = logging.getLogger("playas.lichess")
 LIVE = ("created", "started")  # game statuses of a game still being played
@@ -296,17 +295,18 @@ class Game:
         n = len(self.moves)
         if not self._my_turn() or self.moved_at == n:
             return
-        thought = self.engine.think(self.board, self.style, self.rng, self._deadline())
-        self.scores.append(thought.cp)
+        choice = self.engine.think(self.board, self.style, self.rng, self._deadline())
+        cp = choice.score.relative.score(mate_score=100_000)
+        self.scores.append(cp)
         if self._should_resign():
-            LOG.info("game %s: resigning at %+d cp", self.id, thought.cp)
+            LOG.info("game %s: resigning at %+d cp", self.id, cp)
             self.moved_at = n
             self.api.resign(self.id)
             return
         offer = self._should_offer_draw()
         self.moved_at = n
         try:
-            self.api.move(self.id, thought.move.uci(), offer)
+            self.api.move(self.id, choice.move.uci(), offer)
         except Refused as e:
             LOG.warning("game %s: %s", self.id, e)  # the game moved on (or ended); the stream will say
             return
@@ -315,7 +315,7 @@ class Game:
             raise
         if offer:
             self.last_draw_offer = n
-            LOG.info("game %s: offered a draw with %s", self.id, thought.move.uci())
+            LOG.info("game %s: offered a draw with %s", self.id, choice.move.uci())
 
     def _deadline(self) -> float | None:
         """When this move must be sent: a slice of our clock, less the move overhead."""
@@ -344,8 +344,7 @@ class Game:
         """The value head's score of the position for the bot, in centipawns."""
         if self.color is None or not any(self.board.legal_moves):
             return None
-        an = self.engine.judge(self.board, self.style)
-        return centipawns(an.value if self.board.turn == self.color else -an.value)
+        return self.engine.judge(self.board, self.style).score.pov(self.color).score(mate_score=100_000)
 
     def _answer_draw(self) -> None:
         d = self.cfg.engine.draw_or_resign
@@ -396,11 +395,9 @@ class Game:
     def eval_text(self) -> str:
         if self.color is None or not any(self.board.legal_moves):
             return "There is nothing left to evaluate."
-        an = self.engine.judge(self.board, self.style)
-        w, d, l = (float(x) for x in an.wdl)
-        if self.board.turn != self.color:
-            w, l = l, w
-        score = centipawns(w - l)
+        judged = self.engine.judge(self.board, self.style)
+        w, d, l = (x / 1000 for x in judged.wdl.pov(self.color))
+        score = judged.score.pov(self.color).score(mate_score=100_000)
         return (f"{self.engine.describe(self.style)}'s view for {self.bot.username}: win {w:.0%}, draw {d:.0%}, "
                 f"loss {l:.0%} ({score / 100:+.2f})")
 

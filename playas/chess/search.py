@@ -1,5 +1,7 @@
 """A small tree search over the policy: the player's own moves, checked by the value head.
 
+The move interface (:mod:`playas.chess.engine`) runs it when a move may cost more than one node.
+
 With ``nodes`` network evaluations it grows a PUCT tree as AlphaZero and lc0 do. Each step walks
 down by ``Q + c·P·√N / (1 + n)`` (P the player's probability of the move, Q its mean value so
 far, N and n visit counts), evaluates the new position once and backs its value up. The player's
@@ -103,7 +105,7 @@ def _evaluate(policy, board: chess.Board, node: Node) -> float:
 
 
 def _expand(policy, board: chess.Board, node: Node, only=None) -> float:
-    an = policy.analyse(board, 1.0)
+    an = policy.analyse(board)
     moves, probs = restrict(an.moves, an.probs, only)
     node.children = [Node(m, float(p)) for m, p in zip(moves, probs)]
     return an.value
@@ -118,31 +120,3 @@ def restrict(moves: list[chess.Move], probs: np.ndarray, only) -> tuple[list[che
         return moves, probs
     p = probs[keep]
     return [moves[i] for i in keep], p / p.sum() if p.sum() > 0 else np.full(len(keep), 1 / len(keep))
-
-
-def choose(root: Node, temperature: float, rng: np.random.Generator) -> Node:
-    """The child to play: most visited at temperature 0, else sampled by visits^(1/T)."""
-    visited = [c for c in root.children if c.visits]
-    if temperature <= 0 or len(visited) < 2:
-        return root.best()
-    logw = np.log([c.visits for c in visited]) / temperature
-    w = np.exp(logw - logw.max())
-    return visited[int(rng.choice(len(visited), p=w / w.sum()))]
-
-
-def with_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """``probs`` sharpened (T < 1) or flattened (T > 1); T = 0 is all on the most likely move."""
-    if temperature <= 0:
-        out = np.zeros_like(probs)
-        out[int(np.argmax(probs))] = 1.0
-        return out
-    with np.errstate(divide="ignore"):
-        logp = np.log(probs) / temperature
-    w = np.exp(logp - logp.max())
-    return w / w.sum()
-
-
-def centipawns(q: float) -> int:
-    """An expected score in [-1, 1] as centipawns: lc0's conversion, as in ``Analysis.centipawns``."""
-    q = max(min(q, 0.999), -0.999)
-    return int(round(90 * math.tan(1.5637541897 * q)))

@@ -4,102 +4,25 @@ The YAML keys are lichess-bot's where lichess-bot has one (``url``, ``challenge.
 ``accept_bot``, ``max_base``, ``greeting.hello``, ``engine.draw_or_resign``, ``abort_time``,
 ``max_takebacks_accepted``, ``pgn_directory``...), so an operator's habits carry over; the keys
 that are playas' own (the style, ``rate_limit_wait``, ``challenge.max_queue``) are documented in
-``configs/lichess.yml``. Keys this bot does not use (lichess-bot's ``polyglot``, ``matchmaking``...)
-are reported once at start-up and otherwise ignored. The token is never read from here.
+``configs/lichess.yml``. The file is read by the one validated loader
+(:func:`playas.core.config.load_config`): a key of lichess-bot's that this bot does not use
+(:data:`LICHESS_BOT_KEYS`: ``engine.polyglot``, ``matchmaking``...) is accepted and reported once
+at start-up; any other unknown key (a typo such as ``challenge.concurency``) fails with one
+sentence naming the key and the file. The token is never read from here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.config import read_yaml_mapping
-from ..core.errors import PlayasError
+from ...core.config import (check_config, choice, flag, mapping_of_numbers, names, number, optional_text,
+                            optional_whole, read_yaml_mapping, subset, text, whole)
+from ...core.errors import PlayasError
 
 SPEEDS = ("ultraBullet", "bullet", "blitz", "rapid", "classical", "correspondence")
 VARIANTS = ("standard", "fromPosition")  # the rules this bot plays: chess, from the start or a FEN
 MODES = ("casual", "rated")
-
-
-# --- value checks: each returns the value or raises one sentence naming the key -------------
-
-def whole(lo: int | None = 0, hi: int | None = None):
-    def check(key, v):
-        if isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo) or (hi is not None and v > hi):
-            span = f" of at least {lo}" if hi is None else f" of at most {hi}" if lo is None else f" from {lo} to {hi}"
-            raise PlayasError(f"{key} must be a whole number{span}, not {v!r}")
-        return v
-    return check
-
-
-def optional_whole(key, v):
-    return None if v is None else whole(0)(key, v)
-
-
-def number(lo: float | None = None, hi: float | None = None):
-    def check(key, v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (lo is not None and v < lo) \
-                or (hi is not None and v > hi):
-            span = (f" from {lo} to {hi}" if lo is not None and hi is not None
-                    else f" of at least {lo}" if lo is not None else "")
-            raise PlayasError(f"{key} must be a number{span}, not {v!r}")
-        return float(v)
-    return check
-
-
-def flag(key, v):
-    if not isinstance(v, bool):
-        raise PlayasError(f"{key} must be true or false, not {v!r}")
-    return v
-
-
-def text(key, v):
-    if v is None:
-        return ""
-    if not isinstance(v, (str, int, float)) or isinstance(v, bool):
-        raise PlayasError(f"{key} must be text, not {v!r}")
-    return str(v)
-
-
-def optional_text(key, v):
-    return text(key, v) or None
-
-
-def names(key, v):
-    """A list of names; one name alone is a list of one (YAML makes that easy to write)."""
-    if v is None:
-        return []
-    if isinstance(v, (str, int)) and not isinstance(v, bool):
-        v = [v]
-    if not isinstance(v, list) or not all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in v):
-        raise PlayasError(f"{key} must be a list of names, not {v!r}")
-    return [str(x).strip() for x in v if str(x).strip()]
-
-
-def choice(*options):
-    def check(key, v):
-        if v not in options:
-            raise PlayasError(f"{key} must be one of {', '.join(options)}, not {v!r}")
-        return v
-    return check
-
-
-def subset(*options):
-    def check(key, v):
-        items = names(key, v)
-        bad = [x for x in items if x not in options]
-        if bad:
-            raise PlayasError(f"{key} may hold only {', '.join(options)}, not {', '.join(map(repr, bad))}")
-        return items
-    return check
-
-
-def steer_map(key, v):
-    if v is None:
-        return {}
-    if not isinstance(v, dict) or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v.values()):
-        raise PlayasError(f"{key} must map properties to amounts, like capture_rate: 1.5, not {v!r}")
-    return {str(k): float(a) for k, a in v.items()}
 
 
 # --- the sections ------------------------------------------------------------------------------
@@ -133,7 +56,7 @@ class EngineConfig:
     threads: int = 1  # torch threads; the games share the model and run side by side
     draw_or_resign: DrawOrResign = field(default_factory=DrawOrResign)
 
-    CHECKS = {"model": optional_text, "style": optional_text, "styles": names, "steer": steer_map,
+    CHECKS = {"model": optional_text, "style": optional_text, "styles": names, "steer": mapping_of_numbers,
               "temperature": number(0, 100), "nodes": whole(1), "move_overhead": whole(0), "threads": whole(1)}
 
 
@@ -194,55 +117,61 @@ class Config:
     rate_limit_wait: float = 60  # seconds to pause after HTTP 429, as Lichess asks
     stream_timeout: float = 30  # a stream silent this long (no keep-alive either) is reconnected
     max_takebacks_accepted: int = 0  # per game
-    pgn_directory: str | None = None  # where finished games are saved; none: not saved
+    pgn_directory: str | None = None  # where finished games go (relative: from the config's folder); none: not saved
     pgn_file_grouping: str = "game"  # game (a file each), opponent (a file per opponent) or all
     path: Path | None = None
-    ignored: list[str] = field(default_factory=list)  # keys this bot does not use
+    unused: list[str] = field(default_factory=list)  # lichess-bot's keys found that this bot does not use
 
     CHECKS = {"url": text, "abort_time": number(1), "rate_limit_wait": number(0), "stream_timeout": number(1),
               "max_takebacks_accepted": whole(0), "pgn_directory": optional_text,
               "pgn_file_grouping": choice("game", "opponent", "all")}
 
 
-SECTIONS = {"engine": EngineConfig, "challenge": ChallengeConfig, "greeting": Greeting}
-
-
-def _fill(cls, raw: dict, prefix: str, ignored: list[str], skip=()):
-    """An instance of ``cls`` from the mapping ``raw``: each known key checked, the rest noted."""
-    values = {}
-    known = {f.name for f in fields(cls)}
-    for key, v in raw.items():
-        name = f"{prefix}{key}"
-        if key in skip:
-            continue
-        if key in cls.CHECKS:
-            values[key] = cls.CHECKS[key](name, v)
-        elif key not in known or key in ("path", "ignored"):
-            ignored.append(name)
-    return cls(**values)
-
-
-def _mapping(raw, key: str) -> dict:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise PlayasError(f"{key} must be a mapping of settings, not {raw!r}")
-    return raw
+# lichess-bot's keys (its config.yml.default and lib/config.py) that this bot accepts and does not use:
+# the engine binary and its options, opening books and tablebases, matchmaking, correspondence.
+LICHESS_BOT_KEYS = (
+    "fake_think_time", "rate_limiting_delay", "move_overhead", "quit_after_all_games_finish", "correspondence",
+    "matchmaking", "engine.dir", "engine.name", "engine.debug", "engine.interpreter", "engine.interpreter_options",
+    "engine.working_dir", "engine.protocol", "engine.ponder", "engine.uci_ponder", "engine.polyglot",
+    "engine.online_moves", "engine.lichess_bot_tbs", "engine.engine_options", "engine.homemade_options",
+    "engine.uci_options", "engine.xboard_options", "engine.silence_stderr",
+    "engine.draw_or_resign.resign_for_egtb_minus_two", "engine.draw_or_resign.offer_draw_for_egtb_zero",
+    "challenge.games_reserved_for_humans", "challenge.online_block_list", "challenge.recent_bot_challenge_age",
+    "challenge.max_recent_bot_challenges", "challenge.rating_difference",
+)
+SCHEMA = {**Config.CHECKS, "engine": {**EngineConfig.CHECKS, "draw_or_resign": DrawOrResign.CHECKS},
+          "challenge": ChallengeConfig.CHECKS, "greeting": Greeting.CHECKS}
 
 
 def parse_config(data: dict, path: Path | None = None) -> Config:
-    """A checked Config from the YAML mapping ``data``; a bad value fails with one sentence."""
+    """A checked Config from the YAML mapping ``data`` (read from ``path``, if from a file).
+
+    A bad value or an unknown key fails with one sentence naming the key and the file. A
+    relative ``pgn_directory`` is taken from the config file's folder, not from wherever the
+    bot was started.
+    """
+    where = f"config file {path}" if path else "config"
     if "token" in data:
         raise PlayasError(f"{path or 'the config'} holds a token; delete it and set the LICHESS_TOKEN "
                           "environment variable instead (playas reads the token only from there)")
-    ignored: list[str] = []
-    cfg = _fill(Config, data, "", ignored, skip=tuple(SECTIONS))
-    engine_raw = _mapping(data.get("engine"), "engine")
-    cfg.engine = _fill(EngineConfig, engine_raw, "engine.", ignored, skip=("draw_or_resign",))
-    cfg.engine.draw_or_resign = _fill(DrawOrResign, _mapping(engine_raw.get("draw_or_resign"), "engine.draw_or_resign"),
-                                      "engine.draw_or_resign.", ignored)
-    cfg.challenge = _fill(ChallengeConfig, _mapping(data.get("challenge"), "challenge"), "challenge.", ignored)
-    cfg.greeting = _fill(Greeting, _mapping(data.get("greeting"), "greeting"), "greeting.", ignored)
+    values, unused = check_config(data, SCHEMA, where, LICHESS_BOT_KEYS)
+    engine = values.pop("engine", {})
+    draw_or_resign = DrawOrResign(**engine.pop("draw_or_resign", {}))
+    cfg = Config(engine=EngineConfig(**engine, draw_or_resign=draw_or_resign),
+                 challenge=ChallengeConfig(**values.pop("challenge", {})),
+                 greeting=Greeting(**values.pop("greeting", {})), **values)
+    try:
+        _check_together(cfg)
+    except PlayasError as e:
+        raise PlayasError(f"{where}: {e}") from None
+    if cfg.pgn_directory and path is not None:
+        cfg.pgn_directory = str(Path(path).parent / Path(cfg.pgn_directory).expanduser())
+    cfg.path, cfg.unused = path, unused
+    return cfg
+
+
+def _check_together(cfg: Config) -> None:
+    """The checks that take more than one setting."""
     if not cfg.url.startswith(("http://", "https://")):
         raise PlayasError(f"url must start with http:// or https://, not {cfg.url!r}")
     c = cfg.challenge
@@ -252,12 +181,10 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
         raise PlayasError("challenge.min_rating is above challenge.max_rating")
     if cfg.engine.style and cfg.engine.styles:
         raise PlayasError("engine: give either style (one) or styles (several), not both")
-    cfg.path, cfg.ignored = path, ignored
-    return cfg
 
 
 def load_config(path) -> Config:
-    """Read and check a YAML config; a missing file or bad YAML fails with one sentence."""
+    """Read and check a YAML config; a missing file, bad YAML or a bad key fails with one sentence."""
     return parse_config(read_yaml_mapping(path, "config file"), Path(path))
 
 

@@ -1,12 +1,10 @@
-"""A Lichess bot account that plays as a person: ``playas lichess --config configs/lichess.yml``.
+"""The account's event stream: challenges accepted or declined by the filters, games started.
 
-Thin, like the UCI engine: every move comes from :class:`playas.chess.policy.Policy` (the
-player's probabilities at a temperature, or the small search of :mod:`playas.bots.search`). The
-Lichess Bot API goes through ``berserk`` (:mod:`.lichess_api`), the config and challenge filters
-use lichess-bot's terms (:mod:`.lichess_config`), and each game runs in :mod:`.lichess_game`;
-here are the shared model and the account's event stream. The token comes only from the
-environment variable ``LICHESS_TOKEN`` and is never written anywhere; the API address is the
-config's ``url``.
+Thin, like the UCI engine: every move and score comes from the chess move interface
+(:mod:`playas.chess.engine`, set up for the bot by :mod:`.engine_wrapper`). The Lichess Bot API
+goes through ``berserk`` (:mod:`.api`), the config and challenge filters use lichess-bot's terms
+(:mod:`.config`), and each game runs in :mod:`.game`. The token comes only from the environment
+variable ``LICHESS_TOKEN`` and is never written anywhere; the API address is the config's ``url``.
 
 Threads: the event stream (challenges, game starts) runs in one; each game has one that plays
 and one that reads its game stream, so several games go on at once over one shared model. The
@@ -19,102 +17,19 @@ exponential backoff, a failed request is retried, and HTTP 429 pauses every requ
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
-import chess
-import numpy as np
-
-from .. import __version__
-from ..core.errors import PlayasError
-from .lichess_api import TOKEN_VARIABLE, Backoff, Lichess, LichessError, TokenRefused
-from .lichess_config import Config, decline_reason, load_config, queue_key
-from .lichess_game import FINISH, RESIGN, Game
-from .search import centipawns, choose, search, with_temperature
+from ... import __version__
+from ...core.errors import PlayasError
+from .api import Backoff, Lichess, LichessError, TokenRefused
+from .config import Config, decline_reason, queue_key
+from .engine_wrapper import EngineWrapper
+from .game import FINISH, RESIGN, Game
 
 LOG = logging.getLogger("playas.lichess")
-
-
-# --- the player --------------------------------------------------------------------------------
-
-@dataclass
-class Thought:
-    """A move and what the bot thinks of its position (expected score in [-1, 1] for the bot)."""
-
-    move: chess.Move
-    value: float
-
-    @property
-    def cp(self) -> int:
-        return centipawns(self.value)
-
-
-class Engine:
-    """The shared model, one Policy per style, and the move choice (temperature, nodes).
-
-    A style is merged into its own copy of the base network once, at start-up, so every game
-    reads a fixed network and games can think side by side in their own threads.
-    """
-
-    def __init__(self, cfg, model=None):
-        import torch
-
-        from ..chess.model import load_model
-        from ..chess.policy import Policy
-        from ..shipped import default_chess_model
-
-        self.path = Path(model or cfg.model or default_chess_model())
-        self.temperature, self.nodes, self.steer = cfg.temperature, cfg.nodes, dict(cfg.steer)
-        torch.set_num_threads(cfg.threads)
-        net, blob = load_model(self.path)
-        self.styles: list[str | None] = list(cfg.styles) or [cfg.style]
-        self.policies = {}
-        for s in dict.fromkeys(self.styles):
-            try:
-                self.policies[s] = Policy(net, blob.get("card"), s, self.steer or None)
-            except PlayasError as e:
-                raise PlayasError(f"cannot play {'style ' + repr(s) if s else 'the steered style'} "
-                                  f"with {self.path.name}: {e}") from None
-        first = next(iter(self.policies.values()))
-        self.styled, self.players = first.styled, len(first.players)
-        first.analyse(chess.Board())  # the first forward pass is slow; take it before any game
-
-    def style_for(self, game_id: str) -> str | None:
-        """The style of a game: one of ``styles``, picked by the game's id, so a bot restarted in
-        the middle of a game goes on as the same person."""
-        return self.styles[zlib.crc32(game_id.encode()) % len(self.styles)]
-
-    def describe(self, style: str | None) -> str:
-        if style:
-            name = style
-        elif self.styled:
-            name = f"the mean style of {self.players} players"
-        else:
-            name = self.path.stem
-        if self.steer:
-            name += " steered " + ", ".join(f"{k} {v:+g}" for k, v in self.steer.items())
-        return name
-
-    def think(self, board: chess.Board, style: str | None, rng: np.random.Generator,
-              deadline: float | None = None) -> Thought:
-        """The move to play: the player's distribution at the temperature, or a search of ``nodes``
-        evaluations stopped at ``deadline`` (a time.monotonic() value)."""
-        policy = self.policies[style]
-        if self.nodes <= 1:
-            an = policy.analyse(board, 1.0)
-            p = with_temperature(an.probs, self.temperature)
-            return Thought(an.moves[int(rng.choice(len(an.moves), p=p))], an.value)
-        tree = search(policy, board, self.nodes, stop=lambda: deadline is not None and time.monotonic() >= deadline)
-        return Thought(choose(tree.root, self.temperature, rng).move, -tree.root.q)
-
-    def judge(self, board: chess.Board, style: str | None):
-        """The value head's view of ``board`` (win, draw, loss for the side to move)."""
-        return self.policies[style].analyse(board, 1.0)
 
 
 # --- the bot -----------------------------------------------------------------------------------
@@ -125,7 +40,7 @@ HELP = "Commands: !style (who I play as), !eval (spectators), !name, !queue, !ho
 class LichessBot:
     """The account's event stream: challenges by the filters, games started in their own threads."""
 
-    def __init__(self, cfg: Config, engine: Engine, api: Lichess, account: dict):
+    def __init__(self, cfg: Config, engine: EngineWrapper, api: Lichess, account: dict):
         self.cfg, self.engine, self.api = cfg, engine, api
         self.username = str(account.get("username") or account.get("id"))
         self.user_id = str(account.get("id") or self.username).lower()
@@ -147,6 +62,10 @@ class LichessBot:
         """Play until stopped (Ctrl-C, or ``interrupt``); 0 after finishing, 130 after resigning."""
         styles = " / ".join(self.engine.describe(s) for s in self.engine.styles)
         LOG.info("%s is online, playing as %s (%s)", self.username, styles, self.engine.path.name)
+        if self.cfg.pgn_directory:
+            LOG.info("finished games are saved as PGN in %s", Path(self.cfg.pgn_directory).resolve())
+        else:
+            LOG.info("finished games are not saved (the config sets no pgn_directory)")
         events = threading.Thread(target=self._event_loop, daemon=True, name="lichess-events")
         old = None
         if threading.current_thread() is threading.main_thread():
@@ -363,49 +282,9 @@ class LichessBot:
         if command == "name":
             return f"{self.username} running playas {__version__} ({self.engine.path.stem})"
         if command == "howto":
-            return "How to run a bot like me: pip install playas, then playas lichess --config lichess.yml"
+            return "How to run a bot like me: pip install playas, then playas chess lichess --config lichess.yml"
         if command == "queue":
             with self.lock:
                 names = [str((c.get("challenger") or {}).get("name")) for c in self.waiting.values()]
             return f"Waiting challenges: {', '.join(names)}." if names else "No challenges are waiting."
         return None
-
-
-# --- the command -------------------------------------------------------------------------------
-
-def token_from_environment() -> str:
-    token = os.environ.get(TOKEN_VARIABLE, "").strip()
-    if not token:
-        raise PlayasError(f"set the {TOKEN_VARIABLE} environment variable to the bot account's API token "
-                          "(bot:play scope)")
-    return token
-
-
-def connect(cfg: Config, token: str) -> tuple[Lichess, dict]:
-    """The API client and the account, after checking that the token is valid and a bot's."""
-    api = Lichess(token, cfg.url, rate_limit_wait=cfg.rate_limit_wait, stream_timeout=cfg.stream_timeout,
-                  pool=2 * cfg.challenge.concurrency + 8)
-    try:
-        account = api.account()
-    except TokenRefused as e:
-        raise PlayasError(str(e)) from None
-    except LichessError as e:
-        raise PlayasError(f"cannot reach Lichess at {api.url}: {e}") from None
-    if account.get("title") != "BOT":
-        raise PlayasError(f"the Lichess account {account.get('username', '?')} is not a bot account; upgrade it "
-                          "first (https://lichess.org/api#tag/Bot/operation/botAccountUpgrade)")
-    return api, account
-
-
-def run(config_path, model=None) -> int:
-    """``playas lichess``: load the config and the model, log in, and play until Ctrl-C."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
-    cfg = load_config(config_path)
-    if cfg.ignored:
-        LOG.info("not used by playas: %s", ", ".join(cfg.ignored))
-    token = token_from_environment()  # the cheap checks first: config, token, then the model and the network
-    engine = Engine(cfg.engine, model)
-    api, account = connect(cfg, token)
-    return LichessBot(cfg, engine, api, account).run()

@@ -18,7 +18,7 @@ import berserk
 import requests
 from berserk.clients import Bots
 
-from .. import __version__
+from ... import __version__
 
 LOG = logging.getLogger("playas.lichess")
 TOKEN_VARIABLE = "LICHESS_TOKEN"
