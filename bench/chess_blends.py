@@ -11,7 +11,6 @@ it. About 17 minutes on 2 cores. Prints the tables and writes them to BENCHMARKS
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -20,16 +19,16 @@ import numpy as np
 import torch
 
 from playas.chess.dataset import ChessData
+from playas.chess.model import CHESS, load_model
 from playas.chess.play import StylePlayer, play_match
 from playas.chess.policy import Policy
 from playas.chess.properties import dataset_properties, game_properties
-from playas.chess.model import CHESS, load_model
 from playas.chess.styles import examples, style_plies
 from playas.core.styled import style_logliks
 from playas.core.trunk import cache_trunk
 
 from .chess_data import accuracy, owner_rows, player_games, styled_logits
-from .common import ROOT, record, table
+from .common import arguments, finish, table
 
 
 def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
@@ -94,12 +93,9 @@ def bench_blends_steering(model, data, trained, max_ply, a, rng) -> str:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(ROOT / "models" / "pgnmentor-197.pt"))
-    ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor"))
+    ap = arguments(__doc__)
     ap.add_argument("--steer-games", type=int, default=96, help="self-play games per blend or steered style")
     ap.add_argument("--steer-plies", type=int, default=80, help="plies per self-play game at most")
-    ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(2)
     t0 = time.time()
@@ -109,9 +105,7 @@ def main():
     trained = [n for n in model.table.names if n in data.players and n not in blob["card"].get("enrolled", {})]
     body = bench_blends_steering(model, data, trained, style_plies(blob), a, np.random.default_rng(0))
     body += f"\n\nTotal benchmark time {time.time() - t0:.0f} s."
-    print(body, flush=True)
-    if not a.no_record:
-        record("chess_blends", f"Chess blends and steering: {Path(a.model).name}", body, "python -m bench.chess_blends")
+    finish(a, "chess_blends", f"Chess blends and steering: {Path(a.model).name}", body)
 
 
 if __name__ == "__main__":

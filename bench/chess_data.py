@@ -9,9 +9,9 @@ import torch
 from playas.chess.dataset import SPLITS, ChessData
 from playas.chess.model import CHESS
 from playas.chess.styles import examples, within_plies
+from playas.chess.train import make_batch
 from playas.core.styled import fit_styles, style_logliks
 from playas.core.trunk import cache_trunk
-from playas.chess.train import make_batch
 
 
 def player_games(data: ChessData, pid: int, split: str | None) -> np.ndarray:

@@ -10,7 +10,6 @@ Prints one table and writes it to BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
@@ -25,7 +24,6 @@ import chess
 import chess.pgn
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from playas.chess.dataset import ChessData
 from playas.chess.evaluate import move_matching
@@ -34,7 +32,7 @@ from playas.chess.policy import Policy
 from playas.chess.train import make_batch, policy_value_loss
 from playas.core.train import prefetch
 
-from .common import ROOT, SHARED, record, table
+from .common import ROOT, SHARED, arguments, finish, table
 
 INGEST_FILES = ["Alekhine", "Botvinnik", "Fischer", "Karpov", "Kasparov", "Tal"]
 
@@ -133,11 +131,10 @@ def bench_inference(data: ChessData) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = arguments(__doc__, model_and_data=False)
     ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor"))
     ap.add_argument("--base", default=str(ROOT / "models" / "base-pgnmentor.pt"), help="the base trained here")
     ap.add_argument("--per-player", type=int, default=300, help="test positions per player")
-    ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(2)
     data = ChessData(a.data)
@@ -179,10 +176,7 @@ def main() -> None:
     out += ["", table(perf, ["what", "speed", "against", "notes"]),
             "", f"Load average when the speed measurements began: {load:.2f} (2 cores)."]
     body = "\n".join(out)
-    print(body)
-    if not a.no_record:
-        record("chess_foundation", "Chess foundation: move-matching, ingestion, training, inference", body,
-               "python -m bench.chess_foundation")
+    finish(a, "chess_foundation", "Chess foundation: move-matching, ingestion, training, inference", body)
 
 
 if __name__ == "__main__":

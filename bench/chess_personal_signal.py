@@ -14,7 +14,6 @@ gap between those two is what the style vectors learned about the person.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -27,7 +26,7 @@ from playas.chess.model import CHESS, load_model
 from playas.chess.train import make_batch
 
 from .chess_data import owner_rows, player_games
-from .common import ROOT, record, table
+from .common import arguments, finish, table
 
 
 def position_key(data: ChessData, row: int) -> bytes:
@@ -60,11 +59,8 @@ def with_book(pred: np.ndarray, keys: list[bytes], book: dict) -> np.ndarray:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(ROOT / "models" / "pgnmentor-197.pt"))
-    ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor"))
+    ap = arguments(__doc__)
     ap.add_argument("--per-player", type=int, default=200, help="test positions per player")
-    ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(2)
     t0 = time.time()
@@ -111,10 +107,7 @@ def main():
             f"base {base_:.2%}: own row - mean row = {(own_ - mean_) * 100:+.2f} points (what the style vectors "
             f"know about the person), mean row - base = {(mean_ - base_) * 100:+.2f} (what the adapters learned "
             f"for everyone).\n\nTotal {time.time() - t0:.0f} s.")
-    print(body)
-    if not a.no_record:
-        record("chess_personal_signal", "Chess: what a player's own games add to move-matching", body,
-               "python -m bench.chess_personal_signal")
+    finish(a, "chess_personal_signal", "Chess: what a player's own games add to move-matching", body)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ writes them to BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
@@ -33,10 +32,17 @@ from playas.chess.styles import style_plies
 from playas.chess.train import make_batch
 from playas.core.fitting import rank_by_similarity
 
-from .chess_data import (accuracy, cache_queries, fit_many, likelihoods, owner_rows, player_games, styled_logits,
-                         topk)
-from .common import ROOT, SHARED, record, table
-
+from .chess_data import (
+    accuracy,
+    cache_queries,
+    fit_many,
+    likelihoods,
+    owner_rows,
+    player_games,
+    styled_logits,
+    topk,
+)
+from .common import ROOT, SHARED, arguments, record, table
 
 # --- move-matching ---------------------------------------------------------------------------
 
@@ -158,15 +164,12 @@ def doc(data, games, pid, cache):
 # --- main ---------------------------------------------------------------------------------------
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(ROOT / "models" / "pgnmentor-197.pt"))
-    ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor"))
+    ap = arguments(__doc__)
     ap.add_argument("--per-player", type=int, default=200, help="test positions per player for move-matching")
     ap.add_argument("--finetune", type=int, default=10, help="players with a fine-tuned base for comparison")
     ap.add_argument("--sizes", default="10,30,100")
     ap.add_argument("--queries", type=int, default=40, help="players queried for stylometry (likelihood is slow)")
     ap.add_argument("--fit-epochs", type=int, default=3)
-    ap.add_argument("--no-record", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)
@@ -366,7 +369,7 @@ def main():
     sections.append(table(timing, ["command", "wall time, 2 cores", "result"]))
     print(sections[-1], flush=True)
     body = "\n\n".join(sections) + f"\n\nTotal benchmark time {time.time() - t_all:.0f} s."
-    if not a.no_record:
+    if not a.no_record:  # the sections were printed as they came
         record("chess_styles", f"Chess styles: {Path(a.model).name}", body, "python -m bench.chess_styles")
 
 

@@ -55,3 +55,23 @@ def record(name: str, title: str, body: str, command: str) -> None:
     pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", re.S)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
     path.write_text(text)
+
+
+def arguments(doc: str, model_and_data: bool = True):
+    """A bench's argument parser: ``--no-record`` and, for the style benches, the shipped model and
+    the prepared PGN Mentor dataset."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if model_and_data:
+        ap.add_argument("--model", default=str(ROOT / "models" / "pgnmentor-197.pt"))
+        ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor"))
+    ap.add_argument("--no-record", action="store_true", help="print the table only; leave BENCHMARKS.md as it is")
+    return ap
+
+
+def finish(a, name: str, title: str, body: str) -> None:
+    """Print a bench's table and, unless ``--no-record``, record it under ``name``."""
+    print(body)
+    if not a.no_record:
+        record(name, title, body, f"python -m bench.{name}")

@@ -8,14 +8,21 @@ import sys
 
 from .core.errors import PlayasError
 
-GAMES = {"chess": "playas.chess.cli"}  # game -> module with register(games_subparsers)
+GAMES = {"chess": "playas.chess.cli"}  # game -> module whose register(games) adds its commands
+
+
+def _add_bots(game: str, commands) -> None:
+    from .bots.commands import ADD
+
+    if game in ADD:
+        ADD[game](commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="playas", description="Play games as a particular person.")
     games = parser.add_subparsers(dest="game", metavar="GAME", required=True)
-    for module in GAMES.values():
-        importlib.import_module(module).register(games)
+    for game, module in GAMES.items():
+        _add_bots(game, importlib.import_module(module).register(games))
     return parser
 
 

@@ -304,22 +304,11 @@ def play_cmd(a) -> int:
     return 0
 
 
-def uci_cmd(a) -> int:
-    from ..bots.uci import run
-
-    return run(a.model)
-
-
-def lichess_cmd(a) -> int:
-    from ..bots.lichess import run
-
-    return run(a.config, a.model)
-
-
 # --- the parser ------------------------------------------------------------------------------
 
-def register(games) -> None:
-    """Add ``chess`` and its commands to the top-level ``playas`` parser's games."""
+def register(games):
+    """Add ``chess`` and its commands to the top-level ``playas`` parser's games; returns the
+    chess subcommands (the bots add theirs there)."""
     from ..core.commands import add_styles_command
     from .model import load_styled
 
@@ -330,6 +319,7 @@ def register(games) -> None:
     _player_commands(ch)
     add_styles_command(ch, load_styled, DEFAULT_MODEL)
     _play_commands(ch)
+    return ch
 
 
 def _data_commands(ch) -> None:
@@ -437,12 +427,3 @@ def _play_commands(ch) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="PGN file to append the games to")
     p.set_defaults(func=play_cmd)
-
-    p = ch.add_parser("uci", help="a UCI engine that plays as a player or blend, for any chess GUI")
-    _model_flag(p)
-    p.set_defaults(func=uci_cmd)
-
-    p = ch.add_parser("lichess", help="play on Lichess as a styled bot account (token from LICHESS_TOKEN)")
-    p.add_argument("--config", required=True, help="YAML in lichess-bot's style (configs/lichess.yml)")
-    p.add_argument("--model", help="a chess model; overrides engine.model in the config")
-    p.set_defaults(func=lichess_cmd)
