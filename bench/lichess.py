@@ -107,7 +107,7 @@ def main() -> None:
     body += (f"\n\n{a.seconds:g} s a row; model {Path(a.model).name}; 1 torch thread; opponents move at random "
              f"after {a.think}s on a 3+2 clock, and a finished game is replaced by a new challenge. Latency is "
              f"server-side, from the state that gives the bot the move to its move arriving, HTTP included. "
-             f"Load average at the start: {load:.1f} on {os.cpu_count()} cores (shared with a training job).")
+             f"Load average at the start: {load:.1f} on {os.cpu_count()} cores.")
     print(body)
     if not a.no_record:
         record("lichess", "Lichess bot: eight games at once", body, "python -m bench.lichess")
