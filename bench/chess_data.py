@@ -45,9 +45,12 @@ def styled_logits(model, z):
 
 
 def cache_queries(model, data, queries: list[np.ndarray]) -> tuple[dict, torch.Tensor]:
-    """All queries' positions cached once (shared openings run the trunk once) and each row's query."""
+    """All queries' positions cached once (shared openings run the trunk once) and each row's query;
+    positions within the model's repertoire carry their keys."""
     group = torch.from_numpy(np.concatenate([np.full(len(q), i) for i, q in enumerate(queries)])).long()
-    return cache_trunk(CHESS, model, examples(data, np.concatenate(queries))), group
+    rep = model.table.repertoire
+    depth = (rep.depth or 0) if rep is not None else 0
+    return cache_trunk(CHESS, model, examples(data, np.concatenate(queries), depth)), group
 
 
 def fit_many(model, cache, epochs: int) -> torch.Tensor:
@@ -56,11 +59,34 @@ def fit_many(model, cache, epochs: int) -> torch.Tensor:
     return fit_styles(CHESS, model, pos, group, int(group.max()) + 1, epochs=epochs)
 
 
-def likelihoods(model, cache, z=None) -> np.ndarray:
-    """Mean log-likelihood of each query's moves under every style: (queries, styles)."""
+def likelihoods(model, cache, z=None, repertoire="table") -> np.ndarray:
+    """Mean log-likelihood of each query's moves under every style: (queries, styles). The styles
+    are the table's rows (or ``z``), each with its repertoire (the table's, or ``repertoire``;
+    None: the network alone)."""
     pos, group = cache
     ll = style_logliks(CHESS, model, pos, z)
+    rep = model.table.repertoire if repertoire == "table" else repertoire
+    if rep is not None and pos.situation is not None:
+        n_xa, n_x = rep.lookup(pos.situation.numpy(), pos.target.numpy(), len(ll))
+        ll = rep.logliks(ll, n_xa, n_x)
     return np.stack([ll[:, group == i].mean(1).numpy() for i in range(int(group.max()) + 1)])
+
+
+def repertoire_with(model, data, replace: dict[str, np.ndarray]):
+    """The table's repertoire with the named players' counts replaced by those of their rows
+    ``replace[name]`` (a player enrolled from other games)."""
+    from playas.chess.styles import situations
+    from playas.core.repertoire import Repertoire
+
+    rep = model.table.repertoire
+    ids = [model.table.index(n) for n in replace]
+    keep = ~np.isin(rep.players, ids)
+    out = Repertoire(rep.keys[keep], rep.players[keep], rep.actions[keep], rep.counts[keep], rep.prior_weight,
+                     rep.depth)
+    for name, rows in replace.items():
+        out.add(Repertoire.count(situations(data, rows, rep.depth), np.full(len(rows), model.table.index(name)),
+                                 np.asarray(data.rows["move"][rows])))
+    return out
 
 
 def topk(scores: np.ndarray, truth: list[int], k: int) -> float:

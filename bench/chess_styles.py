@@ -39,6 +39,7 @@ from .chess_data import (
     likelihoods,
     owner_rows,
     player_games,
+    repertoire_with,
     styled_logits,
     topk,
 )
@@ -161,30 +162,112 @@ def doc(data, games, pid, cache):
     return c
 
 
-# --- main ---------------------------------------------------------------------------------------
+# --- move-matching by phase, with the repertoire -----------------------------------------------
 
-def main():
-    ap = arguments(__doc__)
-    ap.add_argument("--per-player", type=int, default=200, help="test positions per player for move-matching")
-    ap.add_argument("--finetune", type=int, default=10, help="players with a fine-tuned base for comparison")
-    ap.add_argument("--sizes", default="10,30,100")
-    ap.add_argument("--queries", type=int, default=40, help="players queried for stylometry (likelihood is slow)")
-    ap.add_argument("--fit-epochs", type=int, default=3)
-    a = ap.parse_args()
-    torch.set_num_threads(2)
-    rng = np.random.default_rng(0)
-    model, blob = load_model(a.model)
-    model.eval()
-    card = blob["card"]
-    base = load_model(card["base"] if Path(card["base"]).exists() else ROOT / "models" / "maia-1900.pt")[0]
-    data = ChessData(a.data)
-    names = [n for n in model.table.names if n in data.players]
-    enrolled = list(card.get("enrolled", {}))
-    trained = [n for n in names if n not in enrolled]
+PHASES = (("opening (plies 0-29)", 0, 30), ("middlegame (30-79)", 30, 80), ("endgame (80+)", 80, 10_000))
+
+
+def own_book(data, pid: int, plies: int = 30) -> dict:
+    """The plain book: a player's most played move at each position (polyglot key) of their training games."""
+    rows = owner_rows(data, pid, player_games(data, pid, "train"), plies)
+    keys = np.asarray(data.rows["zobrist"][rows]).view(np.int64)
+    moves = np.asarray(data.rows["move"][rows])
+    book: dict = {}
+    for k, m in zip(keys.tolist(), moves.tolist()):
+        book.setdefault(k, Counter())[m] += 1
+    return {k: c.most_common(1)[0][0] for k, c in book.items()}
+
+
+def bench_phases(model, base, data, names, per_player, rng):
+    """Top-1 by phase on each player's test moves: base, own style row, the person (row + repertoire),
+    and the plain book (the player's most played move where their training games reached, else the base)."""
+    from playas.chess.evaluate import styled_forward
+
+    hits = {k: {p[0]: [] for p in PHASES} for k in ("base", "row", "person", "book")}
+    for name in names:
+        pid = data.players.index(name)
+        idx = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test")))[:per_player])
+        ply = data.ply[idx]
+        book = own_book(data, pid)
+
+        def book_forward(b, book=book):
+            logits = base(b["x"])[0].clone()
+            for i, k in enumerate(b["position"].tolist()):
+                if k in book and int(b["ply"][i]) < 30:
+                    logits[i, book[k]] = 1e9
+            return logits
+
+        for key, fwd in (("base", lambda b: base(b["x"])[0]),
+                         ("row", styled_forward(model, data.players, book_depth=0)),
+                         ("person", styled_forward(model, data.players)), ("book", book_forward)):
+            h = accuracy(fwd, data, idx)
+            for label, lo, hi in PHASES:
+                hits[key][label].append(h[(ply >= lo) & (ply < hi)])
+    rows = []
+    for label, _, _ in PHASES + (("all moves", 0, 0),):
+        acc = {k: np.concatenate(v[label] if label in v else sum(v.values(), [])).mean() for k, v in hits.items()}
+        n = len(np.concatenate(hits["base"][label] if label in hits["base"] else sum(hits["base"].values(), [])))
+        rows.append([label, f"{n:,}", *(f"{acc[k]:.2%}" for k in ("base", "row", "person", "book")),
+                     f"{(acc['person'] - acc['base']) * 100:+.2f}"])
+    return rows
+
+
+# --- generation fidelity ---------------------------------------------------------------------------
+
+def bench_fidelity(model, data, names, games: int, plies: int, rng, tmp: Path):
+    """Self-play of each style (with its repertoire) against the mean style, then named from the
+    style's moves in the first 30 plies (a) by identify and (b) by an outside judge, the plain
+    opening book of every player's real training games."""
+    from playas.chess.dataset import prepare
+    from playas.chess.play import StylePlayer, play_match
+    from playas.chess.policy import Policy
+
+    mean = StylePlayer(Policy(model), 1.0, name="mean style")
+    for n in names:
+        me = StylePlayer(Policy(model, style=n), 1.0, name=n)
+        with open(tmp / f"{n}.pgn", "w") as out:
+            play_match(me, mean, games, seed=int(rng.integers(1 << 30)), out=out, max_plies=plies)
+    gen = ChessData(tmp / "gen") if (tmp / "gen").exists() else None
+    if gen is None:
+        prepare([tmp / f"{n}.pgn" for n in names], tmp / "gen", owner_from_filename_=True, split=(0.0, 0.0, 1.0),
+                workers=1)
+        gen = ChessData(tmp / "gen")
+    queries = [np.sort(owner_rows(gen, gen.players.index(n), player_games(gen, gen.players.index(n), None), 30))
+               for n in names]
+    truth = [model.table.index(n) for n in names]
+    ll = likelihoods(model, cache_queries(model, gen, queries))
+    refs = [owner_rows(data, data.players.index(n), player_games(data, data.players.index(n), "train"), 30)
+            for n in model.table.names]
+    judge = book_scores_between(data, refs, gen, queries)
+    return topk(ll, truth, 1), topk(judge, truth, 1), topk(ll, truth, 5), topk(judge, truth, 5)
+
+
+def book_scores_between(data, refs, qdata, queries, alpha: float = 5.0) -> np.ndarray:
+    """:func:`book_scores` with the queries from another dataset (positions by polyglot key)."""
+    def km(d, r):
+        return np.asarray(d.rows["zobrist"][r]).astype(np.uint64) * np.uint64(2039) + \
+            np.asarray(d.rows["move"][r]).astype(np.uint64), np.asarray(d.rows["zobrist"][r]).astype(np.uint64)
+
+    def counts(k):
+        u, c = np.unique(k, return_counts=True)
+        return dict(zip(u.tolist(), c.tolist()))
+
+    ref = [km(data, r) for r in refs]
+    all_pm, all_p = counts(np.concatenate([a for a, _ in ref])), counts(np.concatenate([b for _, b in ref]))
+    per = [(counts(b), counts(a)) for a, b in ref]
+    out = np.zeros((len(queries), len(refs)))
+    for i, q in enumerate(queries):
+        m, k = (x.tolist() for x in km(qdata, q))
+        pa = np.array([(all_pm.get(b, 0) + 0.5) / (all_p.get(a, 0) + 1.0) for a, b in zip(k, m)])
+        for j, (cp, cpm) in enumerate(per):
+            pp = np.array([(cpm.get(b, 0) + alpha * x) / (cp.get(a, 0) + alpha) for a, b, x in zip(k, m, pa)])
+            out[i, j] = np.log(pp / pa).sum()
+    return out
+
+
+def bench_matching_section(model, base, data, names, trained, enrolled, card, a, rng) -> list[str]:
+    """Move-matching of the style rows against the base, and a fine-tuned base for a few players."""
     sections = []
-    t_all = time.time()
-
-    # 1. move-matching
     ft_players = [trained[i] for i in np.linspace(0, len(trained) - 1, a.finetune).astype(int)]
     base_acc, mhr_acc, ft, _ = bench_matching(model, base, data, names, a.per_player, ft_players, rng)
     b_tr = np.mean([base_acc[n] for n in trained])
@@ -207,25 +290,83 @@ def main():
                     + table(rows, ["players", "base top-1", "MHR top-1", "MHR - base (points)",
                                    "fine-tuned base (vs base)"]))
     print(sections[-1], flush=True)
+    return sections
 
-    # 1b. move-matching on opening moves, where the styles learned
-    max_ply = style_plies(blob)
-    if max_ply:
-        ob, om = [], []
-        for n in trained:
-            pid = data.players.index(n)
-            idx = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test"), max_ply))[:100])
-            z = model.table.z.detach()[model.table.index(n)]
-            ob.append(accuracy(lambda bb: base(bb["x"])[0], data, idx).mean())
-            om.append(accuracy(styled_logits(model, z), data, idx).mean())
-        sections.append(f"The same on opening moves only (the first {max_ply} plies, where the styles learn), "
-                        f"up to 100 per player: base {np.mean(ob):.2%}, MHR {np.mean(om):.2%} "
-                        f"({(np.mean(om) - np.mean(ob)) * 100:+.2f} points); MHR better for "
-                        f"{sum(x > y for x, y in zip(om, ob))} of {len(trained)}.")
+
+# --- main ---------------------------------------------------------------------------------------
+
+def main():
+    ap = arguments(__doc__)
+    ap.add_argument("--per-player", type=int, default=200, help="test positions per player for move-matching")
+    ap.add_argument("--finetune", type=int, default=10, help="players with a fine-tuned base for comparison")
+    ap.add_argument("--sizes", default="10,30,100")
+    ap.add_argument("--queries", type=int, default=40, help="players queried for stylometry (likelihood is slow)")
+    ap.add_argument("--fit-epochs", type=int, default=3)
+    ap.add_argument("--parts", default="matching,phases,stylometry,drift,fewshot,fidelity,timing",
+                    help="which parts to run, comma-separated")
+    ap.add_argument("--fidelity-players", type=int, default=20)
+    ap.add_argument("--fidelity-games", type=int, default=30)
+    a = ap.parse_args()
+    parts = set(a.parts.split(","))
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    model, blob = load_model(a.model)
+    model.eval()
+    card = blob["card"]
+    base = load_model(card["base"] if Path(card["base"]).exists() else ROOT / "models" / "maia-1900.pt")[0]
+    data = ChessData(a.data)
+    names = [n for n in model.table.names if n in data.players]
+    enrolled = list(card.get("enrolled", {}))
+    trained = [n for n in names if n not in enrolled]
+    sections = []
+    t_all = time.time()
+
+    # 1. move-matching
+    if "matching" in parts:
+        sections += bench_matching_section(model, base, data, names, trained, enrolled, card, a, rng)
+    if "phases" in parts:
+        rows = bench_phases(model, base, data, trained, a.per_player, rng)
+        sections.append(f"Move-matching by phase on held-out test games ({len(trained)} trained players, up to "
+                        f"{a.per_player} positions each): the base, the player's style row alone, the person (row and "
+                        "repertoire, as every command plays it), and the plain book (the player's most played move "
+                        "where their training games reached, in the first 30 plies; else the base's move).\n\n"
+                        + table(rows, ["moves", "positions", "base", "style row", "person (row + repertoire)",
+                                       "plain book", "person - base (points)"]))
         print(sections[-1], flush=True)
-
+    max_ply = style_plies(blob)
     # 2. stylometry among all known players
     sizes = [int(s) for s in a.sizes.split(",")]
+    if "stylometry" in parts:
+        sections.append(bench_stylometry(model, data, trained, sizes, max_ply, a, rng))
+        print(sections[-1], flush=True)
+    if "drift" in parts:
+        sections.append(bench_drift(model, data, trained, max_ply, a, rng))
+        print(sections[-1], flush=True)
+    if "fewshot" in parts and enrolled:
+        sections.append(bench_fewshot(model, data, enrolled, max_ply, a, rng))
+        print(sections[-1], flush=True)
+    if "fidelity" in parts:
+        players = [trained[i] for i in np.sort(np.random.default_rng(3).permutation(len(trained))[: a.fidelity_players])]
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.time()
+            r = bench_fidelity(model, data, players, a.fidelity_games, 60, rng, Path(tmp))
+        sections.append(f"Generation fidelity: {a.fidelity_games} self-play games of each of {len(players)} trained "
+                        "players' styles (a seeded sample; temperature 1, the repertoire on, 60 plies) against the mean "
+                        "style; the style's moves in the first 30 plies named (a) by identify (the person model) and "
+                        "(b) by an outside judge that knows nothing of the model: the plain opening book of every "
+                        f"player's real training games. {time.time() - t:.0f} s.\n\n"
+                        + table([[len(players), f"{r[0]:.0%}", f"{r[2]:.0%}", f"{r[1]:.0%}", f"{r[3]:.0%}"]],
+                                ["players", "identify top-1", "top-5", "outside judge top-1", "top-5"]))
+        print(sections[-1], flush=True)
+    if "timing" in parts:
+        sections.append(bench_timing(a, trained))
+        print(sections[-1], flush=True)
+    body = "\n\n".join(sections) + f"\n\nTotal benchmark time {time.time() - t_all:.0f} s."
+    if not a.no_record:  # the sections were printed as they came
+        record("chess_styles", f"Chess styles: {Path(a.model).name}", body, "python -m bench.chess_styles")
+
+
+def bench_stylometry(model, data, trained, sizes, max_ply, a, rng) -> str:
     qrng = np.random.default_rng(1)
     truth_names = [trained[i] for i in np.sort(qrng.permutation(len(trained))[: a.queries])]
     table_z = model.table.z.detach()
@@ -257,28 +398,31 @@ def main():
         t = time.time()
         ll = likelihoods(model, cache)
         t_ll = time.time() - t + t_cache
+        net = likelihoods(model, cache, repertoire=None)
         tfidf, book = tfidf_rank(ref_docs, qdocs), book_scores(data, ref_rows, book_q)
         row = [f"{size} games", len(queries), f"{np.mean([len(q) for q in queries]):.0f}"]
-        for sc in (ll, sims, book, tfidf):
+        for sc in (ll, net, sims, book, tfidf):
             row += [f"{topk(sc, truth, 1):.1%}", f"{topk(sc, truth, 5):.1%}"]
         row.append(f"{t_ll / len(queries):.1f} s / {t_fit / len(queries):.2f} s")
         styl_rows.append(row)
         print(row, flush=True)
     window = f"their moves in the first {max_ply} plies" if max_ply else "all their moves"
-    sections.append(
+    return (
         f"Stylometry among all {len(model.table)} known players: for {len(truth_names)} trained players (a seeded "
         f"random sample), query games drawn at random from their held-out test games; the query is {window}. "
-        f"likelihood = mean log-likelihood of the query moves under each known style; vector = a style row "
+        f"person = mean log-likelihood of the query moves under each known person (style row and repertoire, as "
+        f"`identify` ranks); network alone = the same under the style rows only; vector = a style row "
         f"fitted on the query, ranked by cosine similarity to every known row. Plain baselines, no network: "
         f"opening book = each player's (position, move) counts in their training games' first "
         f"{max_ply or 30} plies, score = sum of log(p_player / p_all) (smoothed); tf-idf = the player's first "
         f"15 moves as ply:SAN tokens, 300 reference games per player, cosine.\n\n"
-        + table(styl_rows, ["query", "players", "moves", "likelihood top-1", "top-5", "vector top-1", "top-5",
-                            "opening book top-1", "top-5", "tf-idf top-1", "top-5",
-                            "time per query (likelihood / vector)"]))
-    print(sections[-1], flush=True)
+        + table(styl_rows, ["query", "players", "moves", "person top-1", "top-5", "network alone top-1", "top-5",
+                            "vector top-1", "top-5", "opening book top-1", "top-5", "tf-idf top-1", "top-5",
+                            "time per query (person / vector)"]))
 
-    # 3. career drift: rows refitted from each player's earlier games, queries their latest 100
+
+def bench_drift(model, data, trained, max_ply, a, rng) -> str:
+    """Career drift: rows refitted from each player's earlier games, queries their latest 100."""
     eligible = []
     for n in trained:
         pid = data.players.index(n)
@@ -302,51 +446,59 @@ def main():
     z_ref = fit_many(model, cache_queries(model, data, ref_q), a.fit_epochs)
     drift_cache = cache_queries(model, data, drift_q)
     sims = rank_by_similarity(fit_many(model, drift_cache, a.fit_epochs), z_ref)
-    ll = likelihoods(model, drift_cache, z_ref)
+    ll = likelihoods(model, drift_cache, z_ref, repertoire=None)
     book, tfidf = book_scores(data, rbook, qbook), tfidf_rank(rdocs, qdocs)
     drift = [[f"{len(truth)} of {len(eligible)}"] + [f"{topk(sc, truth, k):.1%}" for sc in (ll, sims, book, tfidf)
                                                      for k in (1, 5)]]
-    sections.append("Career drift: for a seeded sample of the players with dated games and 200+ games in the "
-                    "dataset, a style row fitted on 200 of their earlier games (all but their latest 100; "
-                    f"{window}), queries from their latest 100 games, ranked among the sampled players; the "
-                    "opening book and tf-idf are built from the same earlier games.\n\n"
-                    + table(drift, ["players", "likelihood top-1", "top-5", "vector top-1", "top-5",
-                                    "opening book top-1", "top-5", "tf-idf top-1", "top-5"]))
-    print(sections[-1], flush=True)
+    window = f"their moves in the first {max_ply} plies" if max_ply else "all their moves"
+    return ("Career drift: for a seeded sample of the players with dated games and 200+ games in the "
+            "dataset, a style row fitted on 200 of their earlier games (all but their latest 100; "
+            f"{window}), queries from their latest 100 games, ranked among the sampled players by the style rows "
+            "(no repertoire); the opening book and tf-idf are built from the same earlier games.\n\n"
+            + table(drift, ["players", "likelihood top-1", "top-5", "vector top-1", "top-5",
+                            "opening book top-1", "top-5", "tf-idf top-1", "top-5"]))
 
-    # 4. few-shot: players held out of training, enrolled from 10/30/100 of their training games
-    if enrolled:
-        few = []
-        for size in sizes:
-            enroll_q, id_q, truth = [], [], []
-            for n in enrolled:
-                pid = data.players.index(n)
-                tr, te = player_games(data, pid, "train"), player_games(data, pid, "test")
-                if len(tr) < size or len(te) < 30:
-                    continue
-                enroll_q.append(sample_query(data, pid, tr, size, max_ply, rng))
-                id_q.append(sample_query(data, pid, te, 30, max_ply, rng))
-                truth.append(n)
-            if not enroll_q:
+
+def bench_fewshot(model, data, enrolled, max_ply, a, rng, sizes=(10, 50), query_games: int = 50) -> str:
+    """Players held out of training, enrolled from 10 or 50 of their training games (a fitted row and
+    the counts of those games), identified among everyone from 50 other (test) games."""
+    table_z = model.table.z.detach()
+    depth = model.table.repertoire.depth if model.table.repertoire else None
+    few = []
+    for size in sizes:
+        enroll_q, book_q, id_q, truth = [], {}, [], []
+        for n in enrolled:
+            pid = data.players.index(n)
+            tr, te = player_games(data, pid, "train"), player_games(data, pid, "test")
+            if len(tr) < size or len(te) < query_games:
                 continue
-            z_en = fit_many(model, cache_queries(model, data, enroll_q), a.fit_epochs)
-            z_all = table_z.clone()
-            for n, z in zip(truth, z_en):  # replace each held-out player's row by one enrolled from `size` games
-                z_all[model.table.index(n)] = z
-            t_idx = [model.table.index(n) for n in truth]
-            id_cache = cache_queries(model, data, id_q)
-            ll = likelihoods(model, id_cache, z_all)
-            s_ = rank_by_similarity(fit_many(model, id_cache, a.fit_epochs), z_all)
-            few.append([f"{size} games", len(truth), f"{topk(ll, t_idx, 1):.1%}", f"{topk(ll, t_idx, 5):.1%}",
-                        f"{topk(s_, t_idx, 1):.1%}", f"{topk(s_, t_idx, 5):.1%}"])
-        sections.append(f"Few-shot: {len(enrolled)} players held out of training, enrolled from 10, 30 or 100 of "
-                        "their training games (only their new row is fitted), then identified among all "
-                        f"{len(model.table)} from 30 other (test) games.\n\n"
-                        + table(few, ["enrolled from", "players", "likelihood top-1", "top-5", "vector top-1",
-                                      "top-5"]))
-        print(sections[-1], flush=True)
+            games = rng.permutation(tr)[:size]
+            enroll_q.append(np.sort(owner_rows(data, pid, games, max_ply)))
+            book_q[n] = np.sort(owner_rows(data, pid, games, depth))
+            id_q.append(sample_query(data, pid, te, query_games, max_ply, rng))
+            truth.append(n)
+        if not enroll_q:
+            continue
+        z_en = fit_many(model, cache_queries(model, data, enroll_q), a.fit_epochs)
+        z_all = table_z.clone()
+        for n, z in zip(truth, z_en):  # each held-out player's row: fitted on `size` games
+            z_all[model.table.index(n)] = z
+        rep = repertoire_with(model, data, book_q) if depth else None  # ...and their counts: those games'
+        t_idx = [model.table.index(n) for n in truth]
+        id_cache = cache_queries(model, data, id_q)
+        ll = likelihoods(model, id_cache, z_all, repertoire=rep)
+        net = likelihoods(model, id_cache, z_all, repertoire=None)
+        s_ = rank_by_similarity(fit_many(model, id_cache, a.fit_epochs), z_all)
+        few.append([f"{size} games", len(truth), *(f"{topk(sc, t_idx, k):.1%}" for sc in (ll, net, s_) for k in (1, 5))])
+    return (f"Few-shot: {len(enrolled)} players held out of training, enrolled from 10 or 50 of their training games "
+            f"(their row fitted, and those games counted into their repertoire), then identified among all "
+            f"{len(model.table)} from {query_games} other (test) games.\n\n"
+            + table(few, ["enrolled from", "players", "person top-1", "top-5", "network alone top-1", "top-5",
+                          "vector top-1", "top-5"]))
 
-    # 5. time of identify and enroll from 100 games through the CLI
+
+def bench_timing(a, trained) -> str:
+    """Wall time of identify and enroll from 100 games through the CLI, and the model's size."""
     src = SHARED / "chess" / "pgnmentor" / f"{trained[3]}.pgn.gz"
     from playas.chess.pgn import iter_game_texts
 
@@ -364,13 +516,10 @@ def main():
             extra = ""
             if cmd[0] == "identify":
                 top = json.loads(r.stdout)["ranking"][0]["name"]
-                extra = f"top-1: {top} (truth {trained[3]})"
+                extra = f"top-1: {top} (truth {trained[3]}; some of these 100 games are training games)"
             timing.append([f"playas chess {cmd[0]} (100 games)", f"{dt:.1f} s", extra])
-    sections.append(table(timing, ["command", "wall time, 2 cores", "result"]))
-    print(sections[-1], flush=True)
-    body = "\n\n".join(sections) + f"\n\nTotal benchmark time {time.time() - t_all:.0f} s."
-    if not a.no_record:  # the sections were printed as they came
-        record("chess_styles", f"Chess styles: {Path(a.model).name}", body, "python -m bench.chess_styles")
+    timing.append(["model file", f"{Path(a.model).stat().st_size / 1e6:.1f} MB", Path(a.model).name])
+    return table(timing, ["command", "wall time, 2 cores", "result"])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@
 3. phase 2, styles: MHR adapters and a style vector per player over that frozen base, ten
    players held out (configs/styles.yml);
 4. the ten held-out players enrolled few-shot from 100 of their training games each;
-5. steering directions from the players' properties (training games only).
+5. steering directions from the players' properties (training games only);
+6. every player's repertoire (their own opening moves) from every one of their training games:
+   all games of the 197 players are prepared (data/pgnmentor-all; the split by game is the same as
+   the 700-game sample's, so no test game is counted); the ten enrolled players' from the 100 of
+   their training games chosen as in step 4's rule.
 Each step is skipped when its output exists, and the training steps resume when interrupted.
 """
 
@@ -25,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PGN = ROOT.parent / "shared" / "data" / "chess" / "pgnmentor"
 # Relative to the repository (the commands run there), so model cards name portable paths.
 DATA, RUNS, MODELS = Path("data/pgnmentor"), Path("runs"), Path("models")
+DATA_ALL = Path("data/pgnmentor-all")
 
 
 def playas(*args):
@@ -83,8 +88,41 @@ def main():
     if not final.exists():
         playas("chess", "properties", "--data", DATA, "--split", "train", "--games-per-player", 60,
                "--model", enrolled, "--out", final)
+    add_repertoires(final)
     portable_card(final, base_choice=BASE_CHOICE)
     print(json.dumps(json.loads(final.with_suffix(".json").read_text())["metrics"]))
+
+
+def add_repertoires(final: Path) -> None:
+    """Step 6: the repertoires of the shipped model, from every training game."""
+    from playas.chess.dataset import ChessData
+    from playas.chess.model import load_styled, save_model
+    from playas.chess.styles import add_repertoire, situations
+    from playas.core.checkpoint import card_for_copy
+    from playas.core.repertoire import Repertoire
+
+    model, blob = load_styled(final)
+    if model.table.repertoire is not None:
+        return
+    if not (DATA_ALL / "manifest.json").exists():
+        playas("chess", "prepare", *sorted(PGN.glob("*.pgn.gz")), "--out", DATA_ALL, "--owner-from-filename",
+               "--split", "0.6,0.1,0.3")
+    enrolled = list(blob["card"].get("enrolled", {}))
+    add_repertoire(final, DATA_ALL, final, book_plies=30, skip=enrolled)
+    model, blob = load_styled(final)
+    data, rep, rng = ChessData(DATA_ALL), model.table.repertoire, np.random.default_rng(0)
+    train = data.sample_games("train", None, 0)
+    for name in enrolled:  # as step 4: 100 of their training games
+        pid, g = data.players.index(name), data.games
+        games = rng.permutation(np.intersect1d(train, np.flatnonzero((g["white"] == pid) | (g["black"] == pid))))[:100]
+        rows = np.concatenate([np.arange(g["first"][i], g["first"][i] + g["length"][i]) for i in games])
+        rows = np.sort(rows[(data.mover[rows] == pid) & (data.ply[rows] < 30)])
+        rep.add(Repertoire.count(situations(data, rows, 30), np.full(len(rows), model.table.index(name)),
+                                 np.asarray(data.rows["move"][rows])))
+        print(f"repertoire of {name} from {len(games)} games", flush=True)
+    card = card_for_copy(blob)
+    card["repertoire"].update(entries=len(rep), enrolled_from="100 training games each, as their rows")
+    save_model(final, model, card)
 
 
 BASE_CHOICE = ("population-197 (Maia-1900 fine-tuned on these players' training games) over the imported "

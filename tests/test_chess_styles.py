@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from playas.chess.dataset import prepare
+from playas.chess.encoding import book_key
 from playas.chess.model import load_model
 from playas.chess.pgn import iter_game_texts
 from playas.chess.policy import Policy
@@ -56,6 +57,18 @@ def test_train_styles_writes_a_styled_checkpoint(world):
     base, _ = load_model(world["tmp"] / "base.pt")
     assert torch.equal(model.base.input[0].weight, base.input[0].weight)
     assert not torch.equal(model.table.z[0], model.table.z[1])
+    # every player's repertoire: their own moves in every training game, to ply 30
+    rep = model.table.repertoire
+    assert rep.depth == 30 and card["repertoire"]["entries"] == len(rep) > 1000
+    assert card["repertoire"]["prior_weight"] == rep.prior_weight
+    assert max(card["repertoire"]["val_loglik_by_prior_weight"].values()) > card["repertoire"]["val_loglik_network_alone"]
+    from playas.chess.dataset import ChessData
+
+    data = ChessData(world["ds"])
+    rows = data.targets("train", players=[data.players.index("Horwitz")])
+    as_white = int(((data.ply[rows] == 0) & (data.rows["zobrist"][rows].view(np.int64) == book_key(chess.Board()))).sum())
+    start = rep.actions_at(book_key(chess.Board()), np.eye(4)[PLAYERS.index("Horwitz")])
+    assert sum(start.values()) == as_white > 10  # every training game he began as White
 
 
 def test_styles_list_similar_and_map(world):
@@ -76,7 +89,7 @@ def test_styles_and_blends_change_what_the_model_plays(world):
         board.push_san(san)
     probs = {}
     for style in ["DeLaBourdonnais", "Horwitz", "DeLaBourdonnais:0.5,Horwitz:0.5"]:
-        an = Policy.load(world["model"], style=style).analyse(board)
+        an = Policy.load(world["model"], style=style, book_depth=0).analyse(board)  # the style vectors alone
         probs[style] = {m.uci(): p for m, p in zip(an.moves, an.probs)}
     a, b, mid = probs["DeLaBourdonnais"], probs["Horwitz"], probs["DeLaBourdonnais:0.5,Horwitz:0.5"]
     diff = sum(abs(a[m] - b[m]) for m in a)

@@ -212,7 +212,7 @@ def test_style_table_blend_resolve_and_errors():
         with pytest.raises(PlayasError):
             parse_steer(bad)
     with pytest.raises(PlayasError, match="must be positive"):
-        table.blend({"Tal": 0.0})
+        table.resolve("Tal:0")
     again = StyleTable.from_dict(table.to_dict())
     assert again.names == table.names and torch.equal(again.z, table.z)
     i = table.add("Kasparov", games=12)

@@ -18,6 +18,7 @@ from playas.core import checkpoint, styled
 from playas.core.card import card_players
 from playas.core.errors import PlayasError
 from playas.core.game import Examples, Game
+from playas.core.repertoire import PRIOR_WEIGHTS
 from playas.core.trunk import cache_trunk
 
 D, ACTIONS = 12, 8
@@ -71,14 +72,17 @@ def play(favourite, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x.numpy(), torch.where(own, fav[torch.arange(n) % len(fav)], a).numpy()
 
 
-def examples(players: list[str], per_player: int, seed: int, favourites=FAVOURITE) -> Examples:
+def examples(players: list[str], per_player: int, seed: int, favourites=FAVOURITE, ids=None) -> Examples:
+    """Each player's decisions; ``ids`` numbers the players (default: their order here). A
+    decision's situation, for repertoires, is which of 4 ranges its context's first number is in."""
     xs, ys, who = [], [], []
     for i, p in enumerate(players):
         x, y = play(favourites[p], per_player, seed + 100 * i)
-        xs.append(x), ys.append(y), who.append(np.full(per_player, i))
+        xs.append(x), ys.append(y), who.append(np.full(per_player, i if ids is None else ids[i]))
     x = torch.from_numpy(np.concatenate(xs))
+    situations = 1 + np.digitize(x[:, 0].numpy(), [-0.7, 0.0, 0.7])
     return Examples(players=list(players), player=np.concatenate(who), target=np.concatenate(ys),
-                    inputs=lambda i: x[torch.as_tensor(i)])
+                    inputs=lambda i: x[torch.as_tensor(i)], situations=situations)
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +211,36 @@ def test_training_resumes_from_its_state(trained, tmp_path):
     again = styled.train_styles(TOY, m, ex, None, list(FAVOURITE), epochs=1, batch_size=64, lr_adapters=0.01,
                                 lr_styles=0.1, per_epoch=None, seed=0, state_path=state)
     assert again == first and torch.equal(m.table.z.detach(), z)
+
+
+def test_a_repertoire_names_and_plays_the_person(trained):
+    """With every style row equal the network cannot tell players apart; their repertoires can."""
+    model, _ = trained
+    names = list(FAVOURITE)
+    flat = copy.deepcopy(model)
+    flat.table.z.data[:] = flat.table.z.data.mean(0)
+    seen = examples(names, 300, seed=77)
+    val = cache_trunk(TOY, flat, examples(names, 100, seed=78))
+    fit = styled.learn_repertoire(TOY, flat, seen.situations, seen.player, seen.target, val, names)
+    rep = flat.table.repertoire
+    assert fit["entries"] == len(rep) > 0 and fit["prior_weight"] in PRIOR_WEIGHTS
+    assert max(fit["val_loglik_by_prior_weight"].values()) > fit["val_loglik_network_alone"] + 0.1
+    for i, name in enumerate(names):
+        query = cache_trunk(TOY, flat, examples([name], 40, seed=900 + i, ids=[i]))
+        assert names[int(np.argmax(styled.identify(TOY, flat, query)))] == name
+    alone = copy.deepcopy(flat)
+    alone.table.repertoire = None
+    scores = styled.identify(TOY, alone, query)
+    assert np.allclose(scores, scores[0])  # the network alone: every player the same
+    mixed = rep.actions_at(2, flat.table.shares("ann:0.5,bob:0.5"))  # a blend mixes its players' counts
+    ann, bob = rep.actions_at(2, flat.table.shares("ann")), rep.actions_at(2, flat.table.shares("bob"))
+    assert ann[FAVOURITE["ann"]] > 20 and bob[FAVOURITE["bob"]] > 20
+    assert mixed == {a: pytest.approx((ann.get(a, 0) + bob.get(a, 0)) / 2) for a in set(ann) | set(bob)}
+    before = len(rep)
+    eve = {"eve": (2,)}
+    styled.enroll(TOY, flat, "eve", cache_trunk(TOY, flat, examples(["eve"], 50, seed=5, favourites=eve, ids=[4])), 5)
+    eves = [rep.actions_at(x, np.eye(5)[4]) for x in (1, 2, 3, 4)]  # eve's own choices are counted
+    assert len(rep) > before and sum(c.get(2, 0) for c in eves) > 20 and sum(sum(c.values()) for c in eves) == 50
+    again = type(rep).from_dict(rep.to_dict())
+    assert np.array_equal(again.keys, rep.keys) and np.array_equal(again.counts, rep.counts)
+    assert again.prior_weight == rep.prior_weight

@@ -6,12 +6,13 @@ import subprocess
 import sys
 
 import chess
+import chess.polyglot
 import numpy as np
 import pytest
 import zstandard
 
 from playas.chess import encoding as enc
-from playas.chess.dataset import ChessData, prepare
+from playas.chess.dataset import BOOK_PLIES, ChessData, prepare
 from playas.chess.pgn import NamePattern, iter_game_texts
 from playas.core.errors import PlayasError
 
@@ -62,6 +63,8 @@ def test_dataset_planes_equal_live_board_planes(small):
         board = chess.Board()
         for row in range(g["first"], g["first"] + g["length"]):
             assert np.array_equal(data.planes(np.array([row]))[0], enc.board_planes(board))
+            ply = row - g["first"]
+            assert int(data.rows["zobrist"][row]) == (chess.polyglot.zobrist_hash(board) if ply < BOOK_PLIES else 0)
             move = enc.index_to_move(board, int(data.rows["move"][row]))
             assert move in board.legal_moves
             if data.mover[row] >= 0:
@@ -161,6 +164,18 @@ def test_bad_inputs_say_one_sentence(tmp_path, pgnmentor):
                         "--out", str(tmp_path / "o"), "--owner-from-filename"], capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"playas: error: PGN file {tmp_path / 'x.pgn'} does not exist"]
+
+
+def test_a_dataset_of_an_older_format_is_refused_in_one_sentence(small, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(small[1].path, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["version"] = 1
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PlayasError, match="prepared by an older playas"):
+        ChessData(old)
 
 
 def test_existing_dataset_is_not_overwritten(small, pgnmentor):

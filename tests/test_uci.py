@@ -163,7 +163,7 @@ def test_uci_handshake_lists_the_options(raw):
     lines = raw.until("uciok")
     names = {m.group(1) for x in lines if (m := re.match(r"option name (.+?) type ", x))}
     assert {"Player", "Style", "Steer", "Temperature", "Seed", "MultiPV", "Model", "UCI_Opponent", "Ponder",
-            "Nodes"} <= names
+            "Nodes", "OwnBook", "BookDepth"} <= names
     assert lines[0].startswith("id name playas")
 
 
@@ -362,7 +362,7 @@ def _probabilities(engine, board, **options) -> dict[str, float]:
 
 
 def test_players_and_blends_change_the_move_distribution(styled):
-    engine = open_engine(styled)
+    engine = open_engine(styled, OwnBook=False)  # the style vectors alone (the repertoire is tested below)
     try:
         assert set(PLAYERS) <= set(engine.options["Player"].var)
         positions, board = [], chess.Board()
@@ -379,6 +379,27 @@ def test_players_and_blends_change_the_move_distribution(styled):
             m = max(set(a) & set(h) & set(mid), key=lambda k: abs(a[k] - h[k]))
             assert min(a[m], h[m]) - 2e-4 <= mid[m] <= max(a[m], h[m]) + 2e-4  # the blend sits between
         assert diff > 0.01
+    finally:
+        engine.quit()
+
+
+def test_own_book_plays_the_players_own_openings(styled):
+    """At the start the style's own games decide (OwnBook, on by default); off, or beyond BookDepth,
+    the network alone."""
+    from playas.chess.policy import Policy
+
+    engine = open_engine(styled, Player=PLAYERS[1])
+    try:
+        board = chess.Board()
+        own = _probabilities(engine, board)
+        net = _probabilities(engine, board, OwnBook=False)
+        assert _probabilities(engine, board, OwnBook=True, BookDepth=0) == net
+        want = Policy.load(styled, style=PLAYERS[1]).analyse(board)
+        assert want.book > 50  # Horwitz's games from the start
+        assert own == pytest.approx({m.uci(): p for m, p in want.top(8)}, abs=1e-4)
+        assert max(abs(own[m] - net.get(m, 0)) for m in own) > 0.05
+        engine.configure({"OwnBook": True, "BookDepth": 60})
+        assert _probabilities(engine, board) == own
     finally:
         engine.quit()
 

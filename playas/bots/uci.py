@@ -35,6 +35,7 @@ from pathlib import Path
 import chess
 
 from .. import __version__
+from ..chess.encoding import BOOK_PLIES
 from ..chess.limits import Limits
 from ..core.card import card_players
 from ..core.errors import PlayasError
@@ -95,6 +96,8 @@ def make_options(model: Path, players: list[str]) -> dict[str, Option]:
         Option("Steer", "string", ""),  # capture_rate=1.5,early_queen=-1
         Option("Temperature", "string", "1"),
         Option("Nodes", "spin", 1, 1, 100_000),
+        Option("OwnBook", "check", True),  # the player's own games decide where they reach (their repertoire)
+        Option("BookDepth", "spin", BOOK_PLIES, 0, BOOK_PLIES),  # ...up to this ply
         Option("MultiPV", "spin", 1, 1, 256),
         Option("Seed", "spin", 0, 0, 2**31 - 1),  # 0: a new random seed each run
         Option("Model", "string", str(model)),
@@ -105,6 +108,11 @@ def make_options(model: Path, players: list[str]) -> dict[str, Option]:
         Option("UCI_Opponent", "string", ""),
     ]
     return {o.name.lower(): o for o in opts}
+
+
+def book_depth(values: dict) -> int:
+    """The ply up to which the player's own games decide: BookDepth, or 0 with OwnBook off."""
+    return values["BookDepth"] if values["OwnBook"] else 0
 
 
 def parse_temperature(text: str) -> float:
@@ -345,6 +353,10 @@ class UciEngine:
             engine.policy(*style_of(v))  # merged now, so the next go is quick; raises for unknown players
             if name == "Player" and v["Style"]:
                 self.note("Style is set, and overrides Player until it is cleared")
+        elif name in ("OwnBook", "BookDepth"):
+            engine = self._ready()
+            if engine is not None:
+                engine.book_depth = book_depth({**self.values, name: value})
         elif name == "Temperature":
             self.temperature = parse_temperature(value)
         elif name == "Seed":
@@ -359,6 +371,7 @@ class UciEngine:
         elif name == "Model":
             self._finish()
             engine = self._load(Path(value), self.values["Threads"], self.values["Seed"] or None)
+            engine.book_depth = book_depth(self.values)
             try:
                 engine.policy(*style_of(self.values))
             except PlayasError as e:

@@ -33,6 +33,12 @@ def _style_flags(p: argparse.ArgumentParser) -> None:
                    help="move the style along a measured property (repeatable)")
 
 
+def _book_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--book-depth", type=int, metavar="PLIES",
+                   help="the style's own games (its repertoire) decide up to this ply; 0: the network alone "
+                        "(default: as deep as the repertoire goes)")
+
+
 def _model_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"a chess model (default: {DEFAULT_MODEL})")
 
@@ -125,6 +131,16 @@ def train_styles_cmd(a) -> int:
     return 0
 
 
+def repertoire_cmd(a) -> int:
+    from .styles import add_repertoire
+
+    r = add_repertoire(a.model, a.data, a.out, a.plies)
+    gain = max(r["val_loglik_by_prior_weight"].values()) - r["val_loglik_network_alone"]
+    print(f"wrote {a.out}: {r['entries']:,} repertoire entries to ply {a.plies}, prior weight {r['prior_weight']:g}; "
+          f"held-out opening moves {gain:+.3f} nats a move over the network alone")
+    return 0
+
+
 # --- what a model thinks ---------------------------------------------------------------------
 
 def eval_cmd(a) -> int:
@@ -153,8 +169,8 @@ def eval_cmd(a) -> int:
             idx = np.random.default_rng(0).choice(idx, a.max_positions, replace=False)
         if not len(idx):
             raise PlayasError(f"no positions of tracked players in the {split} split")
-        report = move_matching({n: styled_forward(net, data.players, a.style, steer) for n, net in nets.items()},
-                               data, idx)
+        report = move_matching({n: styled_forward(net, data.players, a.style, steer, a.book_depth)
+                                for n, net in nets.items()}, data, idx)
     print(json.dumps(report) if a.json else format_report(report))
     return 0
 
@@ -184,18 +200,20 @@ def predict_cmd(a) -> int:
 
     board = _board(a.fen, a.moves)
     steer = parse_steer(a.steer)
-    policy = Policy.load(a.model, style=a.style, steer=steer)
+    policy = Policy.load(a.model, style=a.style, steer=steer, book_depth=a.book_depth)
     an = policy.analyse(board)
     top = an.top(a.top)
     if a.json:
         print(json.dumps({"fen": board.fen(), "wdl": [round(float(x), 4) for x in an.wdl],
-                          "value": round(an.value, 4),
+                          "value": round(an.value, 4), "book": round(float(an.book), 2),
                           "moves": [{"uci": m.uci(), "san": board.san(m), "prob": round(p, 4)} for m, p in top]}))
         return 0
     if policy.styled:
         steered = "".join(f", steered {k} {v:+g}" for k, v in steer.items())
         print(f"style     {a.style or 'mean of ' + str(len(policy.players)) + ' players'}{steered}")
     print(f"position  {board.fen()}")
+    if an.book:
+        print(f"book      {an.book:g} of the style's own games reached this position")
     print(f"value     {an.value:+.3f} for {'White' if board.turn else 'Black'}  "
           f"(win {an.wdl[0]:.1%}, draw {an.wdl[1]:.1%}, loss {an.wdl[2]:.1%})")
     for m, p in top:
@@ -208,9 +226,34 @@ def predict_cmd(a) -> int:
 def enroll_cmd(a) -> int:
     from .styles import enroll
 
-    r = enroll(a.model, a.name, a.games, a.out, **_one_player(a))
+    if a.lichess_user:
+        return _enroll_from_lichess(a)
+    r = enroll(a.model, a.name, a.games, a.out, **_one_player(a), source={"pgn": [Path(g).name for g in a.games]})
     print(f"wrote {a.out}: enrolled {r['name']} from {r['games']} games; nearest styles: "
           + ", ".join(f"{n} ({s:.2f})" for n, s in r["similar"]))
+    return 0
+
+
+def _enroll_from_lichess(a) -> int:
+    """``enroll --lichess-user``: the user's public games, fetched to a temporary PGN, enrolled as
+    that user's moves; the card says where they came from (the token, if any, is not kept)."""
+    import datetime
+    import os
+
+    from .lichess_games import DEFAULT_PERFS, LICHESS_URL, TOKEN_VARIABLE, fetch_games
+    from .styles import enroll
+
+    if a.player or a.owner_from_filename:
+        raise PlayasError("--lichess-user names the player: leave out --player and --owner-from-filename")
+    perfs, url = _players(a.perf) or list(DEFAULT_PERFS), a.lichess_url or LICHESS_URL
+    with tempfile.TemporaryDirectory(prefix="playas-") as tmp:
+        pgn = Path(tmp) / f"{a.lichess_user}.pgn"
+        got = fetch_games(a.lichess_user, pgn, a.max, perfs, url=url, token=os.environ.get(TOKEN_VARIABLE) or None)
+        source = {"lichess_user": got.username, "url": url, "perfs": perfs, "max": a.max,
+                  "fetched": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        r = enroll(a.model, a.name, [pgn], a.out, player=got.username, source=source)
+    print(f"wrote {a.out}: enrolled {r['name']} from {r['games']} of {got.games} public Lichess games of "
+          f"{got.username}; nearest styles: " + ", ".join(f"{n} ({s:.2f})" for n, s in r["similar"]))
     return 0
 
 
@@ -278,7 +321,7 @@ def play_cmd(a) -> int:
     from .policy import Policy
 
     steer = parse_steer(a.steer)
-    me = StylePlayer(Policy.load(a.model, style=a.style, steer=steer), a.temperature,
+    me = StylePlayer(Policy.load(a.model, style=a.style, steer=steer, book_depth=a.book_depth), a.temperature,
                      name=(a.style or "mean style") + (f" steer {','.join(a.steer)}" if a.steer else ""))
     engine = None
     if a.vs in ("stockfish", "engine") or (a.vs and Path(a.vs).is_file()):
@@ -287,7 +330,8 @@ def play_cmd(a) -> int:
         other = EnginePlayer(engine, chess.engine.Limit(time=a.engine_time), name=f"{a.vs}" +
                              (f" skill {a.skill}" if a.skill is not None else ""))
     else:
-        other = StylePlayer(Policy.load(a.model, style=a.vs), a.temperature, name=a.vs or "mean style")
+        other = StylePlayer(Policy.load(a.model, style=a.vs, book_depth=a.book_depth), a.temperature,
+                            name=a.vs or "mean style")
     out_path = Path(a.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -371,6 +415,15 @@ def _model_commands(ch) -> None:
     p.add_argument("--games-per-player", type=int)
     p.set_defaults(func=train_styles_cmd)
 
+    p = ch.add_parser("repertoire", help="each player's own opening choices from a dataset, in a copy of a "
+                                         "styled model")
+    _model_flag(p)
+    p.add_argument("--data", required=True, help="a prepared dataset: training games are counted, validation "
+                                                 "games fit the prior weight")
+    p.add_argument("--plies", type=int, default=30, help="how deep into each game (at most 60)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=repertoire_cmd)
+
     p = ch.add_parser("eval", help="move-matching accuracy of one or more models, side by side")
     p.add_argument("--model", action="append", required=True, help="a checkpoint; repeat to compare")
     p.add_argument("--data", help="a prepared dataset")
@@ -379,6 +432,7 @@ def _model_commands(ch) -> None:
     _player_flags(p, required=False)
     p.add_argument("--max-positions", type=int, help="score a random subset of this many positions")
     _style_flags(p)
+    _book_flag(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=eval_cmd)
 
@@ -388,6 +442,7 @@ def _model_commands(ch) -> None:
     p.add_argument("--moves", nargs="*", help="moves played from the FEN (UCI or SAN), giving history")
     p.add_argument("--top", type=int, default=5)
     _style_flags(p)
+    _book_flag(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=predict_cmd)
 
@@ -396,8 +451,15 @@ def _player_commands(ch) -> None:
     p = ch.add_parser("enroll", help="add a player to a styled model from a few of their games")
     _model_flag(p)
     p.add_argument("--name", required=True)
-    p.add_argument("--games", nargs="+", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--games", nargs="+", help="PGN files of the player's games")
+    g.add_argument("--lichess-user", metavar="USERNAME",
+                   help="fetch the user's public games from Lichess (a token in LICHESS_TOKEN is optional)")
     _one_player_flags(p)
+    p.add_argument("--max", type=int, default=200, help="with --lichess-user: the latest N games (default 200)")
+    p.add_argument("--perf", metavar="SPEED,...", help="with --lichess-user: these speeds only, of ultraBullet, "
+                   "bullet, blitz, rapid, classical, correspondence (default: all but ultraBullet)")
+    p.add_argument("--lichess-url", help="with --lichess-user: where Lichess is (default https://lichess.org)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=enroll_cmd)
 
@@ -425,5 +487,6 @@ def _play_commands(ch) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="0 plays the most likely move")
     p.add_argument("--max-plies", type=int, default=400)
     p.add_argument("--seed", type=int, default=0)
+    _book_flag(p)
     p.add_argument("--out", required=True, help="PGN file to append the games to")
     p.set_defaults(func=play_cmd)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import chess
 import chess.pgn
+import chess.polyglot
 import numpy as np
 
 from ..core.errors import PlayasError
@@ -44,7 +45,10 @@ ROW_ARRAYS = {  # name: (dtype, per-row shape)
     "legal_count": (np.uint8, ()),
     "clock": (np.float32, ()),
     "game": (np.int32, ()),
+    "zobrist": (np.uint64, ()),  # the position's polyglot key, within the first BOOK_PLIES plies (else 0)
 }
+BOOK_PLIES = enc.BOOK_PLIES  # how deep positions get a polyglot key: as deep as a repertoire can reach
+FORMAT_VERSION = 2  # 2: rows carry polyglot keys
 GAME_DTYPE = np.dtype([("first", np.int64), ("length", np.int32), ("white", np.int32),
                        ("black", np.int32), ("result", np.int8), ("white_elo", np.int16),
                        ("black_elo", np.int16), ("year", np.int16), ("split", np.int8),
@@ -150,6 +154,7 @@ def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> t
     move = np.empty(n, np.int16)
     legal_count = np.empty(n, np.uint8)
     clock = np.full(n, -1.0, np.float32)
+    zobrist = np.zeros(n, np.uint64)
     legal = []
     seen = Counter()
     uci = []
@@ -166,6 +171,8 @@ def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> t
         c = node.clock()
         if c is not None:
             clock[i] = c
+        if i < BOOK_PLIES:
+            zobrist[i] = chess.polyglot.zobrist_hash(board)
         uci.append(node.move.uci())
         board.push(node.move)
     result = RESULTS.get(h.get("Result", "*"), UNKNOWN_RESULT)
@@ -173,7 +180,7 @@ def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> t
     ident = f"{_surname(white_name)}|{_surname(black_name)}|{year}|{result}|{h.get('FEN', '')}|{' '.join(uci)}"
     key = int.from_bytes(hashlib.blake2b(ident.encode(), digest_size=8).digest(), "little", signed=True)
     rows = {"codes": enc.pack_codes(codes), "flags": flags, "rule50": rule50, "move": move,
-            "legal_count": legal_count, "clock": clock, "legal": np.concatenate(legal)}
+            "legal_count": legal_count, "clock": clock, "zobrist": zobrist, "legal": np.concatenate(legal)}
     meta = {"key": key, "white": white, "black": black, "white_score": ws, "black_score": bs,
             "result": result, "white_elo": _elo(h.get("WhiteElo")), "black_elo": _elo(h.get("BlackElo")),
             "year": year, "length": n, "setup": int(setup), "start_ep": start_ep,
@@ -497,7 +504,7 @@ def _manifest(paths, owners: _Owners, table: np.ndarray, writer: _DatasetWriter,
     """What a dataset holds and how it was made: enough to tell whether to prepare it again."""
     skipped = writer.skipped
     return {
-        "format": "playas-chess-dataset", "version": 1,
+        "format": "playas-chess-dataset", "version": FORMAT_VERSION,
         "inputs": [str(p) for p in paths], "input_hash": _inputs_hash(paths),
         "owner": owners.label,
         "players": owners.names, "games_per_player": _games_per_player(table, owners.names),
@@ -552,6 +559,9 @@ class ChessData:
         self.manifest = json.loads(mf.read_text())
         if self.manifest.get("format") != "playas-chess-dataset":
             raise PlayasError(f"{path} is not a playas chess dataset")
+        if self.manifest.get("version", 1) < FORMAT_VERSION:
+            raise PlayasError(f"{path} was prepared by an older playas (its rows lack position keys); "
+                              "prepare it again with `playas chess prepare`")
         self.players: list[str] = self.manifest["players"]
         n = self.manifest["positions"]
         self.rows = {}

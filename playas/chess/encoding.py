@@ -13,6 +13,7 @@ histories into network input with numpy, so the dataset and the live engine shar
 from __future__ import annotations
 
 import chess
+import chess.polyglot
 import numpy as np
 
 NUM_MOVES = 1858
@@ -299,3 +300,13 @@ def board_planes(board: chess.Board) -> np.ndarray:
     """lc0's 112 input planes for one python-chess board, history from its move stack."""
     codes, flags, rule50 = history(board)
     return planes(codes[None], flags[None], np.array([rule50]))[0]
+
+
+BOOK_PLIES = 60  # how deep a repertoire (a player's own opening choices) can reach, in plies
+
+
+def book_key(board: chess.Board) -> int:
+    """The position's polyglot (Zobrist) key as a signed 64-bit integer: how a repertoire
+    (:mod:`playas.core.repertoire`) and the prepared dataset's rows name a position."""
+    h = chess.polyglot.zobrist_hash(board)
+    return h - (1 << 64) if h >= 1 << 63 else h

@@ -75,10 +75,13 @@ class Engine:
     ``model`` is a checkpoint path, a loaded network (plain or styled), or a :class:`Policy`
     (whose style is then ready without another merge). ``temperature``, ``nodes`` and ``seed``
     are the defaults of every search; a protocol may override the first two per move.
+    ``book_depth`` limits where a style's own games (its repertoire) decide, in plies.
     """
 
-    def __init__(self, model, temperature: float = 1.0, nodes: int = 1, seed: int | None = None):
+    def __init__(self, model, temperature: float = 1.0, nodes: int = 1, seed: int | None = None,
+                 book_depth: int | None = None):
         self.path: Path | None = None
+        self.book_depth = book_depth  # the style's own games decide up to this ply (None: as deep as they go; 0: never)
         self._policies: OrderedDict[tuple, Policy] = OrderedDict()
         self._lock = threading.Lock()
         if isinstance(model, Policy):
@@ -121,7 +124,7 @@ class Engine:
                 while len(self._policies) > MAX_STYLES:
                     self._policies.popitem(last=False)
             self._policies.move_to_end(key)
-            return policy
+            return policy.with_book(self.book_depth)
 
     def judge(self, board: chess.Board, style: str | None = None, steer: dict[str, float] | None = None) -> Judgement:
         """The value head's score and win/draw/loss of ``board`` for its side to move."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..core.errors import PlayasError
 from ..core.mhr import Styled
@@ -14,19 +15,46 @@ from .model import CHESS
 from .train import make_batch
 
 
-def styled_forward(model, players: list[str], style: str | None = None, steer: dict | None = None):
+def styled_forward(model, players: list[str], style: str | None = None, steer: dict | None = None,
+                   book_depth: int | None = None):
     """Policy logits of a batch: a plain net's, or a styled one's under each mover's own style
     (``players`` are the dataset's names; movers not in the table get the mean style), or under
-    ``style``/``steer`` for every position."""
+    ``style``/``steer`` for every position. Where the style has a repertoire (to ``book_depth``
+    plies; 0: none), the logits are the log-probabilities of the person's combined model."""
     if not isinstance(model, Styled):
         if style or steer:
             raise PlayasError("--style and --steer need a styled model")
         return lambda b: model(b["x"])[0]
     if style or steer:
         z = model.table.resolve(style, steer)
-        return lambda b: CHESS.head(model, CHESS.trunk(model, b["x"]), z)
-    rows = table_rows(model, players)
-    return lambda b: CHESS.head(model, CHESS.trunk(model, b["x"]), routed_rows(model, b["player"], rows))
+        shares = model.table.shares(style)
+        net = lambda b: CHESS.head(model, CHESS.trunk(model, b["x"]), z)  # noqa: E731
+        shares_of = None if shares is None else (lambda b: torch.from_numpy(shares).float().expand(len(b["y"]), -1))
+    else:
+        rows = table_rows(model, players)
+        net = lambda b: CHESS.head(model, CHESS.trunk(model, b["x"]), routed_rows(model, b["player"], rows))  # noqa: E731
+        shares_of = lambda b: F.one_hot(rows[b["player"]].clamp(min=0), len(model.table)).float() * \
+            (rows[b["player"]] >= 0)[:, None]  # noqa: E731
+    rep = model.table.repertoire
+    if rep is None or shares_of is None or book_depth == 0:
+        return net
+    depths = [d for d in (book_depth, rep.depth) if d]
+    depth = min(depths) if depths else None
+    return lambda b: with_repertoire(net(b), b, rep, shares_of(b), depth)
+
+
+def with_repertoire(logits: torch.Tensor, b: dict, rep, shares: torch.Tensor, depth: int | None) -> torch.Tensor:
+    """Log-probabilities of the combined model (:mod:`playas.core.repertoire`) from the network's
+    ``logits`` and each position's counts under ``shares`` (N, players) of each player."""
+    p = torch.softmax(logits.masked_fill(~b["legal"], float("-inf")), 1)
+    counts = torch.zeros_like(p)
+    reach = torch.ones(len(p), dtype=torch.bool) if depth is None else b["ply"] < depth
+    for i in torch.nonzero(reach & (b["position"] != 0)).flatten().tolist():
+        for move, c in rep.actions_at(int(b["position"][i]), shares[i].numpy()).items():
+            counts[i, move] = c
+    total = counts.sum(1, keepdim=True)
+    return torch.where(total > 0, torch.log(counts + rep.prior_weight * p) - torch.log(total + rep.prior_weight),
+                       torch.log(p))
 
 
 @torch.inference_mode()

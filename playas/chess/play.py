@@ -25,7 +25,7 @@ class StylePlayer:
     name: str = "playas"
 
     def __post_init__(self):
-        self.engine = Engine(self.policy, self.temperature)
+        self.engine = Engine(self.policy, self.temperature, book_depth=self.policy.book_depth)
 
     def move(self, board: chess.Board, rng: np.random.Generator) -> chess.Move:
         return self.engine.search(board, style=self.policy.style, steer=self.policy.steer, rng=rng).move

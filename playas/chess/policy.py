@@ -7,6 +7,7 @@ temperature, the search and the scores.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import chess
@@ -25,6 +26,7 @@ class Analysis:
     moves: list[chess.Move]
     probs: np.ndarray
     wdl: np.ndarray  # win, draw, loss for the side to move
+    book: float = 0.0  # the style's own games that reached this position (0: the network alone)
 
     @property
     def value(self) -> float:
@@ -42,21 +44,37 @@ class Policy:
     model has its chosen style merged into plain layers once, here, so a styled move costs what a
     base move costs, and the merged network never changes afterwards: several threads may ask it
     at once. Another style is another Policy over the same model (the engine keeps one per style).
+
+    Where the style's players met the position in their own games (their repertoire, up to
+    ``book_depth`` plies; 0 turns it off), their counts and the network combine as in
+    :mod:`playas.core.repertoire`: the person's openings, with the network as the prior.
     """
 
     def __init__(self, model, card: dict | None = None, style: str | None = None,
-                 steer: dict[str, float] | None = None):
+                 steer: dict[str, float] | None = None, book_depth: int | None = None):
         self.model = model.eval()
         self.card = card or {}
         self.net: ChessNet = model
         self.style, self.steer = style, dict(steer or {})
+        self.book_depth = book_depth
+        self.shares = None  # each player's share of the style, for its repertoire
         if self.styled or style or steer:
             self._merge(style, self.steer)
+            self.shares = self.model.table.shares(style)
 
     @classmethod
-    def load(cls, path, style: str | None = None, steer: dict[str, float] | None = None) -> "Policy":
+    def load(cls, path, style: str | None = None, steer: dict[str, float] | None = None,
+             book_depth: int | None = None) -> "Policy":
         model, blob = load_model(path)
-        return cls(model, blob.get("card"), style, steer)
+        return cls(model, blob.get("card"), style, steer, book_depth)
+
+    def with_book(self, book_depth: int | None) -> "Policy":
+        """The same style (no new merge) with its repertoire used to ``book_depth`` plies."""
+        if book_depth == self.book_depth:
+            return self
+        other = copy.copy(self)
+        other.book_depth = book_depth
+        return other
 
     @property
     def styled(self) -> bool:
@@ -99,10 +117,26 @@ class Policy:
         logits, wdl = self.logits(enc.board_planes(board)[None])
         moves = list(board.legal_moves)
         idx = np.array([enc.move_to_index(board, m) for m in moves])
-        z = logits[0, idx].astype(np.float64)
-        probs = softmax(z)
+        probs = softmax(logits[0, idx].astype(np.float64))
+        counts = self.book_counts(board, idx)
+        if counts is not None:
+            k = self.model.table.repertoire.prior_weight
+            probs = (counts + k * probs) / (counts.sum() + k)
         order = np.argsort(-probs, kind="stable")
-        return Analysis([moves[i] for i in order], probs[order], wdl[0])
+        return Analysis([moves[i] for i in order], probs[order], wdl[0], 0.0 if counts is None else counts.sum())
+
+    def book_counts(self, board: chess.Board, idx: np.ndarray) -> np.ndarray | None:
+        """The style's counts of the moves ``idx`` (policy indices) in its players' own games at
+        ``board``; None where the repertoire does not reach (or is off, or the style is the mean)."""
+        rep = self.model.table.repertoire if self.styled else None
+        if rep is None or self.shares is None or self.book_depth == 0:
+            return None
+        if self.book_depth is not None and board.ply() >= self.book_depth:
+            return None
+        played = rep.actions_at(enc.book_key(board), self.shares)
+        if not played:
+            return None
+        return np.array([played.get(int(i), 0.0) for i in idx])
 
 
 def is_styled(model) -> bool:

@@ -19,7 +19,7 @@ from ..core import checkpoint, config, styled
 from ..core.errors import PlayasError
 from ..core.game import Examples
 from ..core.trunk import TrunkCache, cache_trunk
-from .dataset import ChessData, prepare
+from .dataset import BOOK_PLIES, ChessData, prepare
 from .model import CHESS, load_base, load_styled, save_model
 
 DEFAULT_RECIPE = {
@@ -33,6 +33,7 @@ DEFAULT_RECIPE = {
     "val_positions": 10_000,
     "max_ply": None,  # train on moves within a game's first N plies only (openings), or every move
     "holdout": [],  # players left out of training (to enroll later, for few-shot measurement)
+    "book_plies": 30,  # each player's repertoire: their own moves in every training game to this ply (0: none)
     "seed": 0,
 }
 
@@ -42,7 +43,7 @@ RECIPE_SCHEMA = {
     "batch_size": config.whole(1), "epochs": config.whole(1), "positions_per_epoch": config.optional(config.whole(1)),
     "games_per_player": config.optional(config.whole(1)), "lr_adapters": config.number(0),
     "lr_styles": config.number(0), "val_positions": config.whole(0), "max_ply": config.optional(config.whole(1)),
-    "holdout": config.names, "seed": config.whole(0),
+    "holdout": config.names, "book_plies": config.whole(0, BOOK_PLIES), "seed": config.whole(0),
 }
 
 
@@ -52,8 +53,9 @@ def recipe_from(values: dict | None, where: str = "recipe") -> dict:
     return {**DEFAULT_RECIPE, **r, "mhr": {**DEFAULT_RECIPE["mhr"], **r.get("mhr", {})}}
 
 
-def examples(data: ChessData, idx: np.ndarray) -> Examples:
-    """The moves at rows ``idx`` of a prepared dataset, for the core."""
+def examples(data: ChessData, idx: np.ndarray, book_plies: int = 0) -> Examples:
+    """The moves at rows ``idx`` of a prepared dataset, for the core; those within the first
+    ``book_plies`` plies of their game name their position for a repertoire."""
     idx = np.asarray(idx, dtype=np.int64)
 
     def inputs(i):
@@ -65,7 +67,14 @@ def examples(data: ChessData, idx: np.ndarray) -> Examples:
 
     return Examples(players=list(data.players), player=data.mover[idx].astype(np.int64),
                     target=np.asarray(data.rows["move"][idx]).astype(np.int64), inputs=inputs,
-                    keys=data.position_keys[idx], allowed=lambda i: torch.from_numpy(data.legal_mask(idx[i])))
+                    keys=data.position_keys[idx], allowed=lambda i: torch.from_numpy(data.legal_mask(idx[i])),
+                    situations=situations(data, idx, book_plies))
+
+
+def situations(data: ChessData, idx: np.ndarray, book_plies: int) -> np.ndarray:
+    """The polyglot key of each row's position within the first ``book_plies`` plies, else 0."""
+    keys = np.asarray(data.rows["zobrist"][idx]).view(np.int64)
+    return np.where(data.ply[idx] < min(book_plies, BOOK_PLIES), keys, 0)
 
 
 def within_plies(data: ChessData, idx: np.ndarray, max_ply: int | None) -> np.ndarray:
@@ -119,20 +128,51 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
     # The base is frozen below the adapters: its output for every training position is computed
     # once (float16), so each epoch only runs the adapted top of the network.
     train = cache_trunk(CHESS, model, examples(data, train_idx), allowed=False)
-    val = cache_trunk(CHESS, model, examples(data, val_idx))
+    val = cache_trunk(CHESS, model, examples(data, val_idx, r["book_plies"]))
     history = styled.train_styles(
         CHESS, model, train, val, data.players, epochs=r["epochs"], batch_size=r["batch_size"],
         lr_adapters=r["lr_adapters"], lr_styles=r["lr_styles"], per_epoch=r["positions_per_epoch"], seed=r["seed"],
         state_path=Path(out).with_suffix(".train-state"))
+    book = learn_repertoire(model, data, val, r["book_plies"], keep) if r["book_plies"] else None
     card = {"kind": "styled", "base": str(base_path), "recipe": r, "player_meta": player_meta(data),
             "players": len(model.table), "games_per_player": dict(zip(model.table.names, model.table.games)),
             "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"],
                      "train_positions": int(len(train_idx)), "split_seed": data.manifest["seed"]},
             "cpu_seconds_this_run": round(time.process_time() - t0, 1),
-            "history": history, "metrics": history[-1] if history else {}}
+            "history": history, "metrics": history[-1] if history else {}, "repertoire": book}
     model.eval()
     save_model(out, model, card)
     return card
+
+
+def learn_repertoire(model, data: ChessData, val: TrunkCache, book_plies: int, players=None) -> dict:
+    """Each player's repertoire from every one of their training games (to ``book_plies``), and its
+    prior weight fitted on the cached validation moves ``val``."""
+    rows = data.targets("train", players=players)
+    rows = rows[data.ply[rows] < book_plies]
+    return styled.learn_repertoire(CHESS, model, situations(data, rows, book_plies), data.mover[rows],
+                                   np.asarray(data.rows["move"][rows]), val, data.players, depth=book_plies)
+
+
+def add_repertoire(model_path, data_dir, out, book_plies: int = 30, val_positions: int = 10_000, skip=()) -> dict:
+    """A styled model's players' repertoires (replacing any it has) from a prepared dataset's
+    training games, with the prior weight fitted on its validation games; written to ``out``.
+    Players in ``skip`` get none (their games are counted some other way)."""
+    if not 0 < book_plies <= BOOK_PLIES:
+        raise PlayasError(f"the repertoire reaches 1 to {BOOK_PLIES} plies, not {book_plies}")
+    model, blob = load_styled(model_path)
+    data = ChessData(data_dir)
+    known = [i for i, n in enumerate(data.players) if n in model.table.names and n not in skip]
+    if not known:
+        raise PlayasError(f"no player of {data_dir} is in {model_path}")
+    val_idx = within_plies(data, data.targets("val", players=known), book_plies)
+    val_idx = np.sort(np.random.default_rng(0).permutation(val_idx)[:val_positions])
+    book = learn_repertoire(model, data, cache_trunk(CHESS, model, examples(data, val_idx, book_plies)), book_plies,
+                            known)
+    card = checkpoint.card_for_copy(blob)
+    card["repertoire"] = {**book, "data": str(data_dir)}
+    save_model(out, model, card)
+    return book
 
 
 # --- PGN queries: enroll and identify ----------------------------------------------------------
@@ -157,11 +197,14 @@ def query(model, pgns, *, owner_from_filename=False, player=None, max_ply: int |
         idx = within_plies(data, data.targets(), max_ply)
         if not len(idx):
             raise PlayasError("no moves of the player were found in these games; check --player")
-        return cache_trunk(CHESS, model, examples(data, idx)), int(len(data.games))
+        rep = model.table.repertoire
+        return cache_trunk(CHESS, model, examples(data, idx, (rep.depth or 0) if rep else 0)), int(len(data.games))
 
 
-def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, player=None, min_games: int = 5) -> dict:
-    """Add ``name`` to the style table from their games; only the new row is trained."""
+def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, player=None, min_games: int = 5,
+           source: dict | None = None) -> dict:
+    """Add ``name`` to the style table from their games; only the new row is trained. ``source``
+    (where the games came from, e.g. ``{"lichess_user": ...}``) goes on the model card."""
     model, blob = load_styled(model_path)
     if name in model.table.names:
         raise PlayasError(f"player {name!r} is already in {model_path}")
@@ -171,7 +214,8 @@ def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, playe
         raise PlayasError(f"{n_games} games of {name} found; enrollment needs at least {min_games}")
     styled.enroll(CHESS, model, name, cache, n_games)
     card = checkpoint.card_for_copy(blob)
-    card.setdefault("enrolled", {})[name] = {"games": n_games, "positions": len(cache)}
+    card.setdefault("enrolled", {})[name] = {"games": n_games, "positions": len(cache),
+                                             **({"source": source} if source else {})}
     card["players"] = len(model.table)
     save_model(out, model, card)
     return {"name": name, "games": n_games, "similar": model.table.similar(name, 5)}

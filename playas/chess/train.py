@@ -53,6 +53,8 @@ def make_batch(data: ChessData, idx: np.ndarray, with_legal: bool = False) -> di
              "player": torch.from_numpy(data.mover[idx].astype(np.int64))}
     if with_legal:
         batch["legal"] = torch.from_numpy(data.legal_mask(idx))
+        batch["position"] = torch.from_numpy(np.asarray(data.rows["zobrist"][idx]).view(np.int64))
+        batch["ply"] = torch.from_numpy(data.ply[idx])
     return batch
 
 

@@ -31,7 +31,9 @@ class Examples:
 
     ``keys`` (optional) marks examples with identical inputs, so the frozen trunk runs once for
     all of them (chess openings repeat); ``allowed`` (optional) gives the legal actions, which
-    likelihoods are normalised over.
+    likelihoods are normalised over; ``situations`` (optional) names the exact situation of each
+    example where a repertoire counts it (non-zero keys; chess: a position's polyglot key in the
+    opening), see :mod:`playas.core.repertoire`.
     """
 
     players: list[str]
@@ -40,6 +42,7 @@ class Examples:
     inputs: Callable[[np.ndarray], torch.Tensor]  # example indices -> network inputs, in that order
     keys: np.ndarray | None = None
     allowed: Callable[[np.ndarray], torch.Tensor] | None = None  # example indices -> (k, actions) bool
+    situations: np.ndarray | None = None  # (n,) int64, 0 where no repertoire counts the example
 
     def __len__(self) -> int:
         return len(self.target)

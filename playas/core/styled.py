@@ -21,6 +21,7 @@ from . import train as core_train
 from .errors import PlayasError
 from .game import Game
 from .mhr import MHRConfig, Styled, adapter_parameters
+from .repertoire import Repertoire, fit_prior_weight
 from .styles import StyleTable
 from .trunk import TrunkCache
 
@@ -49,22 +50,52 @@ def table_rows(model: Styled, players: list[str]) -> torch.Tensor:
     return torch.tensor([model.table.names.index(n) if n in model.table.names else -1 for n in players])
 
 
-@torch.no_grad()
-def evaluate(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor, batch_size: int = 1024) -> dict:
-    """Loss and top-1 accuracy over the allowed actions, each example under its player's style."""
-    was_training = model.training
+def _own_logits(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor, batch_size: int = 1024):
+    """(example indices, logits over the allowed actions) a batch at a time, each example under its
+    own player's style."""
     model.eval()
-    nll = correct = 0.0
     for s in range(0, len(cache), batch_size):
         i = torch.arange(s, min(s + batch_size, len(cache)))
         logits = game.head(model, cache.hidden(i), routed_rows(model, cache.player[i], rows))
         if cache.allowed is not None:
             logits = logits.masked_fill(~cache.allowed[i], float("-inf"))
+        yield i, logits
+
+
+@torch.no_grad()
+def evaluate(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor) -> dict:
+    """Loss and top-1 accuracy over the allowed actions, each example under its player's style."""
+    was_training = model.training
+    nll = correct = 0.0
+    for i, logits in _own_logits(game, model, cache, rows):
         nll += F.cross_entropy(logits, cache.target[i], reduction="sum").item()
         correct += (logits.argmax(1) == cache.target[i]).sum().item()
     model.train(was_training)
     n = max(len(cache), 1)
     return {"val_loss": round(nll / n, 4), "val_acc": round(correct / n, 4)}
+
+
+@torch.no_grad()
+def learn_repertoire(game: Game, model: Styled, situations, players, actions, val: TrunkCache,
+                     names: list[str], depth: int | None = None) -> dict:
+    """Give ``model``'s table a repertoire: the counts of ``actions`` taken by ``players`` (ids into
+    ``names``) in ``situations``, and the prior weight ``k`` that fits the held-out examples ``val``
+    best. Returns the log-likelihood of ``val`` for each ``k`` tried."""
+    rows = table_rows(model, names)
+    players = rows[torch.as_tensor(np.asarray(players, np.int64))].numpy()
+    keep = players >= 0
+    rep = Repertoire.count(np.asarray(situations)[keep], players[keep], np.asarray(actions)[keep], depth=depth)
+    known = rows[val.player] >= 0
+    own = torch.empty(len(val))
+    for i, logits in _own_logits(game, model, val, rows):
+        own[i] = -F.cross_entropy(logits, val.target[i], reduction="none")
+    n_xa, n_x = rep.lookup(val.situation.numpy(), val.target.numpy(), len(model.table))
+    mine = rows[val.player].clamp(min=0)[None]
+    k, scores = fit_prior_weight(rep, own[known], n_xa.gather(0, mine)[0][known], n_x.gather(0, mine)[0][known])
+    rep.prior_weight = k
+    model.table.repertoire = rep
+    return {"entries": len(rep), "prior_weight": k, "val_loglik_by_prior_weight": scores,
+            "val_loglik_network_alone": float(own[known].mean())}
 
 
 def train_styles(game: Game, model: Styled, train: TrunkCache, val: TrunkCache | None, players: list[str], *,
@@ -144,19 +175,35 @@ def style_logliks(game: Game, model: Styled, cache: TrunkCache, z: torch.Tensor 
     return out
 
 
+def person_logliks(game: Game, model: Styled, cache: TrunkCache) -> torch.Tensor:
+    """Log-likelihood of every cached action under every known person: (players, examples). A
+    person is their style row and, where the table has one, their repertoire
+    (:mod:`playas.core.repertoire`); without, the routed network alone."""
+    ll = style_logliks(game, model, cache)
+    rep = model.table.repertoire
+    if rep is None or cache.situation is None:
+        return ll
+    n_xa, n_x = rep.lookup(cache.situation.numpy(), cache.target.numpy(), len(model.table))
+    return rep.logliks(ll, n_xa, n_x)
+
+
 def identify(game: Game, model: Styled, cache: TrunkCache, method: str = "likelihood") -> np.ndarray:
     """Scores of every known player for one query's cached examples (higher is more likely theirs)."""
     if method == "vector":
         return fitting.rank_by_similarity(fit_styles(game, model, cache)[0], model.table.z.detach())
     if method == "likelihood":
-        return style_logliks(game, model, cache).mean(1).numpy()  # mean log-likelihood per style
+        return person_logliks(game, model, cache).mean(1).numpy()  # mean log-likelihood per person
     raise PlayasError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
 def enroll(game: Game, model: Styled, name: str, cache: TrunkCache, games: int) -> torch.Tensor:
-    """Add ``name`` to ``model``'s table from their cached examples: fit their row, append it."""
+    """Add ``name`` to ``model``'s table from their cached examples: fit their row, append it,
+    and count their choices into the table's repertoire where it has one."""
     if name in model.table.names:
         raise PlayasError(f"player {name!r} is already in the style table")
     z = fit_styles(game, model, cache)[0]
-    model.table.add(name, games=games, init=z)
+    row = model.table.add(name, games=games, init=z)
+    rep = model.table.repertoire
+    if rep is not None and cache.situation is not None:
+        rep.add(Repertoire.count(cache.situation.numpy(), np.full(len(cache), row), cache.target.numpy()))
     return z

@@ -13,10 +13,12 @@ from __future__ import annotations
 import difflib
 import re
 
+import numpy as np
 import torch
 from torch import nn
 
 from .errors import PlayasError
+from .repertoire import Repertoire
 
 
 STEER_CLAMP = 1e-3  # steered weights stay in (0, 1), no further out than trained rows (|z| <= 6.9)
@@ -26,7 +28,7 @@ class StyleTable(nn.Module):
     """Names, games per player, and the routing logits ``z: (players, H, S)`` as one parameter."""
 
     def __init__(self, names: list[str], heads: int, skills: int, games: list[int] | None = None,
-                 z: torch.Tensor | None = None, directions: dict | None = None):
+                 z: torch.Tensor | None = None, directions: dict | None = None, repertoire=None):
         super().__init__()
         self.names = list(names)
         self.games = list(games) if games is not None else [0] * len(names)
@@ -34,6 +36,7 @@ class StyleTable(nn.Module):
         init = z if z is not None else torch.empty(len(names), heads, skills).uniform_(-1e-3, 1e-3)
         self.z = nn.Parameter(init.clone().float())
         self.directions: dict[str, list] = dict(directions or {})  # property -> delta rows
+        self.repertoire: Repertoire | None = repertoire  # each player's own choices, where they were met
 
     def __len__(self) -> int:
         return len(self.names)
@@ -61,22 +64,29 @@ class StyleTable(nn.Module):
         return len(self.names) - 1
 
     # --- styles ----------------------------------------------------------------------------
-    def blend(self, weights: dict[str, float]) -> torch.Tensor:
-        """A weighted mix of players' rows, weights normalised to sum to 1."""
+    def shares(self, style: str | None) -> np.ndarray | None:
+        """Each player's share of a style string (one-hot for a player, the normalised weights of
+        a blend); None for the mean style."""
+        if style is None or style.strip() in ("", "base", "mean"):
+            return None
+        if style.strip() in self.names:  # a name with a comma or colon ("Carlsen, Magnus") as it is
+            weights = {style.strip(): 1.0}
+        else:
+            weights = parse_blend(style)
         total = sum(weights.values())
         if total <= 0:
             raise PlayasError("blend weights must be positive")
-        z = self.z.detach()
-        return sum(w / total * z[self.index(n)] for n, w in weights.items())
+        out = np.zeros(len(self))
+        for name, w in weights.items():
+            out[self.index(name)] += w / total
+        return out
 
     def resolve(self, style: str | None, steer: dict[str, float] | None = None) -> torch.Tensor:
-        """The (H, S) routing logits of a style string; None or ``"base"`` is the mean player."""
-        if style is None or style.strip() in ("", "base", "mean"):
-            z = self.z.detach().mean(0)
-        elif style.strip() in self.names:  # a name with a comma or colon ("Carlsen, Magnus") as it is
-            z = self.z.detach()[self.names.index(style.strip())]
-        else:
-            z = self.blend(parse_blend(style))
+        """The (H, S) routing logits of a style string; None or ``"base"`` is the mean player.
+        A blend mixes its players' rows by their shares."""
+        shares = self.shares(style)
+        z = self.z.detach()
+        z = z.mean(0) if shares is None else torch.einsum("p,phs->hs", torch.from_numpy(shares).float(), z)
         if steer:
             w = torch.sigmoid(z)
             for prop, amount in steer.items():
@@ -123,12 +133,16 @@ class StyleTable(nn.Module):
 
     # --- storage ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"names": self.names, "games": self.games, "heads": self.heads, "skills": self.skills,
-                "z": self.z.detach().clone(), "directions": self.directions}
+        d = {"names": self.names, "games": self.games, "heads": self.heads, "skills": self.skills,
+             "z": self.z.detach().clone(), "directions": self.directions}
+        if self.repertoire is not None:
+            d["repertoire"] = self.repertoire.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "StyleTable":
-        return cls(d["names"], d["heads"], d["skills"], d["games"], d["z"], d.get("directions"))
+        rep = Repertoire.from_dict(d["repertoire"]) if d.get("repertoire") else None
+        return cls(d["names"], d["heads"], d["skills"], d["games"], d["z"], d.get("directions"), rep)
 
 
 def _centered(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:

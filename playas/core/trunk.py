@@ -26,6 +26,7 @@ class TrunkCache:
     target: torch.Tensor  # (n,) long
     player: torch.Tensor  # (n,) long
     allowed: torch.Tensor | None = None  # (n, actions) bool
+    situation: torch.Tensor | None = None  # (n,) int64 repertoire keys, 0 for none
 
     def __len__(self) -> int:
         return len(self.target)
@@ -57,4 +58,5 @@ def cache_trunk(game: Game, model, ex: Examples, batch_size: int = 1024, allowed
     every = np.arange(n)
     return TrunkCache(h, torch.from_numpy(inverse.reshape(-1)), torch.from_numpy(np.asarray(ex.target, np.int64)),
                       torch.from_numpy(np.asarray(ex.player, np.int64)),
-                      ex.allowed(every) if allowed and ex.allowed is not None else None)
+                      ex.allowed(every) if allowed and ex.allowed is not None else None,
+                      None if ex.situations is None else torch.from_numpy(np.asarray(ex.situations, np.int64)))

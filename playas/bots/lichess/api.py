@@ -19,6 +19,7 @@ import requests
 from berserk.clients import Bots
 
 from ... import __version__
+from ...core.net import network_problem
 
 LOG = logging.getLogger("playas.lichess")
 TOKEN_VARIABLE = "LICHESS_TOKEN"
@@ -147,7 +148,7 @@ class Lichess:
                 return Refused(what, status, _error_text(e))
             return Trouble(f"{what} failed with HTTP {status}")
         if isinstance(e, (berserk.exceptions.BerserkError, requests.RequestException, OSError, ValueError)):
-            return Trouble(f"{what} failed ({_network_problem(e)})")
+            return Trouble(f"{what} failed ({network_problem(e)})")
         return e
 
     def _await_pause(self) -> None:
@@ -228,18 +229,6 @@ class Lichess:
 
     def cut_streams(self, thread_id: int | None = None) -> None:
         self.session.cut(thread_id)
-
-
-def _network_problem(e: Exception) -> str:
-    """What went wrong on the way, in a few words (berserk's ApiError wraps the requests error)."""
-    inner = getattr(e, "error", None) or e
-    if isinstance(inner, requests.Timeout):
-        return "timed out"
-    if isinstance(inner, requests.exceptions.ChunkedEncodingError):
-        return "the connection dropped"
-    if isinstance(inner, requests.ConnectionError):
-        return "no connection"
-    return type(inner).__name__
 
 
 def _error_text(e) -> str:

@@ -52,12 +52,15 @@ class EngineConfig:
     steer: dict[str, float] = field(default_factory=dict)
     temperature: float = 1.0  # 0 plays the most likely move, 1 samples the player's own choices
     nodes: int = 1  # 1: one network evaluation a move, the pure style; more: a small search
+    own_book: bool = True  # the player's own games decide where they reach (their repertoire)
+    book_depth: int | None = None  # ...up to this ply; none: as deep as the repertoire goes
     move_overhead: int = 1000  # milliseconds kept back from each move's time for the network
     threads: int = 1  # torch threads; the games share the model and run side by side
     draw_or_resign: DrawOrResign = field(default_factory=DrawOrResign)
 
     CHECKS = {"model": optional_text, "style": optional_text, "styles": names, "steer": mapping_of_numbers,
-              "temperature": number(0, 100), "nodes": whole(1), "move_overhead": whole(0), "threads": whole(1)}
+              "temperature": number(0, 100), "nodes": whole(1), "own_book": flag,
+              "book_depth": optional_whole, "move_overhead": whole(0), "threads": whole(1)}
 
 
 @dataclass

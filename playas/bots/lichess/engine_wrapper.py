@@ -34,7 +34,7 @@ class EngineWrapper:
         self.path = Path(model or cfg.model or default_model("chess"))
         self.temperature, self.nodes, self.steer = cfg.temperature, cfg.nodes, dict(cfg.steer)
         torch.set_num_threads(cfg.threads)
-        self.engine = Engine(self.path, cfg.temperature, cfg.nodes)
+        self.engine = Engine(self.path, cfg.temperature, cfg.nodes, book_depth=cfg.book_depth if cfg.own_book else 0)
         self.styles: list[str | None] = list(cfg.styles) or [cfg.style]
         for s in dict.fromkeys(self.styles):
             try:
@@ -43,6 +43,8 @@ class EngineWrapper:
                 raise PlayasError(f"cannot play {'style ' + repr(s) if s else 'the steered style'} "
                                   f"with {self.path.name}: {e}") from None
         self.styled, self.players = self.engine.styled, len(self.engine.players)
+        self.people = {name: e["source"]["lichess_user"] for name, e in (self.engine.card.get("enrolled") or {}).items()
+                       if (e.get("source") or {}).get("lichess_user")}  # styles enrolled from a Lichess account
         self.engine.judge(chess.Board(), self.styles[0], self.steer)  # the first forward pass is slow; take it now
 
     def style_for(self, game_id: str) -> str | None:
@@ -60,6 +62,17 @@ class EngineWrapper:
         if self.steer:
             name += " steered " + ", ".join(f"{k} {v:+g}" for k, v in self.steer.items())
         return name
+
+    def not_them(self, style: str | None) -> str:
+        """For a style that is (or blends) a model of people's Lichess accounts, the sentence the
+        greeting adds: the bot plays in their style and is not them; '' for any other style."""
+        shares = self.engine.model.table.shares(style) if style and self.people else None
+        users = [] if shares is None else list(dict.fromkeys(
+            self.people[n] for n, w in zip(self.engine.players, shares) if w > 0 and n in self.people))
+        if not users:
+            return ""
+        who = " and ".join(users)
+        return f"I play in the style of {who}, learned from public games; I am not {'them' if len(users) > 1 else who}."
 
     def think(self, board: chess.Board, style: str | None, rng: np.random.Generator, deadline: float | None = None):
         """The move to play as ``style`` (a :class:`playas.chess.engine.Choice`), searched until

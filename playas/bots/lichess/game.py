@@ -208,6 +208,9 @@ class Game:
                      _describe_clock(full))
             if not resumed and not self.over:
                 self._greet(self.cfg.greeting.hello, self.cfg.greeting.hello_spectators)
+                note = self.engine.not_them(self.style)  # said even with the greetings off
+                self._say(note)
+                self._say(note, spectator=True)
             self.greeted = True
 
     def _on_state(self, state: dict) -> None:

@@ -1,0 +1,20 @@
+"""What went wrong on the way to a web service, in a few words, for one-sentence errors."""
+
+from __future__ import annotations
+
+import requests
+
+
+def network_problem(e: Exception) -> str:
+    """``e`` (a requests error, or berserk's ApiError wrapping one) as "timed out", "the connection
+    dropped", "no connection", "an unreadable answer", or else its type's name."""
+    inner = getattr(e, "error", None) or e
+    if isinstance(inner, requests.Timeout):
+        return "timed out"
+    if isinstance(inner, requests.exceptions.ChunkedEncodingError):
+        return "the connection dropped"
+    if isinstance(inner, requests.ConnectionError):
+        return "no connection"
+    if isinstance(inner, ValueError):
+        return "an unreadable answer"
+    return type(inner).__name__

@@ -1,0 +1,115 @@
+"""A person's own choices in the exact situations they met: their repertoire.
+
+The style vector routes a shared network, which generalises; the repertoire remembers. For each
+player it counts the actions they took in each situation they met (in chess, each opening
+position by its polyglot key). A style's distribution combines the two as a smoothed posterior
+with the routed network as its prior:
+
+    p(a | x, s) = (n_s(x, a) + k * p_net(a | x, s)) / (n_s(x) + k)
+
+where the player met ``x`` (``n_s(x) > 0``), else ``p_net``. ``k``, the prior's weight in
+counts, is fitted on held-out games (:func:`fit_prior_weight`). Blends mix the counts by the blend
+weights; steering acts on the prior.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+PRIOR_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # the k tried by fit_prior_weight
+
+
+class Repertoire:
+    """Counts of (situation key, player, action), sorted by key; keys are non-zero int64."""
+
+    def __init__(self, keys=(), players=(), actions=(), counts=(), prior_weight: float = 4.0, depth: int | None = None):
+        self.keys = np.asarray(keys, np.int64)
+        self.players = np.asarray(players, np.int32)
+        self.actions = np.asarray(actions, np.int32)
+        self.counts = np.asarray(counts, np.int32)
+        self.prior_weight = float(prior_weight)
+        self.depth = depth  # how deep into a game situations were counted (chess: plies), for the record
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def count(cls, keys, players, actions, **kwargs) -> "Repertoire":
+        """Tally events (one per decision); events with key 0 (no situation) are left out."""
+        keys, players, actions = (np.asarray(a, np.int64) for a in (keys, players, actions))
+        keep = keys != 0
+        events = np.stack([keys[keep], players[keep], actions[keep]], 1)
+        if not len(events):
+            return cls(**kwargs)
+        uniq, counts = np.unique(events, axis=0, return_counts=True)  # sorted by key, then player, action
+        return cls(uniq[:, 0], uniq[:, 1], uniq[:, 2], counts, **kwargs)
+
+    def add(self, other: "Repertoire") -> None:
+        """Add ``other``'s counts to these (a newly enrolled player's games)."""
+        events = np.concatenate([np.stack([self.keys, self.players, self.actions], 1).astype(np.int64),
+                                 np.stack([other.keys, other.players, other.actions], 1).astype(np.int64)])
+        counts = np.concatenate([self.counts, other.counts])
+        uniq, inverse = np.unique(events, axis=0, return_inverse=True)
+        total = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(uniq)).astype(np.int32)
+        self.keys, self.players, self.actions, self.counts = uniq[:, 0], uniq[:, 1].astype(np.int32), \
+            uniq[:, 2].astype(np.int32), total
+
+    def players_in(self) -> np.ndarray:
+        """Entries per player (how much of each player's repertoire is stored)."""
+        return np.bincount(self.players, minlength=int(self.players.max(initial=-1)) + 1)
+
+    # --- reading -------------------------------------------------------------------------------
+    def _span(self, key: int) -> slice:
+        lo = np.searchsorted(self.keys, key, "left")
+        return slice(lo, np.searchsorted(self.keys, key, "right"))
+
+    def actions_at(self, key: int, weights: np.ndarray) -> dict[int, float]:
+        """A style's counts at situation ``key``: each player's counts times their weight in the
+        style (``weights``, one per player; a single player is a one-hot)."""
+        span = self._span(np.int64(key))
+        out: dict[int, float] = {}
+        for p, a, c in zip(self.players[span], self.actions[span], self.counts[span]):
+            w = weights[p] if p < len(weights) else 0.0
+            if w:
+                out[int(a)] = out.get(int(a), 0.0) + float(w) * int(c)
+        return out
+
+    def lookup(self, keys, actions, players: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """For decisions (``keys``, ``actions``): every player's count of that action there, and of
+        all actions there: two (players, decisions) tensors."""
+        keys, actions = np.asarray(keys, np.int64), np.asarray(actions, np.int64)
+        n_xa = np.zeros((players, len(keys)), np.float32)
+        n_x = np.zeros((players, len(keys)), np.float32)
+        lo, hi = np.searchsorted(self.keys, keys, "left"), np.searchsorted(self.keys, keys, "right")
+        for j in np.flatnonzero((hi > lo) & (keys != 0)):
+            p, a, c = self.players[lo[j]:hi[j]], self.actions[lo[j]:hi[j]], self.counts[lo[j]:hi[j]]
+            np.add.at(n_x[:, j], p, c)
+            same = a == actions[j]
+            np.add.at(n_xa[:, j], p[same], c[same])
+        return torch.from_numpy(n_xa), torch.from_numpy(n_x)
+
+    def logliks(self, net_logliks: torch.Tensor, n_xa: torch.Tensor, n_x: torch.Tensor,
+                prior_weight: float | None = None) -> torch.Tensor:
+        """Log-likelihoods under the combined model, from the network's (any shape) and the counts."""
+        k = self.prior_weight if prior_weight is None else prior_weight
+        return torch.log(n_xa + k * net_logliks.exp()) - torch.log(n_x + k)
+
+    # --- storage -------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"keys": torch.from_numpy(self.keys), "players": torch.from_numpy(self.players.astype(np.int16)),
+                "actions": torch.from_numpy(self.actions.astype(np.int16)), "counts": torch.from_numpy(self.counts),
+                "prior_weight": self.prior_weight, "depth": self.depth}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Repertoire":
+        return cls(d["keys"].numpy(), d["players"].numpy(), d["actions"].numpy(), d["counts"].numpy(),
+                   d["prior_weight"], d.get("depth"))
+
+
+def fit_prior_weight(repertoire: Repertoire, net_logliks: torch.Tensor, n_xa: torch.Tensor, n_x: torch.Tensor,
+                     weights=PRIOR_WEIGHTS) -> tuple[float, dict]:
+    """The ``k`` that gives held-out decisions the highest mean log-likelihood under the combined
+    model (each decision under its own player's style), and the score of every ``k`` tried."""
+    scores = {k: float(repertoire.logliks(net_logliks, n_xa, n_x, k).mean()) for k in weights}
+    return max(scores, key=scores.get), scores
