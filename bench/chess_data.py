@@ -63,13 +63,20 @@ def likelihoods(model, cache, z=None, repertoire="table") -> np.ndarray:
     """Mean log-likelihood of each query's moves under every style: (queries, styles). The styles
     are the table's rows (or ``z``), each with its repertoire (the table's, or ``repertoire``;
     None: the network alone)."""
+    return likelihoods_both(model, cache, z, repertoire)[0]
+
+
+def likelihoods_both(model, cache, z=None, repertoire="table") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`likelihoods` with the repertoire, and of the network alone, from one pass."""
     pos, group = cache
-    ll = style_logliks(CHESS, model, pos, z)
+    net = style_logliks(CHESS, model, pos, z)
+    ll = net
     rep = model.table.repertoire if repertoire == "table" else repertoire
     if rep is not None and pos.situation is not None:
         n_xa, n_x = rep.lookup(pos.situation.numpy(), pos.target.numpy(), len(ll))
         ll = rep.logliks(ll, n_xa, n_x)
-    return np.stack([ll[:, group == i].mean(1).numpy() for i in range(int(group.max()) + 1)])
+    groups = range(int(group.max()) + 1)
+    return tuple(np.stack([x[:, group == i].mean(1).numpy() for i in groups]) for x in (ll, net))
 
 
 def repertoire_with(model, data, replace: dict[str, np.ndarray]):

@@ -37,6 +37,7 @@ from .chess_data import (
     cache_queries,
     fit_many,
     likelihoods,
+    likelihoods_both,
     owner_rows,
     player_games,
     repertoire_with,
@@ -183,7 +184,7 @@ def bench_phases(model, base, data, names, per_player, rng):
     and the plain book (the player's most played move where their training games reached, else the base)."""
     from playas.chess.evaluate import styled_forward
 
-    hits = {k: {p[0]: [] for p in PHASES} for k in ("base", "row", "person", "book")}
+    hits = {k: {p[0]: [] for p in PHASES} for k in ("base", "mean row", "row", "person", "book")}
     for name in names:
         pid = data.players.index(name)
         idx = np.sort(rng.permutation(owner_rows(data, pid, player_games(data, pid, "test")))[:per_player])
@@ -198,6 +199,7 @@ def bench_phases(model, base, data, names, per_player, rng):
             return logits
 
         for key, fwd in (("base", lambda b: base(b["x"])[0]),
+                         ("mean row", styled_forward(model, data.players, style="mean", book_depth=0)),
                          ("row", styled_forward(model, data.players, book_depth=0)),
                          ("person", styled_forward(model, data.players)), ("book", book_forward)):
             h = accuracy(fwd, data, idx)
@@ -207,8 +209,8 @@ def bench_phases(model, base, data, names, per_player, rng):
     for label, _, _ in PHASES + (("all moves", 0, 0),):
         acc = {k: np.concatenate(v[label] if label in v else sum(v.values(), [])).mean() for k, v in hits.items()}
         n = len(np.concatenate(hits["base"][label] if label in hits["base"] else sum(hits["base"].values(), [])))
-        rows.append([label, f"{n:,}", *(f"{acc[k]:.2%}" for k in ("base", "row", "person", "book")),
-                     f"{(acc['person'] - acc['base']) * 100:+.2f}"])
+        rows.append([label, f"{n:,}", *(f"{acc[k]:.2%}" for k in ("base", "mean row", "row", "person", "book")),
+                     f"{(acc['row'] - acc['mean row']) * 100:+.2f}", f"{(acc['person'] - acc['base']) * 100:+.2f}"])
     return rows
 
 
@@ -327,11 +329,13 @@ def main():
     if "phases" in parts:
         rows = bench_phases(model, base, data, trained, a.per_player, rng)
         sections.append(f"Move-matching by phase on held-out test games ({len(trained)} trained players, up to "
-                        f"{a.per_player} positions each): the base, the player's style row alone, the person (row and "
+                        f"{a.per_player} positions each): the base, the mean style row, the player's own style row "
+                        "alone, the person (own row and "
                         "repertoire, as every command plays it), and the plain book (the player's most played move "
                         "where their training games reached, in the first 30 plies; else the base's move).\n\n"
-                        + table(rows, ["moves", "positions", "base", "style row", "person (row + repertoire)",
-                                       "plain book", "person - base (points)"]))
+                        + table(rows, ["moves", "positions", "base", "mean row", "own style row",
+                                       "person (row + repertoire)", "plain book", "own - mean row (points)",
+                                       "person - base (points)"]))
         print(sections[-1], flush=True)
     max_ply = style_plies(blob)
     # 2. stylometry among all known players
@@ -396,9 +400,8 @@ def bench_stylometry(model, data, trained, sizes, max_ply, a, rng) -> str:
         sims = rank_by_similarity(fit_many(model, cache, a.fit_epochs), table_z)
         t_fit = time.time() - t
         t = time.time()
-        ll = likelihoods(model, cache)
+        ll, net = likelihoods_both(model, cache)
         t_ll = time.time() - t + t_cache
-        net = likelihoods(model, cache, repertoire=None)
         tfidf, book = tfidf_rank(ref_docs, qdocs), book_scores(data, ref_rows, book_q)
         row = [f"{size} games", len(queries), f"{np.mean([len(q) for q in queries]):.0f}"]
         for sc in (ll, net, sims, book, tfidf):
@@ -486,8 +489,7 @@ def bench_fewshot(model, data, enrolled, max_ply, a, rng, sizes=(10, 50), query_
         rep = repertoire_with(model, data, book_q) if depth else None  # ...and their counts: those games'
         t_idx = [model.table.index(n) for n in truth]
         id_cache = cache_queries(model, data, id_q)
-        ll = likelihoods(model, id_cache, z_all, repertoire=rep)
-        net = likelihoods(model, id_cache, z_all, repertoire=None)
+        ll, net = likelihoods_both(model, id_cache, z_all, repertoire=rep)
         s_ = rank_by_similarity(fit_many(model, id_cache, a.fit_epochs), z_all)
         few.append([f"{size} games", len(truth), *(f"{topk(sc, t_idx, k):.1%}" for sc in (ll, net, s_) for k in (1, 5))])
     return (f"Few-shot: {len(enrolled)} players held out of training, enrolled from 10 or 50 of their training games "

@@ -255,3 +255,21 @@ def test_fast_likelihood_matches_running_each_style(world):
 
     assert torch.allclose(styled.style_logliks(NoFastPath(), model, cache), want, atol=1e-4)  # the routed head per style
     assert (want.max(0).values - want.min(0).values).mean() > 0.05  # the styles do score differently
+
+
+def test_repertoire_command_rebuilds_a_models_repertoire(world, tmp_path):
+    out = tmp_path / "rep.pt"
+    r = playas("chess", "repertoire", "--model", world["model"], "--data", world["ds"], "--plies", "12", "--out", out)
+    assert "repertoire entries to ply 12" in r.stdout
+    model, blob = load_model(out)
+    old, _ = load_model(world["model"])
+    assert model.table.repertoire.depth == 12 and 0 < len(model.table.repertoire) < len(old.table.repertoire)
+    assert torch.equal(model.table.z, old.table.z)  # the style rows are untouched
+    assert blob["card"]["repertoire"]["data"] == str(world["ds"])
+    board = chess.Board()
+    for san in ["e4", "e5", "Nf3", "Nc6", "Bc4", "Bc5", "c3"]:  # ply 7: inside 12 plies, beyond 6
+        board.push_san(san)
+    assert Policy.load(out, style="Horwitz", book_depth=6).analyse(board).book == 0
+    r = playas("chess", "repertoire", "--model", world["model"], "--data", world["ds"], "--plies", "99", "--out", out,
+               check=False)
+    assert r.returncode == 2 and "1 to 60 plies" in r.stderr
