@@ -179,7 +179,7 @@ def own_book(data, pid: int, plies: int = 30) -> dict:
     return {k: c.most_common(1)[0][0] for k, c in book.items()}
 
 
-def bench_phases(model, base, data, names, per_player, rng):
+def bench_phases(model, base, data, names, per_player, rng, plies=None):
     """Top-1 by phase on each player's test moves: base, own style row, the person (row + repertoire),
     and the plain book (the player's most played move where their training games reached, else the base)."""
     from playas.chess.evaluate import styled_forward
@@ -201,7 +201,7 @@ def bench_phases(model, base, data, names, per_player, rng):
         for key, fwd in (("base", lambda b: base(b["x"])[0]),
                          ("mean row", styled_forward(model, data.players, style="mean", book_depth=0)),
                          ("row", styled_forward(model, data.players, book_depth=0)),
-                         ("person", styled_forward(model, data.players)), ("book", book_forward)):
+                         ("person", styled_forward(model, data.players, style_plies=plies)), ("book", book_forward)):
             h = accuracy(fwd, data, idx)
             for label, lo, hi in PHASES:
                 hits[key][label].append(h[(ply >= lo) & (ply < hi)])
@@ -327,11 +327,12 @@ def main():
     if "matching" in parts:
         sections += bench_matching_section(model, base, data, names, trained, enrolled, card, a, rng)
     if "phases" in parts:
-        rows = bench_phases(model, base, data, trained, a.per_player, rng)
+        rows = bench_phases(model, base, data, trained, a.per_player, rng, style_plies(blob))
         sections.append(f"Move-matching by phase on held-out test games ({len(trained)} trained players, up to "
                         f"{a.per_player} positions each): the base, the mean style row, the player's own style row "
                         "alone, the person (own row and "
-                        "repertoire, as every command plays it), and the plain book (the player's most played move "
+                        "repertoire, and the base network past the plies the styles learned from, as every command "
+                        "plays it), and the plain book (the player's most played move "
                         "where their training games reached, in the first 30 plies; else the base's move).\n\n"
                         + table(rows, ["moves", "positions", "base", "mean row", "own style row",
                                        "person (row + repertoire)", "plain book", "own - mean row (points)",

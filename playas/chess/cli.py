@@ -152,10 +152,13 @@ def eval_cmd(a) -> int:
     from .model import load_model
 
     _data_or_games(a)
-    nets = {}
+    from .styles import style_plies
+
+    nets, plies = {}, {}
     for path in a.model:
-        net, _ = load_model(path)
-        nets[Path(path).stem if Path(path).stem not in nets else str(path)] = net
+        net, blob = load_model(path)
+        name = Path(path).stem if Path(path).stem not in nets else str(path)
+        nets[name], plies[name] = net, style_plies(blob)
     steer = parse_steer(a.steer)
     with tempfile.TemporaryDirectory(prefix="playas-eval-") as tmp:
         if a.games:
@@ -169,7 +172,7 @@ def eval_cmd(a) -> int:
             idx = np.random.default_rng(0).choice(idx, a.max_positions, replace=False)
         if not len(idx):
             raise PlayasError(f"no positions of tracked players in the {split} split")
-        report = move_matching({n: styled_forward(net, data.players, a.style, steer, a.book_depth)
+        report = move_matching({n: styled_forward(net, data.players, a.style, steer, a.book_depth, plies[n])
                                 for n, net in nets.items()}, data, idx)
     print(json.dumps(report) if a.json else format_report(report))
     return 0

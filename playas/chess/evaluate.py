@@ -16,11 +16,12 @@ from .train import make_batch
 
 
 def styled_forward(model, players: list[str], style: str | None = None, steer: dict | None = None,
-                   book_depth: int | None = None):
+                   book_depth: int | None = None, style_plies: int | None = None):
     """Policy logits of a batch: a plain net's, or a styled one's under each mover's own style
     (``players`` are the dataset's names; movers not in the table get the mean style), or under
     ``style``/``steer`` for every position. Where the style has a repertoire (to ``book_depth``
-    plies; 0: none), the logits are the log-probabilities of the person's combined model."""
+    plies; 0: none), the logits are the log-probabilities of the person's combined model; from
+    ``style_plies`` on (where the styles stopped learning), the base network's, as in play."""
     if not isinstance(model, Styled):
         if style or steer:
             raise PlayasError("--style and --steer need a styled model")
@@ -35,6 +36,13 @@ def styled_forward(model, players: list[str], style: str | None = None, steer: d
         net = lambda b: CHESS.head(model, CHESS.trunk(model, b["x"]), routed_rows(model, b["player"], rows))  # noqa: E731
         shares_of = lambda b: F.one_hot(rows[b["player"]].clamp(min=0), len(model.table)).float() * \
             (rows[b["player"]] >= 0)[:, None]  # noqa: E731
+    if style_plies:
+        styled_net, plain = net, model.unadapted_base()
+
+        def net(b):
+            late = (b["ply"] >= style_plies)[:, None]
+            return torch.where(late, plain(b["x"])[0], styled_net(b))
+
     rep = model.table.repertoire
     if rep is None or shares_of is None or book_depth == 0:
         return net

@@ -47,7 +47,9 @@ class Policy:
 
     Where the style's players met the position in their own games (their repertoire, up to
     ``book_depth`` plies; 0 turns it off), their counts and the network combine as in
-    :mod:`playas.core.repertoire`: the person's openings, with the network as the prior.
+    :mod:`playas.core.repertoire`: the person's openings, with the network as the prior. Past
+    the plies the styles learned from (their recipe's ``max_ply``), the base network answers:
+    a style row adds nothing measurable there (BENCHMARKS.md, moves by phase).
     """
 
     def __init__(self, model, card: dict | None = None, style: str | None = None,
@@ -58,9 +60,13 @@ class Policy:
         self.style, self.steer = style, dict(steer or {})
         self.book_depth = book_depth
         self.shares = None  # each player's share of the style, for its repertoire
+        self.base_net, self.style_plies = None, None  # past style_plies, base_net answers
         if self.styled or style or steer:
             self._merge(style, self.steer)
             self.shares = self.model.table.shares(style)
+            self.style_plies = (self.card.get("recipe") or {}).get("max_ply")
+            if self.style_plies:
+                self.base_net = self.model.unadapted_base().eval()
 
     @classmethod
     def load(cls, path, style: str | None = None, steer: dict[str, float] | None = None,
@@ -92,9 +98,11 @@ class Policy:
         self.net = self.model.merged_base(z).eval()
 
     @torch.inference_mode()
-    def logits(self, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw policy logits (N, 1858) and WDL probabilities (N, 3) for a batch of planes."""
-        p, v = self.net(torch.from_numpy(planes))
+    def logits(self, planes: np.ndarray, ply: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Raw policy logits (N, 1858) and WDL probabilities (N, 3) for a batch of planes of
+        positions ``ply`` plies into their game."""
+        net = self.base_net if self.base_net is not None and ply >= self.style_plies else self.net
+        p, v = net(torch.from_numpy(planes))
         return p.numpy(), torch.softmax(v, dim=1).numpy()
 
     def wdl_after(self, board: chess.Board, moves: list[chess.Move]) -> np.ndarray:
@@ -106,7 +114,7 @@ class Policy:
                 planes.append(enc.board_planes(board))
             finally:
                 board.pop()
-        return self.logits(np.stack(planes))[1]
+        return self.logits(np.stack(planes), board.ply() + 1)[1]
 
     def analyse(self, board: chess.Board) -> Analysis:
         """Probabilities of the legal moves of ``board`` (history from its move stack)."""
@@ -114,7 +122,7 @@ class Policy:
             raise PlayasError("the position has no legal moves")
         if not board.is_valid():
             raise PlayasError(f"illegal position: {board.fen()}")
-        logits, wdl = self.logits(enc.board_planes(board)[None])
+        logits, wdl = self.logits(enc.board_planes(board)[None], board.ply())
         moves = list(board.legal_moves)
         idx = np.array([enc.move_to_index(board, m) for m in moves])
         probs = softmax(logits[0, idx].astype(np.float64))

@@ -245,3 +245,16 @@ class Styled(nn.Module):
         base = copy.deepcopy(self.base)
         merge(base, routing_weights(z, False))
         return base
+
+    def unadapted_base(self) -> nn.Module:
+        """The base with its adapters taken off, the network before any style: made once, shared
+        (read-only) by every caller."""
+        import copy
+
+        if getattr(self, "_unadapted", None) is None:
+            base = copy.deepcopy(self.base)
+            for name, layer in adapter_layers(base):
+                parent_name, _, attr = name.rpartition(".")
+                setattr(base.get_submodule(parent_name) if parent_name else base, attr, layer.base)
+            self._unadapted = base.eval()
+        return self._unadapted
