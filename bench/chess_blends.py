@@ -103,7 +103,7 @@ def main():
     model.eval()
     data = ChessData(a.data)
     trained = [n for n in model.table.names if n in data.players and n not in blob["card"].get("enrolled", {})]
-    body = bench_blends_steering(model, data, trained, style_plies(blob), a, np.random.default_rng(0))
+    body = bench_blends_steering(model, data, trained, style_plies(blob["card"]), a, np.random.default_rng(0))
     body += f"\n\nTotal benchmark time {time.time() - t0:.0f} s."
     finish(a, "chess_blends", f"Chess blends and steering: {Path(a.model).name}", body)
 

@@ -92,26 +92,28 @@ def sample_query(data, pid, games, n_games, max_ply, rng):
     return np.sort(owner_rows(data, pid, rng.permutation(games)[:n_games], max_ply))
 
 
-def book_scores(data, refs: list[np.ndarray], queries: list[np.ndarray], alpha: float = 5.0) -> np.ndarray:
+def book_scores(data, refs: list[np.ndarray], queries: list[np.ndarray], alpha: float = 5.0, qdata=None,
+                keys=lambda d, r: d.position_keys[r]) -> np.ndarray:
     """The plain likelihood baseline: each reference player's opening book.
 
     Counts of (position, move) over each player's reference rows; a query move's probability
     under a player is their count, smoothed towards all players' book with weight ``alpha``;
-    score = sum of log(p_player / p_all) over the query's moves. No network."""
-    keys = [data.position_keys[r] for r in refs]
-    pm = [k * np.uint64(2039) + np.asarray(data.rows["move"][r]).astype(np.uint64) for k, r in zip(keys, refs)]
+    score = sum of log(p_player / p_all) over the query's moves. No network. Positions are
+    named by ``keys(dataset, rows)``; the queries' rows are in ``qdata`` (default ``data``)."""
+    def key_moves(d, r):
+        k = np.asarray(keys(d, r)).astype(np.uint64)
+        return k, k * np.uint64(2039) + np.asarray(d.rows["move"][r]).astype(np.uint64)
 
     def counts(k):
         u, c = np.unique(k, return_counts=True)
         return dict(zip(u.tolist(), c.tolist()))
 
-    all_p, all_pm = counts(np.concatenate(keys)), counts(np.concatenate(pm))
-    per = [(counts(a), counts(b)) for a, b in zip(keys, pm)]
+    ref = [key_moves(data, r) for r in refs]
+    all_p, all_pm = counts(np.concatenate([k for k, _ in ref])), counts(np.concatenate([m for _, m in ref]))
+    per = [(counts(k), counts(m)) for k, m in ref]
     out = np.zeros((len(queries), len(refs)))
     for i, q in enumerate(queries):
-        k = data.position_keys[q]
-        m = (k * np.uint64(2039) + np.asarray(data.rows["move"][q]).astype(np.uint64)).tolist()
-        k = k.tolist()
+        k, m = (x.tolist() for x in key_moves(qdata or data, q))
         pa = np.array([(all_pm.get(b, 0) + 0.5) / (all_p.get(a, 0) + 1.0) for a, b in zip(k, m)])
         for j, (cp, cpm) in enumerate(per):
             pp = np.array([(cpm.get(b, 0) + alpha * x) / (cp.get(a, 0) + alpha) for a, b, x in zip(k, m, pa)])
@@ -229,42 +231,16 @@ def bench_fidelity(model, data, names, games: int, plies: int, rng, tmp: Path):
         me = StylePlayer(Policy(model, style=n), 1.0, name=n)
         with open(tmp / f"{n}.pgn", "w") as out:
             play_match(me, mean, games, seed=int(rng.integers(1 << 30)), out=out, max_plies=plies)
-    gen = ChessData(tmp / "gen") if (tmp / "gen").exists() else None
-    if gen is None:
-        prepare([tmp / f"{n}.pgn" for n in names], tmp / "gen", owner_from_filename_=True, split=(0.0, 0.0, 1.0),
-                workers=1)
-        gen = ChessData(tmp / "gen")
+    prepare([tmp / f"{n}.pgn" for n in names], tmp / "gen", owner_from_filename_=True, split=(0.0, 0.0, 1.0), workers=1)
+    gen = ChessData(tmp / "gen")
     queries = [np.sort(owner_rows(gen, gen.players.index(n), player_games(gen, gen.players.index(n), None), 30))
                for n in names]
     truth = [model.table.index(n) for n in names]
     ll = likelihoods(model, cache_queries(model, gen, queries))
     refs = [owner_rows(data, data.players.index(n), player_games(data, data.players.index(n), "train"), 30)
             for n in model.table.names]
-    judge = book_scores_between(data, refs, gen, queries)
+    judge = book_scores(data, refs, queries, qdata=gen, keys=lambda d, r: d.rows["zobrist"][r])  # by position
     return topk(ll, truth, 1), topk(judge, truth, 1), topk(ll, truth, 5), topk(judge, truth, 5)
-
-
-def book_scores_between(data, refs, qdata, queries, alpha: float = 5.0) -> np.ndarray:
-    """:func:`book_scores` with the queries from another dataset (positions by polyglot key)."""
-    def km(d, r):
-        return np.asarray(d.rows["zobrist"][r]).astype(np.uint64) * np.uint64(2039) + \
-            np.asarray(d.rows["move"][r]).astype(np.uint64), np.asarray(d.rows["zobrist"][r]).astype(np.uint64)
-
-    def counts(k):
-        u, c = np.unique(k, return_counts=True)
-        return dict(zip(u.tolist(), c.tolist()))
-
-    ref = [km(data, r) for r in refs]
-    all_pm, all_p = counts(np.concatenate([a for a, _ in ref])), counts(np.concatenate([b for _, b in ref]))
-    per = [(counts(b), counts(a)) for a, b in ref]
-    out = np.zeros((len(queries), len(refs)))
-    for i, q in enumerate(queries):
-        m, k = (x.tolist() for x in km(qdata, q))
-        pa = np.array([(all_pm.get(b, 0) + 0.5) / (all_p.get(a, 0) + 1.0) for a, b in zip(k, m)])
-        for j, (cp, cpm) in enumerate(per):
-            pp = np.array([(cpm.get(b, 0) + alpha * x) / (cp.get(a, 0) + alpha) for a, b, x in zip(k, m, pa)])
-            out[i, j] = np.log(pp / pa).sum()
-    return out
 
 
 def bench_matching_section(model, base, data, names, trained, enrolled, card, a, rng) -> list[str]:
@@ -327,7 +303,7 @@ def main():
     if "matching" in parts:
         sections += bench_matching_section(model, base, data, names, trained, enrolled, card, a, rng)
     if "phases" in parts:
-        rows = bench_phases(model, base, data, trained, a.per_player, rng, style_plies(blob))
+        rows = bench_phases(model, base, data, trained, a.per_player, rng, style_plies(blob["card"]))
         sections.append(f"Move-matching by phase on held-out test games ({len(trained)} trained players, up to "
                         f"{a.per_player} positions each): the base, the mean style row, the player's own style row "
                         "alone, the person (own row and "
@@ -338,7 +314,7 @@ def main():
                                        "person (row + repertoire)", "plain book", "own - mean row (points)",
                                        "person - base (points)"]))
         print(sections[-1], flush=True)
-    max_ply = style_plies(blob)
+    max_ply = style_plies(blob["card"])
     # 2. stylometry among all known players
     sizes = [int(s) for s in a.sizes.split(",")]
     if "stylometry" in parts:

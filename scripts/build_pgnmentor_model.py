@@ -77,7 +77,7 @@ def main():
             mine = np.intersect1d(train, np.flatnonzero((g["white"] == pid) | (g["black"] == pid)))
             games = rng.permutation(mine)[:100]
             rows = np.concatenate([np.arange(g["first"][i], g["first"][i] + g["length"][i]) for i in games])
-            rows = within_plies(data, np.sort(rows[data.mover[rows] == pid]), style_plies(blob))
+            rows = within_plies(data, np.sort(rows[data.mover[rows] == pid]), style_plies(blob["card"]))
             core_styled.enroll(CHESS, model, name, cache_trunk(CHESS, model, examples(data, rows)), len(games))
             card.setdefault("enrolled", {})[name] = {"games": len(games), "positions": int(len(rows)),
                                                      "from": "training split"}

@@ -48,7 +48,7 @@ def main():
         chosen = {n: rng.permutation(player_games(data, data.players.index(n), "test"))[:size] for n in truth_names}
         for path, (model, blob) in zip(a.models, models):
             cols = [model.table.index(n) for n in common]
-            queries = [np.sort(owner_rows(data, data.players.index(n), chosen[n], style_plies(blob)))
+            queries = [np.sort(owner_rows(data, data.players.index(n), chosen[n], style_plies(blob["card"])))
                        for n in truth_names]
             t = time.time()
             ll = likelihoods(model, cache_queries(model, data, queries))[:, cols]

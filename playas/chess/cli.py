@@ -158,7 +158,7 @@ def eval_cmd(a) -> int:
     for path in a.model:
         net, blob = load_model(path)
         name = Path(path).stem if Path(path).stem not in nets else str(path)
-        nets[name], plies[name] = net, style_plies(blob)
+        nets[name], plies[name] = net, style_plies(blob["card"])
     steer = parse_steer(a.steer)
     with tempfile.TemporaryDirectory(prefix="playas-eval-") as tmp:
         if a.games:

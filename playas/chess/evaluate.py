@@ -46,9 +46,7 @@ def styled_forward(model, players: list[str], style: str | None = None, steer: d
     rep = model.table.repertoire
     if rep is None or shares_of is None or book_depth == 0:
         return net
-    depths = [d for d in (book_depth, rep.depth) if d]
-    depth = min(depths) if depths else None
-    return lambda b: with_repertoire(net(b), b, rep, shares_of(b), depth)
+    return lambda b: with_repertoire(net(b), b, rep, shares_of(b), rep.reach(book_depth))
 
 
 def with_repertoire(logits: torch.Tensor, b: dict, rep, shares: torch.Tensor, depth: int | None) -> torch.Tensor:
@@ -60,9 +58,7 @@ def with_repertoire(logits: torch.Tensor, b: dict, rep, shares: torch.Tensor, de
     for i in torch.nonzero(reach & (b["position"] != 0)).flatten().tolist():
         for move, c in rep.actions_at(int(b["position"][i]), shares[i].numpy()).items():
             counts[i, move] = c
-    total = counts.sum(1, keepdim=True)
-    return torch.where(total > 0, torch.log(counts + rep.prior_weight * p) - torch.log(total + rep.prior_weight),
-                       torch.log(p))
+    return torch.log(rep.mix(counts, counts.sum(1, keepdim=True), p))  # no counts: the network's own p
 
 
 @torch.inference_mode()

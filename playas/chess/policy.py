@@ -17,6 +17,7 @@ import torch
 from ..core.errors import PlayasError
 from . import encoding as enc
 from .model import ChessNet, load_model
+from .styles import style_plies
 
 
 @dataclass
@@ -64,9 +65,9 @@ class Policy:
         if self.styled or style or steer:
             self._merge(style, self.steer)
             self.shares = self.model.table.shares(style)
-            self.style_plies = (self.card.get("recipe") or {}).get("max_ply")
+            self.style_plies = style_plies(self.card)
             if self.style_plies:
-                self.base_net = self.model.unadapted_base().eval()
+                self.base_net = self.model.unadapted_base()
 
     @classmethod
     def load(cls, path, style: str | None = None, steer: dict[str, float] | None = None,
@@ -128,8 +129,7 @@ class Policy:
         probs = softmax(logits[0, idx].astype(np.float64))
         counts = self.book_counts(board, idx)
         if counts is not None:
-            k = self.model.table.repertoire.prior_weight
-            probs = (counts + k * probs) / (counts.sum() + k)
+            probs = self.model.table.repertoire.mix(counts, counts.sum(), probs)
         order = np.argsort(-probs, kind="stable")
         return Analysis([moves[i] for i in order], probs[order], wdl[0], 0.0 if counts is None else counts.sum())
 
@@ -139,7 +139,8 @@ class Policy:
         rep = self.model.table.repertoire if self.styled else None
         if rep is None or self.shares is None or self.book_depth == 0:
             return None
-        if self.book_depth is not None and board.ply() >= self.book_depth:
+        reach = rep.reach(self.book_depth)
+        if reach is not None and board.ply() >= reach:
             return None
         played = rep.actions_at(enc.book_key(board), self.shares)
         if not played:

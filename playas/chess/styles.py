@@ -82,9 +82,9 @@ def within_plies(data: ChessData, idx: np.ndarray, max_ply: int | None) -> np.nd
     return idx if max_ply is None else idx[data.ply[idx] < max_ply]
 
 
-def style_plies(blob: dict) -> int | None:
-    """The plies a styled checkpoint's styles learned from (``max_ply`` of its recipe)."""
-    return blob.get("card", {}).get("recipe", {}).get("max_ply")
+def style_plies(card: dict) -> int | None:
+    """The plies a styled model's styles learned from (``max_ply`` of the recipe in its card)."""
+    return (card.get("recipe") or {}).get("max_ply")
 
 
 def player_meta(data: ChessData) -> dict:
@@ -209,7 +209,7 @@ def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, playe
     if name in model.table.names:
         raise PlayasError(f"player {name!r} is already in {model_path}")
     cache, n_games = query(model, pgns, owner_from_filename=owner_from_filename, player=player,
-                           max_ply=style_plies(blob))
+                           max_ply=style_plies(blob["card"]))
     if n_games < min_games:
         raise PlayasError(f"{n_games} games of {name} found; enrollment needs at least {min_games}")
     styled.enroll(CHESS, model, name, cache, n_games)
@@ -225,6 +225,6 @@ def identify(model_path, pgns, *, owner_from_filename=False, player=None, method
     """Rank the known players of a styled model by how likely they played the moves in ``pgns``."""
     model, blob = load_styled(model_path)
     cache, n_games = query(model, pgns, owner_from_filename=owner_from_filename, player=player,
-                           max_ply=style_plies(blob))
+                           max_ply=style_plies(blob["card"]))
     scores = styled.identify(CHESS, model, cache, method)
     return {"games": n_games, "moves": len(cache), "method": method, "names": model.table.names, "scores": scores}

@@ -57,9 +57,10 @@ class Repertoire:
         self.keys, self.players, self.actions, self.counts = uniq[:, 0], uniq[:, 1].astype(np.int32), \
             uniq[:, 2].astype(np.int32), total
 
-    def players_in(self) -> np.ndarray:
-        """Entries per player (how much of each player's repertoire is stored)."""
-        return np.bincount(self.players, minlength=int(self.players.max(initial=-1)) + 1)
+    def reach(self, limit: int | None = None) -> int | None:
+        """How deep into a game the counts decide: their own depth, or ``limit`` if shallower."""
+        depths = [d for d in (self.depth, limit) if d is not None]
+        return min(depths) if depths else None
 
     # --- reading -------------------------------------------------------------------------------
     def _span(self, key: int) -> slice:
@@ -90,6 +91,12 @@ class Repertoire:
             same = a == actions[j]
             np.add.at(n_xa[:, j], p[same], c[same])
         return torch.from_numpy(n_xa), torch.from_numpy(n_x)
+
+    def mix(self, n_a, n, p_net, prior_weight: float | None = None):
+        """The combined model's probability of actions counted ``n_a`` times in a situation met
+        ``n`` times, with the network's probability ``p_net`` (arrays or tensors, broadcast)."""
+        k = self.prior_weight if prior_weight is None else prior_weight
+        return (n_a + k * p_net) / (n + k)
 
     def logliks(self, net_logliks: torch.Tensor, n_xa: torch.Tensor, n_x: torch.Tensor,
                 prior_weight: float | None = None) -> torch.Tensor:
