@@ -33,8 +33,16 @@ def _style_flags(p: argparse.ArgumentParser) -> None:
                    help="move the style along a measured property (repeatable)")
 
 
+def _plies(s: str) -> int:
+    from .encoding import BOOK_PLIES
+
+    if not s.isdigit() or int(s) > BOOK_PLIES:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number of plies from 0 to {BOOK_PLIES}")
+    return int(s)
+
+
 def _book_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--book-depth", type=int, metavar="PLIES",
+    p.add_argument("--book-depth", type=_plies, metavar="PLIES",
                    help="the style's own games (its repertoire) decide up to this ply; 0: the network alone "
                         "(default: as deep as the repertoire goes)")
 
