@@ -73,8 +73,7 @@ def likelihoods_both(model, cache, z=None, repertoire="table") -> tuple[np.ndarr
     ll = net
     rep = model.table.repertoire if repertoire == "table" else repertoire
     if rep is not None and pos.situation is not None:
-        n_xa, n_x = rep.lookup(pos.situation.numpy(), pos.target.numpy(), len(ll))
-        ll = rep.logliks(ll, n_xa, n_x)
+        ll = rep.logliks(ll, rep.lookup(pos.situation.numpy(), pos.target.numpy(), len(ll)))
     groups = range(int(group.max()) + 1)
     return tuple(np.stack([x[:, group == i].mean(1).numpy() for i in groups]) for x in (ll, net))
 
@@ -89,7 +88,7 @@ def repertoire_with(model, data, replace: dict[str, np.ndarray]):
     ids = [model.table.index(n) for n in replace]
     keep = ~np.isin(rep.players, ids)
     out = Repertoire(rep.keys[keep], rep.players[keep], rep.actions[keep], rep.counts[keep], rep.prior_weight,
-                     rep.depth)
+                     rep.depth, rep.network_weight)
     for name, rows in replace.items():
         out.add(Repertoire.count(situations(data, rows, rep.depth), np.full(len(rows), model.table.index(name)),
                                  np.asarray(data.rows["move"][rows])))

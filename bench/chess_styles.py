@@ -282,6 +282,7 @@ def main():
     ap.add_argument("--fit-epochs", type=int, default=3)
     ap.add_argument("--parts", default="matching,phases,stylometry,drift,fewshot,fidelity,timing",
                     help="which parts to run, comma-separated")
+    ap.add_argument("--fewshot-draws", type=int, default=3, help="enroll/query draws per held-out player")
     ap.add_argument("--fidelity-players", type=int, default=20)
     ap.add_argument("--fidelity-games", type=int, default=30)
     a = ap.parse_args()
@@ -352,12 +353,12 @@ def bench_stylometry(model, data, trained, sizes, max_ply, a, rng) -> str:
     truth_names = [trained[i] for i in np.sort(qrng.permutation(len(trained))[: a.queries])]
     table_z = model.table.z.detach()
     ref_cache: dict = {}
-    ref_docs, ref_rows = [], []
+    ref_docs = []
     for n in model.table.names:
         pid = data.players.index(n)
         ref_games = np.intersect1d(data.sample_games("train", 300, 0), player_games(data, pid, "train"))
         ref_docs.append(doc(data, ref_games, pid, ref_cache))
-        ref_rows.append(owner_rows(data, pid, player_games(data, pid, "train"), max_ply or 30))
+    ref_rows = book_references(model, data, max_ply or 30)
     styl_rows = []
     for size in sizes:
         queries, truth, qdocs, book_q = [], [], [], []
@@ -439,41 +440,68 @@ def bench_drift(model, data, trained, max_ply, a, rng) -> str:
                             "opening book top-1", "top-5", "tf-idf top-1", "top-5"]))
 
 
+def book_references(model, data, plies: int) -> list[np.ndarray]:
+    """The plain book's reference rows: each known player's moves in the first ``plies`` plies of
+    every one of their training games, in the table's order."""
+    return [owner_rows(data, data.players.index(n), player_games(data, data.players.index(n), "train"), plies)
+            for n in model.table.names]
+
+
 def bench_fewshot(model, data, enrolled, max_ply, a, rng, sizes=(10, 50), query_games: int = 50) -> str:
     """Players held out of training, enrolled from 10 or 50 of their training games (a fitted row and
-    the counts of those games), identified among everyone from 50 other (test) games."""
-    table_z = model.table.z.detach()
-    depth = model.table.repertoire.depth if model.table.repertoire else None
+    the counts of those games), identified among everyone from 50 other (test) games; the plain
+    book, its references for those players the same few games, on the same queries. Each player is
+    drawn ``a.fewshot_draws`` times (other enroll and query games each time): ten players alone
+    would make each miss worth ten points."""
+    refs = book_references(model, data, max_ply or 30)
     few = []
     for size in sizes:
-        enroll_q, book_q, id_q, truth = [], {}, [], []
-        for n in enrolled:
-            pid = data.players.index(n)
-            tr, te = player_games(data, pid, "train"), player_games(data, pid, "test")
-            if len(tr) < size or len(te) < query_games:
-                continue
-            games = rng.permutation(tr)[:size]
-            enroll_q.append(np.sort(owner_rows(data, pid, games, max_ply)))
-            book_q[n] = np.sort(owner_rows(data, pid, games, depth))
-            id_q.append(sample_query(data, pid, te, query_games, max_ply, rng))
-            truth.append(n)
-        if not enroll_q:
-            continue
-        z_en = fit_many(model, cache_queries(model, data, enroll_q), a.fit_epochs)
-        z_all = table_z.clone()
-        for n, z in zip(truth, z_en):  # each held-out player's row: fitted on `size` games
-            z_all[model.table.index(n)] = z
-        rep = repertoire_with(model, data, book_q) if depth else None  # ...and their counts: those games'
-        t_idx = [model.table.index(n) for n in truth]
-        id_cache = cache_queries(model, data, id_q)
-        ll, net = likelihoods_both(model, id_cache, z_all, repertoire=rep)
-        s_ = rank_by_similarity(fit_many(model, id_cache, a.fit_epochs), z_all)
-        few.append([f"{size} games", len(truth), *(f"{topk(sc, t_idx, k):.1%}" for sc in (ll, net, s_) for k in (1, 5))])
+        hits = {k: [] for k in (1, 5)}  # per draw: (person, network alone, vector, plain book)
+        for _ in range(a.fewshot_draws):
+            scores, t_idx = fewshot_draw(model, data, enrolled, size, query_games, max_ply, refs, a, rng)
+            for k in hits:
+                hits[k] += [[topk(sc[i:i + 1], [t], k) for sc in scores] for i, t in enumerate(t_idx)]
+        if hits[1]:
+            top1, top5 = np.mean(hits[1], 0), np.mean(hits[5], 0)
+            few.append([f"{size} games", f"{len(hits[1]) // a.fewshot_draws} x {a.fewshot_draws}",
+                        *(f"{x:.1%}" for pair in zip(top1, top5) for x in pair)])
+            print(few[-1], flush=True)
     return (f"Few-shot: {len(enrolled)} players held out of training, enrolled from 10 or 50 of their training games "
             f"(their row fitted, and those games counted into their repertoire), then identified among all "
-            f"{len(model.table)} from {query_games} other (test) games.\n\n"
-            + table(few, ["enrolled from", "players", "person top-1", "top-5", "network alone top-1", "top-5",
-                          "vector top-1", "top-5"]))
+            f"{len(model.table)} from {query_games} other (test) games; each player drawn {a.fewshot_draws} times "
+            f"(other enroll and query games each time). The plain opening book on the same queries, its references "
+            f"for these players the same 10 or 50 games.\n\n"
+            + table(few, ["enrolled from", "players x draws", "person top-1", "top-5", "network alone top-1", "top-5",
+                          "vector top-1", "top-5", "plain book top-1", "top-5"]))
+
+
+def fewshot_draw(model, data, enrolled, size, query_games, max_ply, refs, a, rng):
+    """One draw of :func:`bench_fewshot`: the score matrices (person, network alone, vector, plain
+    book) of each enrolled player's query, and the true rows."""
+    depth = model.table.repertoire.depth if model.table.repertoire else None
+    enroll_q, book_q, id_q, truth, few_refs = [], {}, [], [], list(refs)
+    for n in enrolled:
+        pid = data.players.index(n)
+        tr, te = player_games(data, pid, "train"), player_games(data, pid, "test")
+        if len(tr) < size or len(te) < query_games:
+            continue
+        games = rng.permutation(tr)[:size]
+        enroll_q.append(np.sort(owner_rows(data, pid, games, max_ply)))
+        book_q[n] = np.sort(owner_rows(data, pid, games, depth))
+        few_refs[model.table.index(n)] = np.sort(owner_rows(data, pid, games, max_ply or 30))
+        id_q.append(sample_query(data, pid, te, query_games, max_ply, rng))
+        truth.append(n)
+    if not enroll_q:
+        return [], []
+    z_en = fit_many(model, cache_queries(model, data, enroll_q), a.fit_epochs)
+    z_all = model.table.z.detach().clone()
+    for n, z in zip(truth, z_en):  # each held-out player's row: fitted on `size` games
+        z_all[model.table.index(n)] = z
+    rep = repertoire_with(model, data, book_q) if depth else None  # ...and their counts: those games'
+    id_cache = cache_queries(model, data, id_q)
+    ll, net = likelihoods_both(model, id_cache, z_all, repertoire=rep)
+    vector = rank_by_similarity(fit_many(model, id_cache, a.fit_epochs), z_all)
+    return (ll, net, vector, book_scores(data, few_refs, id_q)), [model.table.index(n) for n in truth]
 
 
 def bench_timing(a, trained) -> str:

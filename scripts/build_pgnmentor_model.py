@@ -102,8 +102,8 @@ def add_repertoires(final: Path) -> None:
     from playas.core.repertoire import Repertoire
 
     model, blob = load_styled(final)
-    if model.table.repertoire is not None:
-        return
+    if model.table.repertoire is not None and model.table.repertoire.network_weight is not None:
+        return  # done (a repertoire without everyone's level, from before it, is rebuilt)
     if not (DATA_ALL / "manifest.json").exists():
         playas("chess", "prepare", *sorted(PGN.glob("*.pgn.gz")), "--out", DATA_ALL, "--owner-from-filename",
                "--split", "0.6,0.1,0.3")

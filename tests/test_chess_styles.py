@@ -60,7 +60,8 @@ def test_train_styles_writes_a_styled_checkpoint(world):
     # every player's repertoire: their own moves in every training game, to ply 30
     rep = model.table.repertoire
     assert rep.depth == 30 and card["repertoire"]["entries"] == len(rep) > 1000
-    assert card["repertoire"]["prior_weight"] == rep.prior_weight
+    assert (card["repertoire"]["prior_weight"], card["repertoire"]["network_weight"]) == \
+        (rep.prior_weight, rep.network_weight)
     assert max(card["repertoire"]["val_loglik_by_prior_weight"].values()) > card["repertoire"]["val_loglik_network_alone"]
     from playas.chess.dataset import ChessData
 

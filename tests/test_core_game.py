@@ -224,6 +224,7 @@ def test_a_repertoire_names_and_plays_the_person(trained):
     fit = styled.learn_repertoire(TOY, flat, seen.situations, seen.player, seen.target, val, names)
     rep = flat.table.repertoire
     assert fit["entries"] == len(rep) > 0 and fit["prior_weight"] in PRIOR_WEIGHTS
+    assert fit["network_weight"] == rep.network_weight in PRIOR_WEIGHTS
     assert max(fit["val_loglik_by_prior_weight"].values()) > fit["val_loglik_network_alone"] + 0.1
     for i, name in enumerate(names):
         query = cache_trunk(TOY, flat, examples([name], 40, seed=900 + i, ids=[i]))
@@ -243,4 +244,4 @@ def test_a_repertoire_names_and_plays_the_person(trained):
     assert len(rep) > before and sum(c.get(2, 0) for c in eves) > 20 and sum(sum(c.values()) for c in eves) == 50
     again = type(rep).from_dict(rep.to_dict())
     assert np.array_equal(again.keys, rep.keys) and np.array_equal(again.counts, rep.counts)
-    assert again.prior_weight == rep.prior_weight
+    assert (again.prior_weight, again.network_weight) == (rep.prior_weight, rep.network_weight)

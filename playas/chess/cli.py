@@ -144,7 +144,8 @@ def repertoire_cmd(a) -> int:
 
     r = add_repertoire(a.model, a.data, a.out, a.plies)
     gain = max(r["val_loglik_by_prior_weight"].values()) - r["val_loglik_network_alone"]
-    print(f"wrote {a.out}: {r['entries']:,} repertoire entries to ply {a.plies}, prior weight {r['prior_weight']:g}; "
+    print(f"wrote {a.out}: {r['entries']:,} repertoire entries to ply {a.plies}, prior weights {r['prior_weight']:g} "
+          f"(everyone's choices, in the player's counts) and {r['network_weight']:g} (the network, in everyone's); "
           f"held-out opening moves {gain:+.3f} nats a move over the network alone")
     return 0
 

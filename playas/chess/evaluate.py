@@ -53,12 +53,15 @@ def with_repertoire(logits: torch.Tensor, b: dict, rep, shares: torch.Tensor, de
     """Log-probabilities of the combined model (:mod:`playas.core.repertoire`) from the network's
     ``logits`` and each position's counts under ``shares`` (N, players) of each player."""
     p = torch.softmax(logits.masked_fill(~b["legal"], float("-inf")), 1)
-    counts = torch.zeros_like(p)
+    own, everyone = torch.zeros_like(p), torch.zeros_like(p)
     reach = torch.ones(len(p), dtype=torch.bool) if depth is None else b["ply"] < depth
-    for i in torch.nonzero(reach & (b["position"] != 0)).flatten().tolist():
-        for move, c in rep.actions_at(int(b["position"][i]), shares[i].numpy()).items():
-            counts[i, move] = c
-    return torch.log(rep.mix(counts, counts.sum(1, keepdim=True), p))  # no counts: the network's own p
+    for i in torch.nonzero(reach & (b["position"] != 0) & (shares.sum(1) > 0)).flatten().tolist():
+        key = int(b["position"][i])
+        for counts, weights in ((own, shares[i].numpy()), (everyone, None)):
+            for move, c in rep.actions_at(key, weights).items():
+                counts[i, move] = c
+    # no counts: the network's own p
+    return torch.log(rep.mix(own, own.sum(1, keepdim=True), everyone, everyone.sum(1, keepdim=True), p))
 
 
 @torch.inference_mode()

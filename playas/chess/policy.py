@@ -129,23 +129,27 @@ class Policy:
         probs = softmax(logits[0, idx].astype(np.float64))
         counts = self.book_counts(board, idx)
         if counts is not None:
-            probs = self.model.table.repertoire.mix(counts, counts.sum(), probs)
+            own, everyone = counts
+            probs = self.model.table.repertoire.mix(own, own.sum(), everyone, everyone.sum(), probs)
         order = np.argsort(-probs, kind="stable")
-        return Analysis([moves[i] for i in order], probs[order], wdl[0], 0.0 if counts is None else counts.sum())
+        return Analysis([moves[i] for i in order], probs[order], wdl[0], 0.0 if counts is None else counts[0].sum())
 
-    def book_counts(self, board: chess.Board, idx: np.ndarray) -> np.ndarray | None:
-        """The style's counts of the moves ``idx`` (policy indices) in its players' own games at
-        ``board``; None where the repertoire does not reach (or is off, or the style is the mean)."""
+    def book_counts(self, board: chess.Board, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The counts of the moves ``idx`` (policy indices) at ``board`` in the style's players' own
+        games, and in everyone's; None where nobody played it, the repertoire does not reach (or is
+        off), or the style is the mean."""
         rep = self.model.table.repertoire if self.styled else None
         if rep is None or self.shares is None or self.book_depth == 0:
             return None
         reach = rep.reach(self.book_depth)
         if reach is not None and board.ply() >= reach:
             return None
-        played = rep.actions_at(enc.book_key(board), self.shares)
-        if not played:
+        key = enc.book_key(board)
+        everyone = rep.actions_at(key, None)
+        if not everyone:
             return None
-        return np.array([played.get(int(i), 0.0) for i in idx])
+        own = rep.actions_at(key, self.shares)
+        return tuple(np.array([c.get(int(i), 0.0) for i in idx]) for c in (own, everyone))
 
 
 def is_styled(model) -> bool:

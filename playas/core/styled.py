@@ -79,8 +79,8 @@ def evaluate(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor) -
 def learn_repertoire(game: Game, model: Styled, situations, players, actions, val: TrunkCache,
                      names: list[str], depth: int | None = None) -> dict:
     """Give ``model``'s table a repertoire: the counts of ``actions`` taken by ``players`` (ids into
-    ``names``) in ``situations``, and the prior weight ``k`` that fits the held-out examples ``val``
-    best. Returns the log-likelihood of ``val`` for each ``k`` tried."""
+    ``names``) in ``situations``, and the prior weights (k, k_net) that fit the held-out examples
+    ``val`` best. Returns the log-likelihood of ``val`` for each pair tried."""
     rows = table_rows(model, names)
     players = rows[torch.as_tensor(np.asarray(players, np.int64))].numpy()
     keep = players >= 0
@@ -89,13 +89,12 @@ def learn_repertoire(game: Game, model: Styled, situations, players, actions, va
     own = torch.empty(len(val))
     for i, logits in _own_logits(game, model, val, rows):
         own[i] = -F.cross_entropy(logits, val.target[i], reduction="none")
-    n_xa, n_x = rep.lookup(val.situation.numpy(), val.target.numpy(), len(model.table))
-    mine = rows[val.player].clamp(min=0)[None]
-    k, scores = fit_prior_weight(rep, own[known], n_xa.gather(0, mine)[0][known], n_x.gather(0, mine)[0][known])
-    rep.prior_weight = k
+    counts = rep.lookup(val.situation.numpy(), val.target.numpy(), len(model.table))
+    counts = counts.of(rows[val.player].clamp(min=0)).select(known)
+    (rep.prior_weight, rep.network_weight), scores = fit_prior_weight(rep, own[known], counts)
     model.table.repertoire = rep
-    return {"entries": len(rep), "prior_weight": k, "val_loglik_by_prior_weight": scores,
-            "val_loglik_network_alone": float(own[known].mean())}
+    return {"entries": len(rep), "prior_weight": rep.prior_weight, "network_weight": rep.network_weight,
+            "val_loglik_by_prior_weight": scores, "val_loglik_network_alone": float(own[known].mean())}
 
 
 def train_styles(game: Game, model: Styled, train: TrunkCache, val: TrunkCache | None, players: list[str], *,
@@ -183,8 +182,7 @@ def person_logliks(game: Game, model: Styled, cache: TrunkCache) -> torch.Tensor
     rep = model.table.repertoire
     if rep is None or cache.situation is None:
         return ll
-    n_xa, n_x = rep.lookup(cache.situation.numpy(), cache.target.numpy(), len(model.table))
-    return rep.logliks(ll, n_xa, n_x)
+    return rep.logliks(ll, rep.lookup(cache.situation.numpy(), cache.target.numpy(), len(model.table)))
 
 
 def identify(game: Game, model: Styled, cache: TrunkCache, method: str = "likelihood") -> np.ndarray:
