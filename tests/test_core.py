@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from playas.core.errors import PlayasError
-from playas.core.fitting import fit_row, rank_by_similarity
+from playas.core.fitting import adam, fit_row, rank_by_similarity
 from playas.core.mhr import MHRConfig, MHRConv2d, MHRLinear, Router, Styled, routing_weights
 from playas.core.styles import StyleTable, parse_blend, parse_steer
 
@@ -62,6 +62,11 @@ def test_styles_differ_and_merge_is_exact():
             assert torch.allclose(per_sample[i::3][0], one[i], atol=1e-5)
             assert not isinstance(merged.conv, MHRConv2d) and isinstance(merged.conv, nn.Conv2d)
         assert not torch.allclose(model(x, z=table.z[0]), model(x, z=table.z[1]), atol=1e-3)
+        conv = model.base.conv  # every style's adapter as one matrix over the shared skill features
+        skills, w = conv.skills(x), routing_weights(table.z, False)
+        m = conv.routed_matrix(w)
+        for i in range(3):
+            assert torch.allclose(torch.einsum("nkxy,ko->noxy", skills, m[i]), conv.routed(skills, w[i:i + 1]), atol=1e-5)
 
 
 class Block(nn.Module):
@@ -252,6 +257,20 @@ def test_fit_row_recovers_a_players_style():
     assert losses[0] > true_loss + 0.05  # the mean style starts clearly worse ...
     assert sum(losses[-4:]) / 4 < true_loss + 0.01  # ... and the fitted row ends as good as the true one
     assert int(rank_by_similarity(z, table.z.detach()).argmax()) == 4
+
+
+def test_adam_steps_as_torch_adam_does():
+    torch.manual_seed(0)
+    target = torch.randn(4, 8, 8)
+    ours, theirs = (torch.nn.Parameter(torch.zeros(4, 8, 8)) for _ in range(2))
+    step, opt = adam(ours, 0.1), torch.optim.Adam([theirs], lr=0.1)
+    for _ in range(50):
+        for p in (ours, theirs):
+            p.grad = None
+            ((p - target) ** 4).sum().backward()
+        step()
+        opt.step()
+    assert torch.allclose(ours, theirs, atol=1e-6) and not torch.allclose(ours, torch.zeros(4, 8, 8))
 
 
 def test_core_imports_no_game_code():

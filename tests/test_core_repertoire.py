@@ -50,3 +50,14 @@ def test_stored_and_read_back_with_both_weights():
     old = rep.to_dict()
     del old["network_weight"]  # a model stored before the middle level reads as it played then
     assert Repertoire.from_dict(old).network_weight is None
+
+
+def test_adding_counts_equals_counting_everything_at_once():
+    rng = np.random.default_rng(0)
+    events = rng.integers(1, 6, size=(3000, 3))  # many repeats of (key, player, action)
+    events[:, 0] *= 1 << 40  # keys are big numbers
+    rep = Repertoire.count(*events[:1000].T)
+    rep.add(Repertoire.count(*events[1000:].T))
+    whole = Repertoire.count(*events.T)
+    assert len(rep) == len(whole) == 125  # 5 x 5 x 5, each met many times
+    assert all(np.array_equal(getattr(rep, k), getattr(whole, k)) for k in ("keys", "players", "actions", "counts"))

@@ -109,8 +109,10 @@ def _surname(name: str) -> str:
     return m.group(1).lower() if m else "?"
 
 
-def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> tuple[dict, dict]:
-    """Parse one game and encode every position; raises _Skip(reason) for a game to skip.
+def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None,
+                plies: int | None = None) -> tuple[dict, dict]:
+    """Parse one game and encode every position (or the first ``plies``); raises _Skip(reason)
+    for a game to skip.
 
     Legal moves (the costliest part) are kept only for sides that ``anyone`` tracks: the
     players of all input files, so a game merged from another player's file has them too.
@@ -145,6 +147,8 @@ def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> t
                  and board.castling_rights == chess.BB_CORNERS)
     start_ep = -1 if board.ep_square is None else board.ep_square
     nodes = list(game.mainline())
+    uci = [node.move.uci() for node in nodes]  # the whole game names it, however much is encoded
+    nodes = nodes[:plies]
     if not nodes:
         raise _Skip("no moves")
     n = len(nodes)
@@ -157,7 +161,6 @@ def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> t
     zobrist = np.zeros(n, np.uint64)
     legal = []
     seen = Counter()
-    uci = []
     for i, node in enumerate(nodes):
         key = enc._lc0_key(board)  # lc0's notion of "the same position"
         seen[key] += 1
@@ -173,7 +176,6 @@ def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> t
             clock[i] = c
         if i < BOOK_PLIES:
             zobrist[i] = chess.polyglot.zobrist_hash(board)
-        uci.append(node.move.uci())
         board.push(node.move)
     result = RESULTS.get(h.get("Result", "*"), UNKNOWN_RESULT)
     year = _year(h.get("Date", ""))
@@ -189,20 +191,20 @@ def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None) -> t
 
 
 def _encode_chunk(args) -> tuple[list, Counter, int]:
-    texts, matcher, anyone = args
-    out, skipped, plies = [], Counter(), 0
+    texts, matcher, anyone, plies = args
+    out, skipped, encoded = [], Counter(), 0
     for text in texts:
         try:
-            rows, meta = encode_game(text, matcher, anyone)
+            rows, meta = encode_game(text, matcher, anyone, plies)
         except _Skip as e:
             skipped[str(e)] += 1
             continue
         except Exception as e:  # a parser corner we did not foresee: skip the game, say why
             skipped[f"unreadable game ({e.__class__.__name__})"] += 1
             continue
-        plies += meta["length"]
+        encoded += meta["length"]
         out.append((rows, meta))
-    return out, skipped, plies
+    return out, skipped, encoded
 
 
 # --- prepare -----------------------------------------------------------------------------
@@ -245,13 +247,14 @@ def _split_of(key: int, seed: int, fractions) -> int:
 def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str] | None = None,
             min_games: int | None = None, seed: int = 0, split=(0.8, 0.1, 0.1),
             workers: int | None = None, chunk_games: int = 200,
-            max_games_per_player: int | None = None) -> dict:
+            max_games_per_player: int | None = None, plies: int | None = None) -> dict:
     """Parse PGN files into an encoded dataset in folder ``out``; returns the manifest.
 
     Exactly one way of choosing whose moves count must be given: the file name is the player
     (``owner_from_filename_``), a list of names (``players``), or every name with at least
     ``min_games`` games. ``max_games_per_player`` keeps a uniform random sample of about that
     many games of each player (over their whole career, not the first ones in the file).
+    ``plies`` encodes only the first plies of each game (a query of styles that learned openings).
     """
     paths = [Path(p) for p in paths]
     _check_arguments(paths, owner_from_filename_, players, min_games, split)
@@ -261,7 +264,7 @@ def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str
     with _DatasetWriter(out, seed, split) as writer:
         t0 = time.monotonic()
         chunks = _chunks(paths, sampled, chunk_games, writer.damaged)
-        _encode(chunks, owners, workers or os.cpu_count() or 1, writer)
+        _encode(chunks, owners, workers or os.cpu_count() or 1, writer, plies)
     table = writer.save_games()
     manifest = _manifest(paths, owners, table, writer, seed=seed, split=split,
                          max_games_per_player=max_games_per_player,
@@ -388,7 +391,7 @@ def _chunks(paths, sampled, chunk_games: int, damaged: list[str]):
             yield fi, buf
 
 
-def _encode(chunks, owners: _Owners, workers: int, writer: _DatasetWriter) -> None:
+def _encode(chunks, owners: _Owners, workers: int, writer: _DatasetWriter, plies: int | None = None) -> None:
     """Encode the chunks, in this process or ``workers`` forked ones, with a progress line.
 
     Results reach the writer in input order either way, so the dataset does not depend on
@@ -401,12 +404,12 @@ def _encode(chunks, owners: _Owners, workers: int, writer: _DatasetWriter) -> No
 
         if workers == 1:
             for fi, buf in chunks:
-                take(fi, _encode_chunk(owners.job(fi, buf)))
+                take(fi, _encode_chunk((*owners.job(fi, buf), plies)))
         else:
-            _encode_in_pool(chunks, owners, workers, take)
+            _encode_in_pool(chunks, owners, workers, take, plies)
 
 
-def _encode_in_pool(chunks, owners: _Owners, workers: int, take) -> None:
+def _encode_in_pool(chunks, owners: _Owners, workers: int, take, plies: int | None) -> None:
     """``_encode_chunk`` on a pool of forked processes, results handed to ``take`` in order.
 
     At most ``2 * workers`` chunks wait at a time, so memory stays flat however large the input.
@@ -414,7 +417,7 @@ def _encode_in_pool(chunks, owners: _Owners, workers: int, take) -> None:
     with mp.get_context("fork").Pool(workers) as pool:
         pending = deque()
         for fi, buf in chunks:
-            pending.append((fi, pool.apply_async(_encode_chunk, (owners.job(fi, buf),))))
+            pending.append((fi, pool.apply_async(_encode_chunk, ((*owners.job(fi, buf), plies),))))
             while len(pending) > 2 * workers:
                 f, r = pending.popleft()
                 take(f, r.get())

@@ -177,19 +177,21 @@ def add_repertoire(model_path, data_dir, out, book_plies: int = 30, val_position
 
 # --- PGN queries: enroll and identify ----------------------------------------------------------
 
-def encode_games(pgns, *, owner_from_filename: bool = False, players=None) -> tuple[ChessData, tempfile.TemporaryDirectory]:
-    """PGN files -> a temporary dataset with every game in its test split."""
+def encode_games(pgns, *, owner_from_filename: bool = False, players=None,
+                 plies: int | None = None) -> tuple[ChessData, tempfile.TemporaryDirectory]:
+    """PGN files -> a temporary dataset with every game (to ``plies``) in its test split."""
     size = sum(p.stat().st_size for p in map(Path, pgns) if p.exists())  # prepare names a missing file
     tmp = tempfile.TemporaryDirectory(prefix="playas-")
     prepare(pgns, Path(tmp.name) / "d", owner_from_filename_=owner_from_filename, players=players,
-            split=(0.0, 0.0, 1.0), workers=1 if size < 2e6 else None)
+            split=(0.0, 0.0, 1.0), workers=1 if size < 2e6 else None, plies=plies)
     return ChessData(Path(tmp.name) / "d"), tmp
 
 
 def query(model, pgns, *, owner_from_filename=False, player=None, max_ply: int | None = None) -> tuple[TrunkCache, int]:
     """One player's moves in PGN files with the trunk run (only those within the first
     ``max_ply`` plies of each game when the styles learned from openings), and the game count."""
-    data, tmp = encode_games(pgns, owner_from_filename=owner_from_filename, players=[player] if player else None)
+    data, tmp = encode_games(pgns, owner_from_filename=owner_from_filename, players=[player] if player else None,
+                             plies=max_ply)
     with tmp:
         if len(data.players) != 1:
             raise PlayasError(f"these files name {len(data.players)} players; give the games of one player "

@@ -153,6 +153,17 @@ class MHRConv2d(nn.Module):
         y = torch.bmm(b, u)  # (N*H, out/H, XY)
         return y.view(n, -1, *xy) / self.r
 
+    def routed_matrix(self, w: torch.Tensor) -> torch.Tensor:
+        """:meth:`routed` for whole styles as one matrix each: for routing weights ``w`` (P, H, S),
+        M (P, H*S*r, out) with ``routed(a, w[p]) == einsum("nkxy,ko->noxy", a, M[p])`` (block-
+        diagonal over heads). Scoring many styles on the same inputs then costs one matmul a style."""
+        p, h, s, r = len(w), self.h, self.s, self.r
+        bmix = torch.einsum("phs,hsro->phro", w, self.B)  # each head's B mixed by the style
+        m = w.new_zeros(p, h, s, r, h, self.B.shape[-1])
+        for i in range(h):
+            m[:, i, :, :, i] = w[:, i, :, None, None] * bmix[:, i, None] / r
+        return m.reshape(p, h * s * r, -1)
+
     def merged(self, w: torch.Tensor) -> nn.Conv2d:
         """A plain convolution equal to this layer under style weights ``w: (H, S)``."""
         b = self.base

@@ -58,13 +58,15 @@ class Repertoire:
 
     def add(self, other: "Repertoire") -> None:
         """Add ``other``'s counts to these (a newly enrolled player's games)."""
-        events = np.concatenate([np.stack([self.keys, self.players, self.actions], 1).astype(np.int64),
-                                 np.stack([other.keys, other.players, other.actions], 1).astype(np.int64)])
-        counts = np.concatenate([self.counts, other.counts])
-        uniq, inverse = np.unique(events, axis=0, return_inverse=True)
-        total = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(uniq)).astype(np.int32)
-        self.keys, self.players, self.actions, self.counts = uniq[:, 0], uniq[:, 1].astype(np.int32), \
-            uniq[:, 2].astype(np.int32), total
+        keys, players, actions, counts = (np.concatenate([getattr(self, k), getattr(other, k)])
+                                          for k in ("keys", "players", "actions", "counts"))
+        order = np.lexsort((actions, players, keys))  # far quicker than a unique over rows
+        keys, players, actions, counts = keys[order], players[order], actions[order], counts[order]
+        first = np.ones(len(keys), bool)  # where a new (key, player, action) begins
+        first[1:] = (np.diff(keys) != 0) | (np.diff(players) != 0) | (np.diff(actions) != 0)
+        starts = np.flatnonzero(first)
+        self.keys, self.players, self.actions = keys[starts], players[starts], actions[starts]
+        self.counts = np.add.reduceat(counts, starts).astype(np.int32) if len(starts) else counts
 
     def reach(self, limit: int | None = None) -> int | None:
         """How deep into a game the counts decide: their own depth, or ``limit`` if shallower."""
@@ -120,13 +122,14 @@ class Repertoire:
     # --- storage -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """The counts compressed (zlib; keys stored as sorted differences), about 7 bytes an entry
-        where plain arrays take 20: a shipped model's repertoire holds millions."""
+        where plain arrays take 20: a shipped model's repertoire holds millions. Level 1: level 6
+        saves 3% for three times the time of writing a model (1.8 s against 0.5 s here)."""
         n = len(self.keys)
         if n and max(self.players.max(), self.actions.max(), self.counts.max()) > 65535:
             raise ValueError("a repertoire stores players, actions and counts below 65,536")
         deltas = np.diff(self.keys.view(np.uint64), prepend=np.uint64(0))
         arrays = {"keys": deltas, **{k: getattr(self, k).astype(np.uint16) for k in ("players", "actions", "counts")}}
-        packed = {k: torch.frombuffer(bytearray(zlib.compress(np.ascontiguousarray(v).tobytes(), 6)), dtype=torch.uint8)
+        packed = {k: torch.frombuffer(bytearray(zlib.compress(np.ascontiguousarray(v).tobytes(), 1)), dtype=torch.uint8)
                   for k, v in arrays.items()}
         return {"entries": n, "packed": packed, "prior_weight": self.prior_weight, "depth": self.depth,
                 "network_weight": self.network_weight}
