@@ -2,17 +2,19 @@
 
     python -m scripts.build_pgnmentor_model
 
-1. prepare the 197 PGN Mentor players (700 games each at most, split 60/10/30 by game);
-2. phase 1, the population base: Maia-1900 fine-tuned on the players' training games
+1. prepare every game of the 197 PGN Mentor players (data/pgnmentor-all, 287,768 games, split
+   60/10/30 by game), and a sample of 700 games each at most (data/pgnmentor) for the base; a game
+   falls in the same split in both, so no test game is ever trained on;
+2. phase 1, the population base: Maia-1900 fine-tuned on the sample's training games
    (configs/population.yml) -> models/population-197.pt;
-3. phase 2, styles: MHR adapters and a style vector per player over that frozen base, ten
-   players held out (configs/styles.yml);
+3. phase 2, styles: MHR adapters and a style vector per player over that frozen base, trained on
+   every training game's first 30 plies (3.0M positions, 1.52M distinct: the frozen trunk's
+   output for all of them, 12.5 GB in float16, is cached in memory), ten players held out
+   (configs/styles.yml);
 4. the ten held-out players enrolled few-shot from 100 of their training games each;
 5. steering directions from the players' properties (training games only);
-6. every player's repertoire (their own opening moves) from every one of their training games:
-   all games of the 197 players are prepared (data/pgnmentor-all; the split by game is the same as
-   the 700-game sample's, so no test game is counted); the ten enrolled players' from the 100 of
-   their training games chosen as in step 4's rule.
+6. every player's repertoire (their own opening moves) from every one of their training games;
+   the ten enrolled players' from the 100 training games of step 4.
 Each step is skipped when its output exists, and the training steps resume when interrupted.
 """
 
@@ -42,10 +44,13 @@ def main():
 
     os.chdir(ROOT)
     RUNS.mkdir(exist_ok=True)
-    if not (DATA / "manifest.json").exists():
+    base = MODELS / "population-197.pt"
+    if not base.exists() and not (DATA / "manifest.json").exists():
         playas("chess", "prepare", *sorted(PGN.glob("*.pgn.gz")), "--out", DATA, "--owner-from-filename",
                "--max-games-per-player", 700, "--split", "0.6,0.1,0.3")
-    base = MODELS / "population-197.pt"
+    if not (DATA_ALL / "manifest.json").exists():
+        playas("chess", "prepare", *sorted(PGN.glob("*.pgn.gz")), "--out", DATA_ALL, "--owner-from-filename",
+               "--split", "0.6,0.1,0.3")
     if not base.exists():
         playas("chess", "train-base", "--data", DATA, "--out", RUNS / "population.pt", "--recipe",
                ROOT / "configs" / "population.yml", *sys.argv[1:2])
@@ -54,7 +59,7 @@ def main():
     portable_card(base)
     styled = RUNS / "styles.pt"
     if not styled.exists():
-        playas("chess", "train-styles", "--base", base, "--data", DATA, "--out", styled, "--recipe",
+        playas("chess", "train-styles", "--base", base, "--data", DATA_ALL, "--out", styled, "--recipe",
                ROOT / "configs" / "styles.yml")
     enrolled = RUNS / "styles-enrolled.pt"
     if not enrolled.exists():
@@ -66,7 +71,7 @@ def main():
         from playas.core.trunk import cache_trunk
 
         model, blob = load_styled(styled)
-        data = ChessData(DATA)
+        data = ChessData(DATA_ALL)
         card = card_for_copy(blob)
         holdout = yaml.safe_load((ROOT / "configs" / "styles.yml").read_text())["holdout"]
         train = data.sample_games("train", None, 0)
@@ -86,7 +91,7 @@ def main():
         save_model(enrolled, model, card)
     final = MODELS / "pgnmentor-197.pt"
     if not final.exists():
-        playas("chess", "properties", "--data", DATA, "--split", "train", "--games-per-player", 60,
+        playas("chess", "properties", "--data", DATA_ALL, "--split", "train", "--games-per-player", 60,
                "--model", enrolled, "--out", final)
     add_repertoires(final)
     portable_card(final, base_choice=BASE_CHOICE)
@@ -102,11 +107,8 @@ def add_repertoires(final: Path) -> None:
     from playas.core.repertoire import Repertoire
 
     model, blob = load_styled(final)
-    if model.table.repertoire is not None and model.table.repertoire.network_weight is not None:
-        return  # done (a repertoire without everyone's level, from before it, is rebuilt)
-    if not (DATA_ALL / "manifest.json").exists():
-        playas("chess", "prepare", *sorted(PGN.glob("*.pgn.gz")), "--out", DATA_ALL, "--owner-from-filename",
-               "--split", "0.6,0.1,0.3")
+    if "enrolled_from" in (blob["card"].get("repertoire") or {}):
+        return  # done; train-styles's own repertoire has none of the enrolled ten's games
     enrolled = list(blob["card"].get("enrolled", {}))
     add_repertoire(final, DATA_ALL, final, book_plies=30, skip=enrolled)
     model, blob = load_styled(final)
@@ -146,6 +148,8 @@ def portable_card(path: Path, **extra) -> None:
         card["data"]["path"] = rel(card["data"]["path"])
     if isinstance(card.get("recipe"), dict) and "init" in card["recipe"]:
         card["recipe"]["init"] = rel(card["recipe"]["init"])
+    if card == {k: v for k, v in blob["card"].items() if k not in ("versions", "game")}:
+        return  # already portable: leave the file's bytes alone
     payload = {k: v for k, v in blob.items() if k not in ("format", "version", "game", "card")}
     checkpoint.save(path, "chess", payload, card)
 
