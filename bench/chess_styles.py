@@ -48,7 +48,7 @@ from .common import ROOT, SHARED, arguments, record, table
 
 # --- move-matching ---------------------------------------------------------------------------
 
-def bench_matching(model, base, data, names, per_player, finetune_players, rng):
+def bench_matching(model, base, data, names, per_player, finetune_players, rng, finetune_games: int = 420):
     rows_of = {}
     for name in names:
         pid = data.players.index(name)
@@ -62,11 +62,10 @@ def bench_matching(model, base, data, names, per_player, finetune_players, rng):
         base_acc[name] = accuracy(lambda b: base(b["x"])[0], data, idx).mean()
         mhr_acc[name] = accuracy(styled_logits(model, z), data, idx).mean()
     ft = {}
-    games_pp = model.table.games
     for name in finetune_players:
         pid = data.players.index(name)
         train_games = data.sample_games("train", None, 0)
-        train_games = np.intersect1d(train_games, player_games(data, pid, "train"))[: max(games_pp)]
+        train_games = np.intersect1d(train_games, player_games(data, pid, "train"))[:finetune_games]
         idx = owner_rows(data, pid, train_games)
         net = copy.deepcopy(base).train()
         for m in net.modules():
@@ -247,7 +246,8 @@ def bench_matching_section(model, base, data, names, trained, enrolled, card, a,
     """Move-matching of the style rows against the base, and a fine-tuned base for a few players."""
     sections = []
     ft_players = [trained[i] for i in np.linspace(0, len(trained) - 1, a.finetune).astype(int)]
-    base_acc, mhr_acc, ft, _ = bench_matching(model, base, data, names, a.per_player, ft_players, rng)
+    base_acc, mhr_acc, ft, _ = bench_matching(model, base, data, names, a.per_player, ft_players, rng,
+                                              a.finetune_games)
     b_tr = np.mean([base_acc[n] for n in trained])
     m_tr = np.mean([mhr_acc[n] for n in trained])
     rows = [[f"{len(trained)} trained players (mean of per-player top-1)", f"{b_tr:.2%}", f"{m_tr:.2%}",
@@ -264,7 +264,10 @@ def bench_matching_section(model, base, data, names, trained, enrolled, card, a,
                  f"{(m_ft - b_ft) * 100:+.2f}", f"{f_ft:.2%} ({(f_ft - b_ft) * 100:+.2f})"])
     better = sum(mhr_acc[n] > base_acc[n] for n in trained)
     sections.append(f"Move-matching on held-out test games, up to {a.per_player} positions per player; base is "
-                    f"`{Path(card['base']).name}`. MHR beats the base for {better} of {len(trained)} trained players.\n\n"
+                    f"`{Path(card['base']).name}`. MHR beats the base for {better} of {len(trained)} trained players. "
+                    f"A fine-tuned base: the whole network, 3 epochs on {a.finetune_games} of the player's training "
+                    "games (the style rows learned from all of them; a whole network per player costs too much to "
+                    "train on more here).\n\n"
                     + table(rows, ["players", "base top-1", "MHR top-1", "MHR - base (points)",
                                    "fine-tuned base (vs base)"]))
     print(sections[-1], flush=True)
@@ -277,6 +280,7 @@ def main():
     ap = arguments(__doc__)
     ap.add_argument("--per-player", type=int, default=200, help="test positions per player for move-matching")
     ap.add_argument("--finetune", type=int, default=10, help="players with a fine-tuned base for comparison")
+    ap.add_argument("--finetune-games", type=int, default=420, help="training games of each fine-tuned base")
     ap.add_argument("--sizes", default="10,30,100")
     ap.add_argument("--queries", type=int, default=40, help="players queried for stylometry (likelihood is slow)")
     ap.add_argument("--fit-epochs", type=int, default=3)
