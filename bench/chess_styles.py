@@ -44,7 +44,7 @@ from .chess_data import (
     styled_logits,
     topk,
 )
-from .common import ROOT, SHARED, arguments, record, table
+from .common import ROOT, SHARED, arguments, command_line, record, table
 
 # --- move-matching ---------------------------------------------------------------------------
 
@@ -349,7 +349,7 @@ def main():
         print(sections[-1], flush=True)
     body = "\n\n".join(sections) + f"\n\nTotal benchmark time {time.time() - t_all:.0f} s."
     if not a.no_record:  # the sections were printed as they came
-        record("chess_styles", f"Chess styles: {Path(a.model).name}", body, "python -m bench.chess_styles")
+        record("chess_styles", f"Chess styles: {Path(a.model).name}", body, command_line("chess_styles"))
 
 
 def bench_stylometry(model, data, trained, sizes, max_ply, a, rng) -> str:

@@ -65,13 +65,22 @@ def arguments(doc: str, model_and_data: bool = True):
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     if model_and_data:
         ap.add_argument("--model", default=str(ROOT / "models" / "pgnmentor-197.pt"))
-        ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor"))
+        ap.add_argument("--data", default=str(ROOT / "data" / "pgnmentor-all"),
+                        help="the prepared dataset the model learned from (scripts/build_pgnmentor_model.py)")
     ap.add_argument("--no-record", action="store_true", help="print the table only; leave BENCHMARKS.md as it is")
     return ap
+
+
+def command_line(name: str) -> str:
+    """The command that ran bench ``name``, with its arguments, as a section records it."""
+    import shlex
+    import sys
+
+    return " ".join([f"python -m bench.{name}", *map(shlex.quote, sys.argv[1:])])
 
 
 def finish(a, name: str, title: str, body: str) -> None:
     """Print a bench's table and, unless ``--no-record``, record it under ``name``."""
     print(body)
     if not a.no_record:
-        record(name, title, body, f"python -m bench.{name}")
+        record(name, title, body, command_line(name))

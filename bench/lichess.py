@@ -29,7 +29,7 @@ import yaml
 
 from tests.lichess_server import LichessServer
 
-from .common import ROOT, record, table
+from .common import ROOT, command_line, record, table
 
 TOKEN = "lip_bench_token"
 
@@ -110,7 +110,7 @@ def main() -> None:
              f"Load average at the start: {load:.1f} on {os.cpu_count()} cores.")
     print(body)
     if not a.no_record:
-        record("lichess", "Lichess bot: eight games at once", body, "python -m bench.lichess")
+        record("lichess", "Lichess bot: eight games at once", body, command_line("lichess"))
 
 
 if __name__ == "__main__":
