@@ -56,9 +56,8 @@ def with_repertoire(logits: torch.Tensor, b: dict, rep, shares: torch.Tensor, de
     own, everyone = torch.zeros_like(p), torch.zeros_like(p)
     reach = torch.ones(len(p), dtype=torch.bool) if depth is None else b["ply"] < depth
     for i in torch.nonzero(reach & (b["position"] != 0) & (shares.sum(1) > 0)).flatten().tolist():
-        key = int(b["position"][i])
-        for counts, weights in ((own, shares[i].numpy()), (everyone, None)):
-            for move, c in rep.actions_at(key, weights).items():
+        for counts, found in zip((own, everyone), rep.counts_at(int(b["position"][i]), shares[i].numpy())):
+            for move, c in found.items():
                 counts[i, move] = c
     # no counts: the network's own p
     return torch.log(rep.mix(own, own.sum(1, keepdim=True), everyone, everyone.sum(1, keepdim=True), p))

@@ -144,11 +144,9 @@ class Policy:
         reach = rep.reach(self.book_depth)
         if reach is not None and board.ply() >= reach:
             return None
-        key = enc.book_key(board)
-        everyone = rep.actions_at(key, None)
+        own, everyone = rep.counts_at(enc.book_key(board), self.shares)
         if not everyone:
             return None
-        own = rep.actions_at(key, self.shares)
         return tuple(np.array([c.get(int(i), 0.0) for i in idx]) for c in (own, everyone))
 
 

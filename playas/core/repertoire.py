@@ -89,6 +89,19 @@ class Repertoire:
                 out[int(a)] = out.get(int(a), 0.0) + float(w) * int(c)
         return out
 
+    def counts_at(self, key: int, weights: np.ndarray) -> tuple[dict[int, float], dict[int, float]]:
+        """The two levels' counts at situation ``key`` from one lookup: the style's (as
+        :meth:`actions_at`) and everyone's."""
+        span = self._span(np.int64(key))
+        own: dict[int, float] = {}
+        everyone: dict[int, float] = {}
+        for p, a, c in zip(self.players[span].tolist(), self.actions[span].tolist(), self.counts[span].tolist()):
+            everyone[a] = everyone.get(a, 0.0) + c
+            w = float(weights[p]) if p < len(weights) else 0.0
+            if w:
+                own[a] = own.get(a, 0.0) + w * c
+        return own, everyone
+
     def lookup(self, keys, actions, players: int) -> "Counts":
         """For decisions (``keys``, ``actions``): each of ``players`` players' count of that action
         there and of all actions there, and everyone's."""
