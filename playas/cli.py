@@ -8,7 +8,7 @@ import sys
 
 from .core.errors import PlayasError
 
-GAMES = {"chess": "playas.chess.cli"}  # game -> module whose register(games) adds its commands
+GAMES = {"chess": "playas.chess.cli", "rocket": "playas.rocket.cli"}  # game -> module whose register(games) adds its commands
 
 
 def _add_bots(game: str, commands) -> None:

@@ -11,6 +11,7 @@ MODELS = Path(__file__).resolve().parent.parent / "models"
 SHIPPED = {
     # game: (the styled default, the plain fallback)
     "chess": ("pgnmentor-197.pt", "maia-1900.pt"),
+    "rocket": ("rocket-replays.pt", "rocket-replays.pt"),
 }
 
 

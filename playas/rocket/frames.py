@@ -1,0 +1,99 @@
+"""The world at each decision, the same for every source, and the one observation encoder.
+
+A replay (:mod:`playas.rocket.replay`), a RocketSim/RLGym ``GameState`` and an RLBot ``GamePacket``
+all become :class:`Frames`: arrays in the game's own units (unreal units, seconds, radians), the
+world as the game has it (blue defends negative y). :func:`observe` turns one car's view of one
+frame into features: relative to the acting car, with orange's world turned half a circle about
+the vertical axis so that every player attacks positive y, as RLGym's observations do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# A car's raw state: position, linear velocity, angular velocity, forward and up unit vectors, boost.
+POS, VEL, ANG, FWD, UP, BOOST = slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 12), slice(12, 15), 15
+CAR_FIELDS = 16
+BALL_FIELDS = 9  # position, linear velocity, angular velocity
+MAX_TEAMMATES, MAX_OPPONENTS = 2, 3  # 3v3 at most
+
+POS_SCALE = 1 / 2300  # RLGym's DefaultObs coefficients
+VEL_SCALE = 1 / 2300
+ANG_SCALE = 1 / np.pi
+MIRROR = np.array([-1.0, -1.0, 1.0], np.float32)  # half a turn about z: orange's view of the world
+
+
+@dataclass
+class Frames:
+    """``T`` moments of one game: the ball and every car that took part.
+
+    ``cars[t, c]`` is car ``c`` at moment ``t`` (:data:`CAR_FIELDS` numbers, see the slices above;
+    boost 0 to 100); ``present[t, c]`` is False where that car was not on the pitch (not yet
+    joined, gone, demolished), and its row then holds nothing meaningful.
+    """
+
+    time: np.ndarray  # (T,) seconds
+    ball: np.ndarray  # (T, 9) float32
+    cars: np.ndarray  # (T, C, 16) float32
+    team: np.ndarray  # (C,) 0 blue, 1 orange
+    present: np.ndarray  # (T, C) bool
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+
+OBS_SIZE = 3 * 3 + 3 * 3 + (3 * 5 + 1 + 3 * 2) + (MAX_TEAMMATES + MAX_OPPONENTS) * 14
+
+
+def _local(v: np.ndarray, fwd: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """World vectors ``v`` (..., 3) in the car's frame: forward, right, up components (the
+    game's world is left-handed: up x forward points to the car's right)."""
+    right = np.cross(up, fwd)
+    return np.stack([(v * fwd).sum(-1), (v * right).sum(-1), (v * up).sum(-1)], -1)
+
+
+def observe(frames: Frames, t: np.ndarray | int, car: int) -> np.ndarray:
+    """Features of car ``car`` at moments ``t`` (an index or an array of them): (len(t), OBS_SIZE)
+    float32, or (OBS_SIZE,) for one moment.
+
+    Ball: position, velocity, angular velocity; its position and velocity relative to the car, in
+    the car's frame. The car: position, velocity, angular velocity, forward, up, boost, and its
+    velocity and angular velocity in its own frame. Then up to 2 teammates and 3 opponents, each
+    nearest first: position and velocity relative to the car, forward, up, boost, and a 1 saying
+    the slot is filled (zeros fill an empty slot).
+    """
+    one = np.ndim(t) == 0
+    t = np.atleast_1d(np.asarray(t))
+    m = MIRROR if frames.team[car] == 1 else np.ones(3, np.float32)
+    ball = frames.ball[t].astype(np.float32)
+    cars = frames.cars[t].astype(np.float32)  # (n, C, 16)
+    bp, bv, bw = ball[:, 0:3] * m, ball[:, 3:6] * m, ball[:, 6:9] * m
+    vec = lambda c, s: c[..., s] * m  # noqa: E731  a car's vector field, mirrored
+    me = cars[:, car]
+    p, v, w, f, u = vec(me, POS), vec(me, VEL), vec(me, ANG), vec(me, FWD), vec(me, UP)
+    parts = [bp * POS_SCALE, bv * VEL_SCALE, bw * ANG_SCALE,
+             _local(bp - p, f, u) * POS_SCALE, _local(bv - v, f, u) * VEL_SCALE,
+             (bp - p) * POS_SCALE,
+             p * POS_SCALE, v * VEL_SCALE, w * ANG_SCALE, f, u, me[:, BOOST:BOOST + 1] / 100,
+             _local(v, f, u) * VEL_SCALE, _local(w, f, u) * ANG_SCALE]
+    for same, slots in ((True, MAX_TEAMMATES), (False, MAX_OPPONENTS)):
+        others = [c for c in range(cars.shape[1]) if c != car and (frames.team[c] == frames.team[car]) == same]
+        block = np.zeros((len(t), slots, 14), np.float32)
+        if others:
+            oc = cars[:, others]  # (n, k, 16)
+            op = vec(oc, POS)
+            dist = np.linalg.norm(op - p[:, None], axis=-1)
+            dist = np.where(frames.present[t][:, others], dist, np.inf)
+            order = np.argsort(dist, axis=1, kind="stable")[:, :slots]
+            rows = np.arange(len(t))[:, None]
+            sel, d = oc[rows, order], dist[rows, order]
+            filled = np.isfinite(d)[..., None]
+            feat = np.concatenate([(vec(sel, POS) - p[:, None]) * POS_SCALE, (vec(sel, VEL) - v[:, None]) * VEL_SCALE,
+                                   vec(sel, FWD), vec(sel, UP), sel[..., BOOST:BOOST + 1] / 100,
+                                   np.ones_like(d[..., None])], -1)
+            block[:, :order.shape[1]] = np.where(filled, feat, 0.0)
+        parts.append(block.reshape(len(t), -1))
+    out = np.concatenate(parts, -1).astype(np.float32)
+    return out[0] if one else out

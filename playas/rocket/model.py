@@ -1,0 +1,177 @@
+"""The Rocket League policy: a small causal transformer over a car's last decisions.
+
+Each token is one decision: what the car saw (:func:`~playas.rocket.frames.observe`) and the
+action it took the decision before. The network predicts the next action, one of RLGym's 90
+(:data:`~playas.rocket.actions.TABLE`). Short windows are padded on the left and masked.
+
+Styles (:mod:`playas.core`) put MHR adapters on the last block's MLP. Everything below it is
+frozen and, for the last token, computed once (:meth:`RocketNet.hidden`); the adapted top
+(:meth:`RocketNet.top`) is all a style changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core import checkpoint
+from ..core.game import Game
+from .actions import TABLE
+from .frames import OBS_SIZE
+
+ACTIONS = len(TABLE)
+NO_ACTION = ACTIONS  # the "previous action" of a car's first decision
+
+
+@dataclass
+class PolicyConfig:
+    obs_size: int = OBS_SIZE
+    actions: int = ACTIONS
+    context: int = 16  # decisions seen, about a second at 15 per second
+    width: int = 128
+    layers: int = 2
+    heads: int = 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Attention(nn.Module):
+    def __init__(self, c: PolicyConfig):
+        super().__init__()
+        self.heads = c.heads
+        self.qkv = nn.Linear(c.width, 3 * c.width)
+        self.proj = nn.Linear(c.width, c.width)
+
+    def forward(self, x, mask):
+        n, t, w = x.shape
+        q, k, v = self.qkv(x).view(n, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.proj(y.transpose(1, 2).reshape(n, t, w))
+
+
+class MLP(nn.Module):
+    def __init__(self, c: PolicyConfig):
+        super().__init__()
+        self.fc = nn.Linear(c.width, 4 * c.width)
+        self.proj = nn.Linear(4 * c.width, c.width)
+
+    def forward(self, x):
+        return self.proj(F.gelu(self.fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, c: PolicyConfig):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(c.width), Attention(c)
+        self.ln2, self.mlp = nn.LayerNorm(c.width), MLP(c)
+
+    def forward(self, x, mask):
+        x = x + self.attn(self.ln1(x), mask)
+        return x + self.mlp(self.ln2(x))
+
+
+class RocketNet(nn.Module):
+    """``net(obs, prev, valid)``: action logits (N, T, 90) for windows of ``T`` decisions;
+    ``net(h)``: logits (N, 90) from :meth:`hidden`'s output.
+
+    ``obs`` (N, T, OBS_SIZE), ``prev`` (N, T) the action before each decision (:data:`NO_ACTION`
+    for none), ``valid`` (N, T) False on left padding.
+    """
+
+    def __init__(self, config: PolicyConfig):
+        super().__init__()
+        c = self.config = config
+        self.embed = nn.Linear(c.obs_size, c.width)
+        self.prev_action = nn.Embedding(c.actions + 1, c.width)
+        self.position = nn.Parameter(torch.zeros(c.context, c.width))
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.layers))
+        self.ln_f = nn.LayerNorm(c.width)
+        self.head = nn.Linear(c.width, c.actions)
+        nn.init.normal_(self.position, std=0.02)
+
+    def _mask(self, valid):
+        t = valid.shape[1]
+        causal = torch.ones(t, t, dtype=torch.bool, device=valid.device).tril()
+        # a padded query attends to itself only, so no row of the mask is empty
+        return (causal & valid[:, None, None, :]) | torch.eye(t, dtype=torch.bool, device=valid.device)
+
+    def _tokens(self, obs, prev, valid):
+        t = obs.shape[1]
+        x = self.embed(obs) + self.prev_action(prev) + self.position[-t:]
+        return x * valid[..., None]
+
+    def forward(self, obs, prev=None, valid=None):
+        if prev is None:  # ``obs`` is :meth:`hidden`'s output: only the (adapted) top runs
+            return self.top(obs)
+        x, mask = self._tokens(obs, prev, valid), self._mask(valid)
+        for b in self.blocks:
+            x = b(x, mask)
+        return self.head(self.ln_f(x))
+
+    def hidden(self, obs, prev, valid):
+        """The frozen part for the last token: the residual stream after the last block's
+        attention, (N, width)."""
+        x, mask = self._tokens(obs, prev, valid), self._mask(valid)
+        for b in self.blocks[:-1]:
+            x = b(x, mask)
+        last = self.blocks[-1]
+        return (x + last.attn(last.ln1(x), mask))[:, -1]
+
+    def top(self, h):
+        """Action logits (N, 90) from :meth:`hidden`: the last block's MLP and the head."""
+        last = self.blocks[-1]
+        return self.head(self.ln_f(h + last.mlp(last.ln2(h))))
+
+
+def pack(obs, prev, valid) -> torch.Tensor:
+    """One tensor (N, T, OBS_SIZE + 2) for the core's caches: observations, previous action, valid."""
+    return torch.cat([obs, prev[..., None].float(), valid[..., None].float()], -1)
+
+
+def unpack(x: torch.Tensor):
+    return x[..., :-2], x[..., -2].long(), x[..., -1] > 0.5
+
+
+class RocketGame(Game):
+    """Rocket League for :mod:`playas.core`: adapters on the last block's MLP."""
+
+    name = "rocket"
+
+    def describe(self, net: RocketNet) -> dict:
+        return {"arch": "causal-transformer", "config": net.config.to_dict()}
+
+    def build(self, described: dict) -> RocketNet:
+        return RocketNet(PolicyConfig(**described["config"]))
+
+    def adapter_targets(self, net: RocketNet, adapt: dict) -> tuple[str, ...]:
+        last = len(net.blocks) - 1
+        return (f"blocks.{last}.mlp.fc", f"blocks.{last}.mlp.proj")
+
+    def trunk(self, model, x):
+        return model.base.hidden(*unpack(x))
+
+    def head(self, model, h, z):
+        return model(h, z=z)
+
+
+ROCKET = RocketGame()
+
+
+def save_model(path, model, card: dict) -> None:
+    checkpoint.save_model(path, ROCKET, model, card)
+
+
+def load_model(path):
+    return checkpoint.load_model(path, ROCKET)
+
+
+def load_styled(path):
+    return checkpoint.load_styled(path, ROCKET)
+
+
+def load_base(path) -> RocketNet:
+    return checkpoint.load_base(path, ROCKET)

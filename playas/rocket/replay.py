@@ -1,0 +1,187 @@
+"""Real ``.replay`` files into :class:`~playas.rocket.frames.Frames` and what each player did.
+
+subtr-actor's frame data (``subtr_actor.get_replay_frames_data``) reads every network version
+here, games where someone joined or left included, and gives per frame: each rigid body
+(location, linear velocity in unreal units per second, angular velocity in hundredths of a radian
+per second, rotation as a quaternion), boost in raw units (0 to 255), the jump, dodge, boost and
+powerslide flags, and the throttle and steer bytes the game replicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .frames import BALL_FIELDS, CAR_FIELDS, Frames
+
+ANGULAR_UNIT = 0.01  # replays store angular velocity in hundredths of rad/s (ball and cars peak near 600)
+BOOST_UNIT = 100 / 255  # raw boost 0..255 -> 0..100
+
+
+def quaternion_basis(q) -> tuple[np.ndarray, np.ndarray]:
+    """Forward and up unit vectors of a rotation quaternion ``(x, y, z, w)``."""
+    x, y, z, w = (float(c) for c in q)
+    n = (x * x + y * y + z * z + w * w) ** 0.5 or 1.0
+    x, y, z, w = x / n, y / n, z / n, w / n
+    forward = np.array([1 - 2 * (y * y + z * z), 2 * (x * y + w * z), 2 * (x * z - w * y)], np.float32)
+    up = np.array([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], np.float32)
+    return forward, up
+
+
+def _xyz(d) -> list[float]:
+    return [d["x"], d["y"], d["z"]] if d else [0.0, 0.0, 0.0]
+
+
+def ball_state(rigid_body: dict) -> np.ndarray:
+    """The ball's 9 numbers (position, velocity, angular velocity in rad/s) from a replay rigid body."""
+    return np.array(_xyz(rigid_body["location"]) + _xyz(rigid_body.get("linear_velocity"))
+                    + [a * ANGULAR_UNIT for a in _xyz(rigid_body.get("angular_velocity"))], np.float32)
+
+
+def car_state(rigid_body: dict, boost_raw: float) -> np.ndarray:
+    """A car's :data:`~playas.rocket.frames.CAR_FIELDS` numbers from a replay rigid body and raw boost."""
+    r = rigid_body["rotation"]
+    forward, up = quaternion_basis((r["x"], r["y"], r["z"], r["w"]))
+    out = np.empty(CAR_FIELDS, np.float32)
+    out[0:3] = _xyz(rigid_body["location"])
+    out[3:6] = _xyz(rigid_body.get("linear_velocity"))
+    out[6:9] = [a * ANGULAR_UNIT for a in _xyz(rigid_body.get("angular_velocity"))]
+    out[9:12], out[12:15] = forward, up
+    out[15] = boost_raw * BOOST_UNIT
+    return out
+
+
+DECISION_HZ = 15  # RLGym: 120 Hz physics, a decision every 8 ticks
+FLAG_KEYS = ("boost_active", "jump_active", "double_jump_active", "dodge_active", "powerslide_active")
+
+
+@dataclass
+class Player:
+    """Someone who played in a replay: ``key`` is their platform id where the replay has one
+    (``steam:7656...``, ``epic:...``), else ``name:`` and their in-game name."""
+
+    key: str
+    name: str
+    team: int
+
+
+@dataclass
+class Replay:
+    """One replay at :data:`DECISION_HZ`: the world, who played, and what each recorded.
+
+    ``recorded[c]`` holds car ``c``'s replicated inputs for each decision: ``throttle`` and ``steer``
+    in [-1, 1] (NaN where the replay has none), and the ``boost``, ``jump`` (jump, double jump or
+    dodge active) and ``handbrake`` (powerslide) flags.
+    """
+
+    frames: Frames
+    players: list[Player]
+    recorded: list[dict]
+    meta: dict = field(default_factory=dict)
+
+
+class ReplayError(Exception):
+    """A replay that cannot be read; the message says why in a few words."""
+
+
+def _platform_key(pid, name: str) -> str:
+    """A stable player key from subtr-actor's remote id, or the name where there is none (or where
+    it is a split-screen guest's, which names a console seat, not a person)."""
+    if isinstance(pid, dict) and pid:
+        kind, value = next(iter(pid.items()))
+        if kind.lower() == "splitscreen":
+            return f"name:{name}"
+        if isinstance(value, dict):  # PsyNet / Epic / PlayStation: {"online_id": ..., ...}
+            value = value.get("online_id") or value.get("id") or value.get("name") or ""
+        value = str(value)
+        if value and value.strip("0"):
+            return f"{kind.lower()}:{value}"
+    return f"name:{name}"
+
+
+def _byte(b) -> float:
+    return float("nan") if b is None else max(-1.0, min(1.0, (float(b) - 128.0) / 127.0))
+
+
+PARSE_TRIES = 8
+
+
+def _parse(path) -> dict:
+    """subtr-actor's frame data, parsed again while it has lost the ball.
+
+    subtr-actor 1.5.1 sometimes follows the wrong ball actor and reports no ball in any frame, at
+    random from one process to the next (about half the time on some 2025 replays); a new parse
+    finds it."""
+    import subtr_actor
+
+    for _ in range(PARSE_TRIES):
+        try:
+            d = subtr_actor.get_replay_frames_data(str(path))
+        except Exception as e:  # the parser's message, first line: "Could not decode ..."
+            raise ReplayError(str(e).splitlines()[0][:160] if str(e) else type(e).__name__) from None
+        balls = d["frame_data"]["ball_data"]["frames"]
+        if sum(isinstance(f, dict) and "Data" in f for f in balls) > len(balls) // 2:
+            return d
+    raise ReplayError(f"the parser found no ball in most frames ({PARSE_TRIES} tries)")
+
+
+def read(path) -> Replay:
+    """A replay file at :data:`DECISION_HZ`: each decision takes the frame nearest its time."""
+    d = _parse(path)
+    fd = d["frame_data"]
+    times = np.array([m["time"] for m in fd["metadata_frames"]], np.float64)
+    if len(times) < 2 or not fd["players"]:
+        raise ReplayError("no frames or no players")
+    grid = np.arange(times[0], times[-1], 1 / DECISION_HZ)
+    idx = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
+    idx = np.where(np.abs(times[idx - 1] - grid) <= np.abs(times[idx] - grid), idx - 1, idx)
+    T = len(idx)
+    ball = np.zeros((T, BALL_FIELDS), np.float32)
+    ball_ok = np.zeros(T, bool)
+    bframes = fd["ball_data"]["frames"]
+    for t, i in enumerate(idx):
+        f = bframes[i]
+        if isinstance(f, dict) and "Data" in f:
+            ball[t] = ball_state(f["Data"]["rigid_body"])
+            ball_ok[t] = True
+    C = len(fd["players"])
+    cars = np.zeros((T, C, CAR_FIELDS), np.float32)
+    present = np.zeros((T, C), bool)
+    players, recorded = [], []
+    for c, (pid, pdata) in enumerate(fd["players"]):
+        frames = pdata["frames"]
+        rec = {k: np.full(T, np.nan, np.float32) for k in ("throttle", "steer")}
+        rec.update({k: np.zeros(T, bool) for k in ("boost", "jump", "handbrake")})
+        names, teams = {}, []
+        for t, i in enumerate(idx):
+            f = frames[i]
+            if not (isinstance(f, dict) and "Data" in f):
+                continue
+            f = f["Data"]
+            rb = f.get("rigid_body")
+            if not rb or rb.get("rotation") is None or rb.get("location") is None:
+                continue
+            cars[t, c] = car_state(rb, f.get("boost_amount") or 0.0)
+            present[t, c] = True
+            inp = f.get("input") or {}
+            rec["throttle"][t], rec["steer"][t] = _byte(inp.get("throttle")), _byte(inp.get("steer"))
+            rec["boost"][t] = bool(f.get("boost_active"))
+            rec["jump"][t] = bool(f.get("jump_active") or f.get("double_jump_active") or f.get("dodge_active"))
+            rec["handbrake"][t] = bool(f.get("powerslide_active"))
+            if f.get("player_name"):
+                names[f["player_name"]] = names.get(f["player_name"], 0) + 1
+            if f.get("is_team_0") is not None:
+                teams.append(0 if f["is_team_0"] else 1)
+        name = max(names, key=names.get) if names else f"player {c + 1}"
+        team = int(np.bincount(teams).argmax()) if teams else 0
+        players.append(Player(_platform_key(pid, name), name, team))
+        # The replicated inputs lag the physics they drive by about one decision (steer matches
+        # the turn that follows best 1/15 s later): decision t's input is the one read at t+1.
+        recorded.append({k: np.concatenate([v[1:], v[-1:]]) for k, v in rec.items()})
+    present &= ball_ok[:, None]
+    headers = dict(d["meta"].get("all_headers") or [])
+    meta = {"date": str(headers.get("Date", "")), "map": str(headers.get("MapName", "")),
+            "team_size": int(headers.get("TeamSize") or 0), "seconds": round(float(times[-1] - times[0]), 1)}
+    return Replay(Frames(grid - grid[0], ball, cars, np.array([p.team for p in players]), present),
+                  players, recorded, meta)

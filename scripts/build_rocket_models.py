@@ -1,0 +1,54 @@
+"""Build the Rocket League models from the shared replays, each step skipped when its output exists.
+
+1. ``data/rocket-all``: every replay in ``../shared/data/rocket/replays``, prepared.
+2. ``runs/rocket-split-base.pt`` and ``runs/rocket-split-styles.pt``: trained with one game of every
+   player with 3+ games held out (and five such players left out of the style table): what
+   ``bench/rocket_styles.py`` measures.
+3. ``models/rocket-replays.pt`` (shipped): base and styles trained on every game.
+
+    python -m scripts.build_rocket_models
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from playas.cli import main as playas
+
+ROOT = Path(__file__).resolve().parents[1]
+REPLAYS = ROOT.parent / "shared" / "data" / "rocket" / "replays"
+HOLDOUT = ["Tidalwave", "Krusmir", "Destiphy", "Cozmanic", "ItsAloof"]  # recurring players enrolled few-shot
+
+
+def step(out: Path, *argv) -> None:
+    if out.exists():
+        print(f"have {out.relative_to(ROOT)}")
+        return
+    print("playas " + " ".join(map(str, argv)), flush=True)
+    if playas([str(a) for a in argv]) != 0:
+        sys.exit(1)
+
+
+def main() -> None:
+    data, runs = ROOT / "data" / "rocket-all", ROOT / "runs"
+    runs.mkdir(exist_ok=True)
+    step(data / "manifest.json", "rocket", "prepare", REPLAYS, "--out", data)
+    step(runs / "rocket-split-base.pt", "rocket", "train-base", "--data", data, "--out", runs / "rocket-split-base.pt",
+         "--recipe", ROOT / "configs" / "rocket-base.yml")
+    recipe = runs / "rocket-styles-holdout.yml"
+    recipe.write_text((ROOT / "configs" / "rocket-styles.yml").read_text().replace(
+        "holdout: []", f"holdout: [{', '.join(HOLDOUT)}]"))
+    step(runs / "rocket-split-styles.pt", "rocket", "train-styles", "--base", runs / "rocket-split-base.pt",
+         "--data", data, "--out", runs / "rocket-split-styles.pt", "--recipe", recipe)
+    every = runs / "rocket-base-every-game.yml"
+    every.write_text((ROOT / "configs" / "rocket-base.yml").read_text().replace("test: true", "test: false")
+                     .replace("val_games: 8", "val_games: 0"))
+    step(runs / "rocket-all-base.pt", "rocket", "train-base", "--data", data, "--out", runs / "rocket-all-base.pt",
+         "--recipe", every)
+    step(ROOT / "models" / "rocket-replays.pt", "rocket", "train-styles", "--base", runs / "rocket-all-base.pt",
+         "--data", data, "--out", ROOT / "models" / "rocket-replays.pt", "--recipe", ROOT / "configs" / "rocket-styles.yml")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Rocket League end to end on real replays: prepare, train, eval, identify, enroll, predict.
+
+Tiny models trained here on four short real replays (two of them dtracers'); skipped where
+``../shared`` or the rocket extra is absent."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("subtr_actor")
+
+from playas.cli import main  # noqa: E402
+from playas.rocket.dataset import RocketData  # noqa: E402
+from playas.rocket.model import PolicyConfig, RocketNet  # noqa: E402
+
+REPLAYS = Path(__file__).resolve().parents[2] / "shared" / "data" / "rocket" / "replays"
+SMALL = ["0b8e1ef3b081", "e6ee235b00af", "c618e9aafdd5", "428048d3c050"]  # klay, Destiphy, dtracers x2
+needs_replays = pytest.mark.skipif(not REPLAYS.exists(), reason="needs ../shared/data/rocket/replays")
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A prepared dataset of the four replays (and one file that is no replay), a tiny base and styles."""
+    d = tmp_path_factory.mktemp("rocket")
+    files = [REPLAYS / f"{h}.replay" for h in SMALL]
+    garbage = d / "garbage.replay"
+    garbage.write_bytes(b"not a replay at all" * 100)
+    recipe = d / "base.yml"
+    recipe.write_text("net: {context: 8, width: 32, layers: 2, heads: 2}\nepochs: 1\nwindows_per_epoch: 2048\n"
+                      "batch_size: 64\ntest: false\nval_games: 0\n")
+    styles = d / "styles.yml"
+    styles.write_text("mhr: {heads: 4, skills: 4, rank: 2}\nepochs: 1\nmin_games: 1\nbatch_size: 256\n")
+    assert main(["rocket", "prepare", *map(str, files), str(garbage), "--out", str(d / "data"), "--workers", "2"]) == 0
+    assert main(["rocket", "train-base", "--data", str(d / "data"), "--out", str(d / "base.pt"), "--recipe", str(recipe)]) == 0
+    assert main(["rocket", "train-styles", "--base", str(d / "base.pt"), "--data", str(d / "data"),
+                 "--out", str(d / "styled.pt"), "--recipe", str(styles)]) == 0
+    return d
+
+
+@needs_replays
+def test_prepare_reads_real_replays_and_skips_bad_files(trained):
+    m = json.loads((trained / "data" / "manifest.json").read_text())
+    assert len(m["games"]) == 4
+    assert m["skipped"] == {"garbage.replay": m["skipped"]["garbage.replay"]} and m["skipped"]["garbage.replay"]
+    names = {p["name"] for p in m["players"].values()}
+    assert {"klay", "Destiphy", "dtracers | calculated.gg"} <= names
+    dtracers = [k for k, p in m["players"].items() if p["name"].startswith("dtracers")]
+    assert len(dtracers) == 1 and dtracers[0].startswith("steam:")  # a platform id, both games one player
+    assert m["players"][dtracers[0]]["games"] == 2
+    data = RocketData.open(trained / "data")
+    assert data.obs.shape[1] == 110 and len(data) == m["decisions"] > 10_000
+    assert 0 <= data.action.min() and data.action.max() < 90
+    assert all(v["of"] > 0 for v in m["agreement"].values())
+
+
+@needs_replays
+def test_windows_follow_each_sequence(trained):
+    data = RocketData.open(trained / "data")
+    s = data.sequences[1]
+    first, later = s["start"], s["start"] + 20
+    obs, prev, valid = data.windows([first, later], 8)
+    assert valid[0].tolist() == [False] * 7 + [True]  # the first decision sees nothing before it
+    assert prev[0, -1] == 90  # and had no previous action
+    assert valid[1].all() and prev[1, -1] == data.action[later - 1]
+    np.testing.assert_allclose(obs[1, -1].numpy(), np.asarray(data.obs[later], np.float32))
+
+
+def test_trunk_and_top_are_the_whole_network():
+    torch.manual_seed(0)
+    net = RocketNet(PolicyConfig(obs_size=110, context=8, width=32, layers=2, heads=2)).eval()
+    obs, prev = torch.randn(5, 8, 110), torch.randint(0, 91, (5, 8))
+    valid = torch.ones(5, 8, dtype=torch.bool)
+    valid[0, :3] = False
+    torch.testing.assert_close(net(net.hidden(obs, prev, valid)), net(obs, prev, valid)[:, -1])
+    # left padding changes nothing: window 0 equals its five real decisions alone
+    short = net(obs[:1, 3:], prev[:1, 3:], valid[:1, 3:])[:, -1]
+    torch.testing.assert_close(net(obs[:1], prev[:1], valid[:1])[:, -1], short, atol=1e-5, rtol=1e-5)
+
+
+@needs_replays
+def test_eval_identify_enroll_predict(trained, capsys, tmp_path):
+    styled = trained / "styled.pt"
+    code, out, _ = run(capsys, "rocket", "eval", "--model", styled, "--data", trained / "data", "--split", "train", "--json")
+    r = json.loads(out)
+    assert code == 0 and {"top1", "throttle", "handbrake"} <= set(next(iter(r.values())))
+    code, out, _ = run(capsys, "rocket", "identify", "--model", styled, "--replay", REPLAYS / "c618e9aafdd5.replay",
+                       "--player", "dtracers | calculated.gg", "--json", "--top", "3")
+    ranking = json.loads(out)["ranking"]
+    assert code == 0 and len(ranking) == 3 and {"name", "score"} <= set(ranking[0])
+    code, out, _ = run(capsys, "rocket", "enroll", "--model", styled, "--name", "klay2",
+                       "--replay", REPLAYS / "0b8e1ef3b081.replay", "--player", "klay", "--out", tmp_path / "e.pt")
+    assert code == 0 and "enrolled klay2" in out
+    code, out, _ = run(capsys, "rocket", "styles", "list", "--model", tmp_path / "e.pt")
+    assert "klay2" in out
+    code, out, _ = run(capsys, "rocket", "predict", "--model", styled, "--replay", REPLAYS / "0b8e1ef3b081.replay",
+                       "--player", "KLAY", "--at", "12", "--json")
+    p = json.loads(out)
+    assert code == 0 and p["player"] == "klay" and len(p["top"]) == 5
+    assert abs(sum(x["p"] for x in p["top"])) <= 1.0001
+
+
+@needs_replays
+def test_clear_errors(trained, capsys, tmp_path):
+    styled = trained / "styled.pt"
+    code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--replay", tmp_path / "nope.replay", "--player", "x")
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
+    code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--replay", REPLAYS / "0b8e1ef3b081.replay",
+                       "--player", "Nobody")
+    assert code == 2 and "did not play" in err and "klay" in err
+    code, _, err = run(capsys, "rocket", "predict", "--model", styled, "--replay", REPLAYS / "0b8e1ef3b081.replay",
+                       "--player", "klay", "--style", "Posixx")
+    assert code == 2 and "unknown player" in err
+    chess_model = Path(__file__).resolve().parents[1] / "models" / "maia-1100.pt"
+    code, _, err = run(capsys, "rocket", "styles", "list", "--model", chess_model)
+    assert code == 2 and "chess model, not a rocket model" in err
+    bad = tmp_path / "bad.replay"
+    shutil.copy(REPLAYS / "0b8e1ef3b081.replay", bad)
+    bad.write_bytes(bad.read_bytes()[:5000])
+    code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--replay", bad, "--player", "klay")
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1
