@@ -34,7 +34,7 @@ from playas.core.card import read_card
 from playas.core.trunk import TrunkCache
 from playas.rocket.dataset import RocketData, prepare
 from playas.rocket.evaluate import CONTROLS, predictions, scores
-from playas.rocket.model import ROCKET, load_base, load_styled
+from playas.rocket.model import ROCKET, load_base, load_styled, pack
 from playas.rocket.train import cache, window_targets
 
 BINS = {"speed": np.linspace(0, 2300, 13), "boost": np.linspace(0, 100, 11),
@@ -240,7 +240,7 @@ def main() -> None:
     with torch.no_grad():
         for _ in range(200):
             t0 = time.perf_counter()
-            ROCKET.head(styled_net, styled_net.base.hidden(*inputs), z)
+            ROCKET.head(styled_net, ROCKET.trunk(styled_net, pack(*inputs)), z)
             lat.append(time.perf_counter() - t0)
     speed.append(["one decision (window of 16, a style), p50 / p99", f"{1e3 * np.median(lat):.2f} / "
                   f"{1e3 * np.percentile(lat, 99):.2f} ms"])

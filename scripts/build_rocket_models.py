@@ -46,8 +46,24 @@ def main() -> None:
                      .replace("val_games: 8", "val_games: 0"))
     step(runs / "rocket-all-base.pt", "rocket", "train-base", "--data", data, "--out", runs / "rocket-all-base.pt",
          "--recipe", every)
-    step(ROOT / "models" / "rocket-replays.pt", "rocket", "train-styles", "--base", runs / "rocket-all-base.pt",
-         "--data", data, "--out", ROOT / "models" / "rocket-replays.pt", "--recipe", ROOT / "configs" / "rocket-styles.yml")
+    shipped = ROOT / "models" / "rocket-replays.pt"
+    step(shipped, "rocket", "train-styles", "--base", runs / "rocket-all-base.pt",
+         "--data", data, "--out", shipped, "--recipe", ROOT / "configs" / "rocket-styles.yml")
+    portable_card(shipped)
+    shipped.with_suffix(".train-state").unlink(missing_ok=True)
+
+
+def portable_card(path: Path) -> None:
+    """The shipped card names its base and data relative to the repository, not this machine."""
+    from playas.core.checkpoint import card_for_copy
+    from playas.rocket.model import load_styled, save_model
+
+    model, blob = load_styled(path)
+    card = card_for_copy(blob)
+    rel = lambda p: str(Path(p).resolve().relative_to(ROOT)) if Path(p).resolve().is_relative_to(ROOT) else p  # noqa: E731
+    fixed = {**card, "base": rel(card["base"]), "data": {**card["data"], "path": rel(card["data"]["path"])}}
+    if fixed != card:
+        save_model(path, model, fixed)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,9 @@ def test_trunk_and_top_are_the_whole_network():
     obs, prev = torch.randn(5, 8, 110), torch.randint(0, 91, (5, 8))
     valid = torch.ones(5, 8, dtype=torch.bool)
     valid[0, :3] = False
-    torch.testing.assert_close(net(net.hidden(obs, prev, valid)), net(obs, prev, valid)[:, -1])
+    whole = net(obs, prev, valid)[:, -1]
+    for start in (None, 0, 1, 2):  # the frozen part and the adapted top, wherever the adapters begin
+        torch.testing.assert_close(net.top(net.hidden(obs, prev, valid, start), start), whole)
     # left padding changes nothing: window 0 equals its five real decisions alone
     short = net(obs[:1, 3:], prev[:1, 3:], valid[:1, 3:])[:, -1]
     torch.testing.assert_close(net(obs[:1], prev[:1], valid[:1])[:, -1], short, atol=1e-5, rtol=1e-5)
@@ -130,3 +132,23 @@ def test_clear_errors(trained, capsys, tmp_path):
     bad.write_bytes(bad.read_bytes()[:5000])
     code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--replay", bad, "--player", "klay")
     assert code == 2 and "Traceback" not in err and err.count("\n") == 1
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "rocket-replays.pt"
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "nadir-2v2-2016.replay"
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="the shipped Rocket League model is not built")
+def test_shipped_model_on_the_shipped_sample(capsys):
+    """What the README shows on a fresh clone: the shipped model, the shipped sample replay."""
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    assert card["game"] == "rocket" and card["players"] >= 30 and SHIPPED.stat().st_size < 10e6
+    code, out, _ = run(capsys, "rocket", "identify", "--replay", SAMPLE, "--player", "Nadir", "--json", "--top", "3")
+    r = json.loads(out)
+    assert code == 0 and r["ranking"][0]["name"] == "Nadir"  # the model learned from this game
+    code, out, _ = run(capsys, "rocket", "predict", "--replay", SAMPLE, "--player", "rustixote", "--at", "30",
+                       "--style", "Posix:0.5,Nadir:0.5", "--steer", "speed=4", "--json")
+    p = json.loads(out)
+    assert code == 0 and p["style"] == "Posix:0.5,Nadir:0.5" and 0 < p["did"]["p"] <= 1
+    code, out, _ = run(capsys, "rocket", "styles", "similar", "Posix", "--top", "3")
+    assert code == 0 and len(out.strip().splitlines()) == 3

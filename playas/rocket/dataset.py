@@ -123,6 +123,9 @@ def encode(files, workers: int | None = None, progress: bool = True) -> tuple[di
     """Replays into (manifest, arrays) in memory: what :func:`prepare` writes."""
     workers = workers or min(len(files), os.cpu_count() or 1)
     t0 = time.perf_counter()
+    # Largest first, so no big replay is left for one process at the end; results in the given order.
+    given = {str(f): i for i, f in enumerate(files)}
+    files = sorted(files, key=lambda f: -Path(f).stat().st_size) if workers > 1 else list(files)
     results = []
     with Progress(len(files), "prepare", unit="replays") if progress else contextlib.nullcontext() as bar:
         if workers > 1:
@@ -134,6 +137,7 @@ def encode(files, workers: int | None = None, progress: bool = True) -> tuple[di
             for p in files:
                 results.append(encode_replay(str(p)))
                 bar and bar.update(1)
+    results.sort(key=lambda r: given[r["file"]])
     skipped = {Path(r["file"]).name: r["error"] for r in results if "error" in r}
     games, sequences, start = [], [], 0
     obs, act, scal = [], [], []

@@ -10,7 +10,7 @@ from ..core.mhr import Styled
 from ..core.styled import routed_rows, table_rows
 from .actions import TABLE
 from .dataset import RocketData
-from .model import ROCKET
+from .model import ROCKET, pack
 
 CONTROLS = ("throttle", "steer", "pitch", "yaw", "roll", "jump", "boost", "handbrake")
 
@@ -32,7 +32,7 @@ def predictions(model, data: RocketData, rows: np.ndarray, style: str = "own", b
         if not styled or style == "base":
             logits = net(*inputs)[:, -1]
         else:
-            h = net.hidden(*inputs)
+            h = ROCKET.trunk(model, pack(*inputs))
             if style == "own":
                 z = routed_rows(model, torch.from_numpy(data.player[i]), table)
             else:

@@ -34,6 +34,7 @@ class PolicyConfig:
     width: int = 128
     layers: int = 2
     heads: int = 4
+    previous_action: bool = False  # each token also holds the action taken the decision before
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,30 +102,47 @@ class RocketNet(nn.Module):
 
     def _tokens(self, obs, prev, valid):
         t = obs.shape[1]
-        x = self.embed(obs) + self.prev_action(prev) + self.position[-t:]
+        x = self.embed(obs) + self.position[-t:]
+        if self.config.previous_action:
+            x = x + self.prev_action(prev)
         return x * valid[..., None]
 
-    def forward(self, obs, prev=None, valid=None):
-        if prev is None:  # ``obs`` is :meth:`hidden`'s output: only the (adapted) top runs
-            return self.top(obs)
+    def forward(self, obs, prev=None, valid=None, start: int | None = None):
+        if start is not None:  # ``obs`` is :meth:`hidden`'s output: only the (adapted) top runs
+            return self.top(obs, start)
         x, mask = self._tokens(obs, prev, valid), self._mask(valid)
         for b in self.blocks:
             x = b(x, mask)
         return self.head(self.ln_f(x))
 
-    def hidden(self, obs, prev, valid):
-        """The frozen part for the last token: the residual stream after the last block's
-        attention, (N, width)."""
+    def hidden(self, obs, prev, valid, start: int | None = None):
+        """The frozen part below block ``start``: the window's residual stream entering it and
+        the valid flags as one more channel, (N, T, width + 1). With ``start`` None (or the
+        number of blocks), the last token's stream after the last block's attention, (N, width):
+        where only that block's MLP is adapted."""
+        n = len(self.blocks)
+        start = n if start is None else start
         x, mask = self._tokens(obs, prev, valid), self._mask(valid)
-        for b in self.blocks[:-1]:
+        for b in self.blocks[:min(start, n - 1)]:
             x = b(x, mask)
-        last = self.blocks[-1]
-        return (x + last.attn(last.ln1(x), mask))[:, -1]
+        if start < n:
+            return torch.cat([x, valid[..., None].to(x.dtype)], -1)
+        b = self.blocks[-1]
+        return (x + b.attn(b.ln1(x), mask))[:, -1]
 
-    def top(self, h):
-        """Action logits (N, 90) from :meth:`hidden`: the last block's MLP and the head."""
-        last = self.blocks[-1]
-        return self.head(self.ln_f(h + last.mlp(last.ln2(h))))
+    def top(self, h, start: int | None = None):
+        """Action logits (N, 90) of the last token from :meth:`hidden` ``h`` (same ``start``)."""
+        n = len(self.blocks)
+        if start is None or start >= n:
+            b = self.blocks[-1]
+            x = h + b.mlp(b.ln2(h))
+        else:
+            x, valid = h[..., :-1], h[..., -1] > 0.5
+            mask = self._mask(valid)
+            for b in self.blocks[start:]:
+                x = b(x, mask)
+            x = x[:, -1]
+        return self.head(self.ln_f(x))
 
 
 def pack(obs, prev, valid) -> torch.Tensor:
@@ -137,7 +155,9 @@ def unpack(x: torch.Tensor):
 
 
 class RocketGame(Game):
-    """Rocket League for :mod:`playas.core`: adapters on the last block's MLP."""
+    """Rocket League for :mod:`playas.core`: adapters on every linear layer of the last
+    ``adapt_blocks`` blocks, or (0) on the last block's MLP only, whose frozen trunk is then one
+    vector a decision."""
 
     name = "rocket"
 
@@ -148,14 +168,23 @@ class RocketGame(Game):
         return RocketNet(PolicyConfig(**described["config"]))
 
     def adapter_targets(self, net: RocketNet, adapt: dict) -> tuple[str, ...]:
-        last = len(net.blocks) - 1
-        return (f"blocks.{last}.mlp.fc", f"blocks.{last}.mlp.proj")
+        n, k = len(net.blocks), adapt.get("adapt_blocks", 0)
+        if k == 0:
+            return (f"blocks.{n - 1}.mlp.fc", f"blocks.{n - 1}.mlp.proj")
+        return tuple(f"blocks.{i}.{m}" for i in range(n - k, n) for m in ("attn.qkv", "attn.proj", "mlp.fc", "mlp.proj"))
 
     def trunk(self, model, x):
-        return model.base.hidden(*unpack(x))
+        return model.base.hidden(*unpack(x), start=first_adapted_block(model))
 
     def head(self, model, h, z):
-        return model(h, z=z)
+        return model(h, z=z, start=first_adapted_block(model))
+
+
+def first_adapted_block(model) -> int:
+    """The first block with adapters on its attention (the trunk ends before it), or the number
+    of blocks where only the last block's MLP is adapted."""
+    idx = [int(t.split(".")[1]) for t in model.cfg.targets if ".attn." in t]
+    return min(idx) if idx else len(model.base.blocks)
 
 
 ROCKET = RocketGame()

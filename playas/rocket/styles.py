@@ -14,7 +14,7 @@ from ..core import checkpoint, fitting, styled
 from ..core.errors import PlayasError
 from ..core.trunk import TrunkCache
 from .dataset import SCALARS, RocketData, load_replays
-from .model import ROCKET, load_styled, save_model
+from .model import ROCKET, load_styled, pack, save_model
 from .train import cache
 
 PROPERTIES = {
@@ -125,7 +125,7 @@ def predict(model_path, replay, player: str, at: float, style: str | None = None
         style = data.players[p]
     z = model.table.resolve(style, steer)
     inputs = data.windows(rows[i:i + 1], model.base.config.context)
-    logits = ROCKET.head(model, model.base.hidden(*inputs), z)[0]
+    logits = ROCKET.head(model, ROCKET.trunk(model, pack(*inputs)), z)[0]
     probs = torch.softmax(logits, 0)
     order = torch.argsort(probs, descending=True)[:top]
     did = int(data.action[rows[i]])

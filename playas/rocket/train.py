@@ -27,9 +27,9 @@ from .dataset import RocketData
 from .model import ROCKET, PolicyConfig, RocketNet, load_base, pack, save_model
 
 BASE_RECIPE = {
-    "net": {"context": 16, "width": 128, "layers": 2, "heads": 4},
+    "net": {"context": 16, "width": 128, "layers": 2, "heads": 4, "previous_action": False},
     "batch_size": 256,  # windows; every decision of a window is a target
-    "epochs": 6,
+    "epochs": 8,
     "windows_per_epoch": None,  # None: as many windows as training decisions / context
     "lr": 0.002,
     "weight_decay": 0.01,
@@ -38,13 +38,14 @@ BASE_RECIPE = {
     "seed": 0,
 }
 BASE_SCHEMA = {
-    "net": {"context": config.whole(1), "width": config.whole(8), "layers": config.whole(1), "heads": config.whole(1)},
+    "net": {"context": config.whole(1), "width": config.whole(8), "layers": config.whole(1), "heads": config.whole(1),
+            "previous_action": config.flag},
     "batch_size": config.whole(1), "epochs": config.whole(1), "windows_per_epoch": config.optional(config.whole(1)),
     "lr": config.number(0), "weight_decay": config.number(0), "test": config.flag, "val_games": config.whole(0),
     "seed": config.whole(0),
 }
 STYLES_RECIPE = {
-    "mhr": {"heads": 8, "skills": 8, "rank": 4},
+    "mhr": {"heads": 8, "skills": 8, "rank": 4, "adapt_blocks": 0},
     "batch_size": 512,
     "epochs": 4,
     "lr_adapters": 0.002,
@@ -54,7 +55,8 @@ STYLES_RECIPE = {
     "seed": 0,
 }
 STYLES_SCHEMA = {
-    "mhr": {"heads": config.whole(1), "skills": config.whole(1), "rank": config.whole(1)},
+    "mhr": {"heads": config.whole(1), "skills": config.whole(1), "rank": config.whole(1),
+            "adapt_blocks": config.whole(0)},
     "batch_size": config.whole(1), "epochs": config.whole(1), "lr_adapters": config.number(0),
     "lr_styles": config.number(0), "min_games": config.whole(1), "holdout": config.names, "seed": config.whole(0),
 }
