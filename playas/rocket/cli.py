@@ -27,9 +27,10 @@ def _style_flags(p) -> None:
 
 
 def _controls(c) -> str:
+    """An action's controls that are not at rest: ``throttle +1 steer -1 boost``."""
     names = ("throttle", "steer", "pitch", "yaw", "roll", "jump", "boost", "handbrake")
-    return " ".join(f"{n} {v:+g}" if n in ("throttle", "steer", "pitch", "yaw", "roll") else (n if v else "")
-                    for n, v in zip(names, c)).replace("  ", " ").strip()
+    on = [f"{n} {v:+g}" if i < 5 else n for i, (n, v) in enumerate(zip(names, c)) if v]
+    return " ".join(on) or "nothing (coast)"
 
 
 def prepare_cmd(a) -> int:
