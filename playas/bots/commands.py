@@ -1,4 +1,5 @@
-"""The bots' commands, added under their game: ``playas chess uci``, ``playas chess lichess``.
+"""The bots' commands, added under their game: ``playas chess uci``, ``playas chess lichess``,
+``playas rocket rlbot``.
 
 Light on purpose (the bots load only when their command runs), so ``playas --help`` stays fast.
 """
@@ -33,4 +34,11 @@ def _lichess(config, model) -> int:
     return run(config, model)
 
 
-ADD = {"chess": add_chess_commands}  # game -> what adds its bots' commands
+def add_rocket_commands(commands) -> None:
+    """Add ``rlbot`` (write an RLBot v5 bot folder) to the ``playas rocket`` subcommands."""
+    from .rlbot.folder import add_command
+
+    add_command(commands)
+
+
+ADD = {"chess": add_chess_commands, "rocket": add_rocket_commands}  # game -> what adds its bots' commands

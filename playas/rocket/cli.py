@@ -139,6 +139,18 @@ def predict_cmd(a) -> int:
     return 0
 
 
+def match_cmd(a) -> int:
+    from .match import play_match, summary_text, write_match
+
+    styles = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
+    blue, orange = styles(a.blue), styles(a.orange)
+    r = play_match(blue, orange, minutes=a.minutes, seed=a.seed, model=a.model, temperature=a.temperature)
+    paths = write_match(r, a.out)
+    print(summary_text(r), end="")
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
 def register(games):
     """Add ``rocket`` and its commands to the top-level parser; returns its subcommands."""
     from ..core.commands import add_styles_command
@@ -201,6 +213,16 @@ def register(games):
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=predict_cmd)
+
+    p = rk.add_parser("match", help="a simulated soccar match (RocketSim) with a style driving every car")
+    p.add_argument("--blue", required=True, help="a player (or mean) per blue car, comma-separated: Posix,Nadir")
+    p.add_argument("--orange", required=True, help="one style per orange car, comma-separated (1 to 3)")
+    p.add_argument("--minutes", type=float, default=5.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 drives the likeliest action; above samples")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--out", required=True, help="folder for summary.txt/.json, trajectories.npz, pitch.svg")
+    p.set_defaults(func=match_cmd)
 
     add_styles_command(rk, load_styled, DEFAULT_MODEL)
     return rk

@@ -50,7 +50,9 @@ OBS_SIZE = 3 * 3 + 3 * 3 + (3 * 5 + 1 + 3 * 2) + (MAX_TEAMMATES + MAX_OPPONENTS)
 def _local(v: np.ndarray, fwd: np.ndarray, up: np.ndarray) -> np.ndarray:
     """World vectors ``v`` (..., 3) in the car's frame: forward, right, up components (the
     game's world is left-handed: up x forward points to the car's right)."""
-    right = np.cross(up, fwd)
+    u, f = up, fwd  # cross(up, fwd) written out: np.cross costs more than the rest on one car
+    right = np.stack([u[..., 1] * f[..., 2] - u[..., 2] * f[..., 1], u[..., 2] * f[..., 0] - u[..., 0] * f[..., 2],
+                      u[..., 0] * f[..., 1] - u[..., 1] * f[..., 0]], -1)
     return np.stack([(v * fwd).sum(-1), (v * right).sum(-1), (v * up).sum(-1)], -1)
 
 

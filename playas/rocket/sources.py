@@ -97,3 +97,28 @@ def frame_from_packet(packet) -> tuple[Frames, list]:
         ball[:] = _vec(ph.location) + _vec(ph.velocity) + _vec(ph.angular_velocity)
     info = getattr(packet, "match_info", None)
     return _frame(getattr(info, "seconds_elapsed", 0.0) if info else 0.0, ball, cars, team, present), ids
+
+
+def frame_from_arena(arena) -> tuple[Frames, list]:
+    """A RocketSim ``Arena`` as one moment, and its car ids (``Car.id``) in car order.
+
+    Cars are ordered by their arena id (the order they were added), so the order is fixed for a
+    match. Physics from ``Car.get_state()`` (``pos``, ``vel``, ``ang_vel``, ``rot_mat.forward`` and
+    ``.up``; ``boost`` is 0..100), the team from ``Car.team``; a demolished car (``is_demoed``) is
+    not present. The ball from ``arena.ball.get_state()``; the time is ``tick_count / tick_rate``.
+    """
+    ids, cars, team, present = [], [], [], []
+    for car in sorted(arena.get_cars(), key=lambda c: c.id):
+        s = car.get_state()
+        rot = s.rot_mat
+        row = np.empty(CAR_FIELDS, np.float32)
+        row[0:3], row[3:6], row[6:9] = s.pos.as_numpy(), s.vel.as_numpy(), s.ang_vel.as_numpy()
+        row[9:12], row[12:15] = rot.forward.as_numpy(), rot.up.as_numpy()
+        row[15] = s.boost
+        ids.append(car.id)
+        cars.append(row)
+        team.append(int(car.team))
+        present.append(not s.is_demoed)
+    b = arena.ball.get_state()
+    ball = np.concatenate([b.pos.as_numpy(), b.vel.as_numpy(), b.ang_vel.as_numpy()])
+    return _frame(arena.tick_count / arena.tick_rate, ball, cars, team, present), ids

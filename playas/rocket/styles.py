@@ -1,5 +1,5 @@
-"""Rocket League players as styles: properties measured from replays, and queries from replay
-files (identify who drove, enroll a new player, predict a decision under a style).
+"""Rocket League players as styles: queries from replay files (identify who drove, enroll a new
+player, predict a decision under a style).
 
 The style machinery is :mod:`playas.core.styled`, the same as chess; this module turns a
 player's decisions in replays into its inputs.
@@ -13,51 +13,9 @@ import torch
 from ..core import checkpoint, fitting, styled
 from ..core.errors import PlayasError
 from ..core.trunk import TrunkCache
-from .dataset import SCALARS, RocketData, load_replays
+from .dataset import RocketData, load_replays
 from .model import ROCKET, load_styled, pack, save_model
 from .train import cache
-
-PROPERTIES = {
-    "speed": "average speed (uu/s)",
-    "boost_per_minute": "boost used per minute (0-100 a tank)",
-    "supersonic": "share of time supersonic",
-    "airborne": "share of time in the air",
-    "ball_distance": "average distance to the ball (uu)",
-    "height": "average height (uu)",
-}
-
-
-def properties(scalars: np.ndarray) -> dict:
-    """The :data:`PROPERTIES` of one stretch of a player's play (rows of ``scalars.npy``)."""
-    s = np.asarray(scalars, np.float64)
-    col = {k: s[:, i] for i, k in enumerate(SCALARS)}
-    used = np.clip(-np.diff(col["boost"]), 0, 34).sum()  # drops only; a pad refills (+12 or +100)
-    minutes = len(s) / 15 / 60
-    return {"speed": float(col["speed"].mean()), "boost_per_minute": float(used / max(minutes, 1e-9)),
-            "supersonic": float(col["supersonic"].mean()), "airborne": float(col["airborne"].mean()),
-            "ball_distance": float(col["ball_distance"].mean()), "height": float(col["height"].mean())}
-
-
-def player_properties(data: RocketData, games=None) -> dict:
-    """Each player's :data:`PROPERTIES` over their sequences in ``games`` (all where None), weighted by time."""
-    out: dict = {}
-    for s in data.sequences:
-        if games is not None and s["game"] not in games:
-            continue
-        p = properties(data.scalars[s["start"]:s["start"] + s["length"]])
-        acc = out.setdefault(data.manifest["names"][s["key"]], {"n": 0, **{k: 0.0 for k in PROPERTIES}})
-        for k in PROPERTIES:
-            acc[k] += p[k] * s["length"]
-        acc["n"] += s["length"]
-    return {name: {k: acc[k] / acc["n"] for k in PROPERTIES} for name, acc in out.items()}
-
-
-def add_directions(model, values: dict) -> dict:
-    """Store a steering direction per property in ``model``'s table from players' ``values``."""
-    for prop in PROPERTIES:
-        model.table.directions[prop] = model.table.steering_direction({n: v[prop] for n, v in values.items()})
-    return model.table.directions
-
 
 # --- queries from replay files ------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from ..core.game import Examples
 from ..core.trunk import TrunkCache, cache_trunk
 from .dataset import RocketData
 from .model import ROCKET, PolicyConfig, RocketNet, load_base, pack, save_model
+from .properties import add_directions, player_properties
 
 BASE_RECIPE = {
     "net": {"context": 16, "width": 128, "layers": 2, "heads": 4, "previous_action": False},
@@ -198,8 +199,6 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None, games: li
         ROCKET, model, train, val, data.players, epochs=r["epochs"], batch_size=r["batch_size"],
         lr_adapters=r["lr_adapters"], lr_styles=r["lr_styles"], per_epoch=None, seed=r["seed"],
         state_path=Path(out).with_suffix(".train-state"))
-    from .styles import add_directions, player_properties
-
     props = player_properties(data, set(games))
     add_directions(model, {n: v for n, v in props.items() if n in model.table.names})
     card = {"kind": "styled", "base": str(base_path), "recipe": r, "split": split,

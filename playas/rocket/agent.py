@@ -1,0 +1,76 @@
+"""The one decision interface every Rocket League bot calls: :class:`Driver`.
+
+A driver is a style (a player, a blend, steered or not) merged into the policy once, so each
+decision costs what the base network costs. It keeps each car's last decisions (the policy's
+window) and turns what a car sees, from any source (:mod:`playas.rocket.sources`: RLGym
+``GameState``, RLBot ``GamePacket``; or :class:`~playas.rocket.frames.Frames`), into the 8
+controls of one of RLGym's 90 actions. Decide every 8 physics ticks (15 a second) and hold the
+action between decisions, as the replays were cut.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import torch
+
+from ..shipped import default_model
+from .actions import TABLE
+from .frames import OBS_SIZE, Frames, observe
+from .model import NO_ACTION, load_styled
+
+
+class Driver:
+    """``Driver(style="Posix").act(frames, car)`` -> the car's 8 controls.
+
+    ``temperature`` 0 takes the most likely action; above 0 samples (seeded by ``seed``).
+    """
+
+    def __init__(self, model=None, style: str | None = None, steer: dict | None = None,
+                 temperature: float = 0.0, seed: int = 0):
+        styled, _ = load_styled(model or default_model("rocket"))
+        self.style = style or "mean"
+        self.net = styled.merged_base(styled.table.resolve(style, steer)).eval()
+        self.context = self.net.config.context
+        self.temperature = temperature
+        self.rng = torch.Generator().manual_seed(seed)
+        self.history: dict = {}  # car -> its last decisions: (what it saw, the action before)
+        self.last: dict = {}  # car -> its last action
+
+    def reset(self, key=None) -> None:
+        """Forget one car's history (``key``), or every car's (a new match, a kickoff)."""
+        if key is None:
+            self.history.clear()
+            self.last.clear()
+        else:
+            self.history.pop(key, None)
+            self.last.pop(key, None)
+
+    @torch.no_grad()
+    def decide(self, frames: Frames, cars, keys=None, t: int = -1) -> np.ndarray:
+        """Action indices (len(cars),) for cars ``cars`` of ``frames`` at moment ``t``; ``keys``
+        name each car's history (default: its index)."""
+        keys = list(cars) if keys is None else list(keys)
+        obs = np.zeros((len(cars), self.context, OBS_SIZE), np.float32)
+        prev = np.full((len(cars), self.context), NO_ACTION, np.int64)
+        valid = np.zeros((len(cars), self.context), bool)
+        for n, (c, k) in enumerate(zip(cars, keys)):
+            h = self.history.setdefault(k, deque(maxlen=self.context))
+            h.append((observe(frames, t if t >= 0 else len(frames) + t, c), self.last.get(k, NO_ACTION)))
+            m = len(h)
+            obs[n, -m:] = np.stack([o for o, _ in h])
+            prev[n, -m:] = [a for _, a in h]
+            valid[n, -m:] = True
+        logits = self.net(torch.from_numpy(obs), torch.from_numpy(prev), torch.from_numpy(valid))[:, -1]
+        if self.temperature > 0:
+            actions = torch.multinomial(torch.softmax(logits / self.temperature, -1), 1, generator=self.rng)[:, 0]
+        else:
+            actions = logits.argmax(-1)
+        for k, a in zip(keys, actions.tolist()):
+            self.last[k] = a
+        return actions.numpy()
+
+    def act(self, frames: Frames, car: int, key=None) -> np.ndarray:
+        """The 8 controls (throttle, steer, pitch, yaw, roll, jump, boost, handbrake) of one car."""
+        return TABLE[self.decide(frames, [car], None if key is None else [key])[0]]

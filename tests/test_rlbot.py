@@ -1,0 +1,255 @@
+"""The RLBot v5 bot (playas.bots.rlbot) against RLBotServer's stand-in on loopback (tests/rlbot_server.py).
+
+Two bot folders (two styles) are written, started as RLBot starts them (``run_command_linux`` in
+``root_dir`` with ``RLBOT_AGENT_ID`` and ``RLBOT_SERVER_PORT``), and play a short 1v1 in RocketSim
+over the real wire protocol; the match ends with a DisconnectSignal and both processes must exit
+cleanly. Then the faults: garbage bytes to one bot and the server vanishing mid-match. And odd
+packets handed straight to ``get_output`` (no server): no ball, a missing index, phases in which
+cars do not drive, a demolished car, something that is not a packet at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rlbot")
+pytest.importorskip("RocketSim")
+pytest.importorskip("rlgym.rocket_league.sim")
+
+from playas.shipped import default_model
+
+MODEL = default_model("rocket")
+if not MODEL.exists():
+    pytest.skip(f"{MODEL} is absent", allow_module_level=True)
+
+from rlbot import flat
+from rlbot.config import load_player_config
+
+from playas.bots.rlbot import add_command, write_bot_folder
+from playas.bots.rlbot.bot import PlayasBot, load_settings
+from tests.rlbot_server import RLBotLoopback, is_neutral
+
+BAD_LINES = ("ERROR", "CRITICAL", "Traceback")
+
+
+@pytest.fixture(scope="module")
+def styles() -> list[str]:
+    from playas.rocket.model import load_styled
+
+    names = list(load_styled(MODEL)[0].table.names)
+    wanted = [n for n in ("Posix", "Nadir") if n in names]
+    return (wanted + [n for n in names if n not in wanted])[:2]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, styles):
+    """Two bot folders: the first with the model copied in, the second naming it by path."""
+    root = tmp_path_factory.mktemp("rlbot")
+    a = write_bot_folder(root / "a", styles[0], MODEL)
+    b = write_bot_folder(root / "b", styles[1], MODEL, copy_model=False)
+    return [a, b]
+
+
+def _bad_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if any(b in line for b in BAD_LINES)]
+
+
+# --- the bot folder ---------------------------------------------------------------------------
+
+
+def test_bot_folder_reads_as_rlbot_reads_it(folders, styles):
+    a, b = folders
+    for r, style in zip(folders, styles):
+        d = r["dir"]
+        assert {p.name for p in d.iterdir()} >= {"bot.toml", "loadout.toml", "playas.toml"}
+        player = load_player_config(d / "bot.toml", 1)  # rlbot's own reader, as RLBotServer's launcher
+        bot = player.variety
+        assert bot.agent_id == r["agent_id"] and bot.name == f"playas {style}" and not bot.hivemind
+        assert bot.run_command.split()[0] == sys.executable and "playas.bots.rlbot.bot" in bot.run_command
+        assert bot.loadout is not None and bot.loadout.team_color_id == 1
+        s = load_settings(bot.root_dir, env={})
+        assert s["style"] == style and s["decide_every"] == 8
+    assert (a["dir"] / "model.pt").is_file() and load_settings(a["dir"], env={})["model"] == str(a["dir"] / "model.pt")
+    assert not (b["dir"] / "model.pt").exists() and load_settings(b["dir"], env={})["model"] == str(MODEL.resolve())
+    env = load_settings(b["dir"], env={"PLAYAS_STYLE": "Someone", "PLAYAS_MODEL": "/x/y.pt"})
+    assert env["style"] == "Someone" and env["model"] == "/x/y.pt"
+
+
+def test_rlbot_command(tmp_path, styles, capsys):
+    parser = argparse.ArgumentParser()
+    add_command(parser.add_subparsers())
+    a = parser.parse_args(["rlbot", "--style", styles[0], "--out", str(tmp_path / "bot"), "--link-model"])
+    assert a.func(a) == 0
+    out = capsys.readouterr().out
+    assert "bot.toml" in out and (tmp_path / "bot" / "bot.toml").is_file()
+    from playas.core.errors import PlayasError
+
+    a = parser.parse_args(["rlbot", "--style", "Nobody At All", "--out", str(tmp_path / "no")])
+    with pytest.raises(PlayasError):
+        a.func(a)
+
+
+# --- get_output on its own --------------------------------------------------------------------
+
+
+def _packet(phase=flat.MatchPhase.Active, frame=0, ball=True, players=2, demolished=False) -> flat.GamePacket:
+    cars = []
+    for i in range(players):
+        team = i % 2
+        y = -2048.0 if team == 0 else 2048.0
+        cars.append(flat.PlayerInfo(
+            physics=flat.Physics(flat.Vector3(0, y, 17), flat.Rotator(0, np.pi / 2 if team == 0 else -np.pi / 2, 0),
+                                 flat.Vector3(), flat.Vector3()),
+            demolished_timeout=2.0 if (demolished and i == 0) else -1.0, team=team, boost=33.0, name=f"p{i}"))
+    balls = [flat.BallInfo(flat.Physics(flat.Vector3(0, 0, 92.75)), flat.SphereShape(182.5))] if ball else []
+    return flat.GamePacket(players=cars, balls=balls,
+                           match_info=flat.MatchInfo(seconds_elapsed=frame / 120, match_phase=phase, frame_num=frame))
+
+
+@pytest.fixture(scope="module")
+def bot(folders, tmp_path_factory):
+    """A PlayasBot initialised by hand (no server), from the first folder, as car 0 of blue."""
+    import os
+
+    os.environ["PLAYAS_BOT_DIR"] = str(folders[0]["dir"])
+    try:
+        b = PlayasBot("test/playas")
+        b.index, b.team = 0, 0
+        b.initialize()
+    finally:
+        del os.environ["PLAYAS_BOT_DIR"]
+    return b
+
+
+def test_odd_packets_get_neutral_input(bot, caplog):
+    bot._restart()
+    cases = {
+        "no ball": _packet(ball=False),
+        "index missing": _packet(players=0),
+        "countdown": _packet(phase=flat.MatchPhase.Countdown),
+        "inactive": _packet(phase=flat.MatchPhase.Inactive),
+        "paused": _packet(phase=flat.MatchPhase.Paused),
+        "goal replay": _packet(phase=flat.MatchPhase.Replay),
+        "demolished": _packet(demolished=True),
+        "not a packet": object(),
+        "no match info": flat.GamePacket(players=_packet().players, balls=_packet().balls),
+    }
+    for why, packet in cases.items():
+        out = bot.get_output(packet)
+        assert isinstance(out, flat.ControllerState) and is_neutral(out), why
+    bot.get_output(object())  # an error is said once, not every tick
+    assert sum("get_output failed" in r.getMessage() for r in caplog.records) <= 1
+
+    uninitialised = PlayasBot("test/playas")
+    assert is_neutral(uninitialised.get_output(_packet()))
+
+
+def test_decides_every_8_ticks_and_holds(bot):
+    bot._restart()
+    outs = [bot.get_output(_packet(frame=f)) for f in range(100, 124)]
+    n = len(bot.decision_seconds)
+    assert all(isinstance(o, flat.ControllerState) for o in outs)
+    assert outs[0] is outs[7] and outs[8] is outs[15] and outs[16] is outs[23]  # held between decisions
+    bot.get_output(_packet(frame=124))
+    assert len(bot.decision_seconds) == n + 1
+    bot.get_output(_packet(frame=3))  # the frame counter went back (a new match): decide again
+    assert len(bot.decision_seconds) == n + 2
+
+
+def test_decision_latency_one_car(folders, bot):
+    """get_output in a RocketSim 1v0 at 120 Hz for 2400 ticks (300 decisions), in process: p50/p99."""
+    server = RLBotLoopback([(folders[0]["dir"] / "bot.toml", 0)], seed=3)
+    try:
+        bot._restart()
+        bot.decision_seconds.clear()
+        every = []
+        for _ in range(2400):
+            start = time.perf_counter()
+            c = bot.get_output(server.packet())
+            every.append(time.perf_counter() - start)
+            server.agents[0].controls = c
+            server.play(1, speed=0)
+        lat = bot.latency()
+        ticks = np.asarray(every) * 1000
+        print(f"\ndecision latency (1 car, {lat['decisions']} decisions): p50 {lat['p50_ms']} ms, "
+              f"p99 {lat['p99_ms']} ms; get_output every tick: p50 {np.percentile(ticks, 50):.3f} ms, "
+              f"p99 {np.percentile(ticks, 99):.3f} ms, max {ticks.max():.3f} ms")
+        assert lat["decisions"] == 300
+        assert lat["p99_ms"] < 1000 / 15  # a decision well inside its 8 ticks
+    finally:
+        server.close()
+
+
+# --- real processes over the wire -------------------------------------------------------------
+
+
+def test_a_1v1_match_over_the_wire(folders, tmp_path):
+    with RLBotLoopback([(folders[0]["dir"] / "bot.toml", 0), (folders[1]["dir"] / "bot.toml", 1)],
+                       seed=1, log_dir=tmp_path) as server:
+        server.start_bots()
+        assert server.wait_ready(60), [a.log() for a in server.agents]
+        for a in server.agents:
+            assert a.settings.agent_id == a.agent_id
+        result = server.play(12 * 120, speed=1.0, countdown_ticks=60)
+        print(f"\n1v1 over loopback: {result}")
+        time.sleep(0.2)
+        server.disconnect()
+        codes = server.wait_exit(10)
+        logs = [a.log() for a in server.agents]
+        assert codes == [0, 0], logs
+        for a, log in zip(server.agents, logs):
+            assert not _bad_lines(log), log
+            assert a.inputs > 12 * 120 * 0.5, (a.inputs, log)  # answered most ticks
+            assert a.non_neutral > 0 and a.wrong_index == 0 and a.first_input_tick is not None
+            assert "playas retiring" in log
+            print(f"{a.agent_id}: {log[log.index('playas retiring'):].splitlines()[0]}")
+        assert not server.errors
+        assert min(result["car_distance"]) > 500  # both cars drove
+
+
+def test_garbage_and_the_server_vanishing(folders, tmp_path):
+    """Bot 0 gets a framed message of garbage; then the server vanishes with bot 1 mid-match."""
+    with RLBotLoopback([(folders[0]["dir"] / "bot.toml", 0), (folders[1]["dir"] / "bot.toml", 1)],
+                       seed=2, log_dir=tmp_path) as server:
+        server.start_bots()
+        assert server.wait_ready(60), [a.log() for a in server.agents]
+        server.play(240, speed=2.0, faults={60: lambda: server.garbage(0)})
+        garbled, cut = server.agents
+        assert max(garbled.input_ticks) <= 61 and garbled.proc.wait(5) == 0  # it read the garbage and left
+        assert "unpacking" in garbled.log()
+        assert cut.inputs > 200 and cut.proc.poll() is None  # the other bot played on
+        server.vanish()
+        start = time.monotonic()
+        codes = server.wait_exit(10)
+        took = time.monotonic() - start
+        logs = [a.log() for a in server.agents]
+        assert None not in codes, logs  # nobody hangs
+        assert codes == [0, 0], logs
+        assert took < 10
+        assert "disconnected" in logs[1]
+        for log in logs:
+            assert "Traceback" not in log and "playas retiring" in log, log
+
+
+def test_the_stand_in_scores_goals_and_resets_to_a_kickoff(folders):
+    """The server's own world: a ball behind the orange goal line is blue's goal, then a kickoff."""
+    server = RLBotLoopback([(folders[0]["dir"] / "bot.toml", 0), (folders[1]["dir"] / "bot.toml", 1)], seed=4)
+    try:
+        server.play(2, speed=0)
+        state = server.arena.ball.get_state()
+        state.pos = server.rsim.Vec(0, 5400, 200)
+        server.arena.ball.set_state(state)
+        r = server.play(1, speed=0)
+        assert r["score"] == [1, 0] and r["goals"] == [3]
+        p = server.packet()
+        assert p.match_info.match_phase == flat.MatchPhase.Kickoff and p.teams[0].score == 1
+        assert abs(p.balls[0].physics.location.y) < 1 and [pl.team for pl in p.players] == [0, 1]
+        assert all(pl.demolished_timeout == -1 for pl in p.players) and p.match_info.frame_num == 3
+        assert len(p.boost_pads) == len(server.field_info.boost_pads) == 34
+    finally:
+        server.close()
