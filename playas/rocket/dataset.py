@@ -41,7 +41,8 @@ CONTROLS = ("throttle", "steer", "pitch", "yaw", "roll", "jump", "boost", "handb
 
 
 def _frozen(frames, c) -> np.ndarray:
-    """Decisions in a kickoff countdown: the ball at rest on its spot and the car still."""
+    """Decisions in a kickoff countdown: the ball at rest on its spot and the car still (the last
+    of them is the kickoff: what the car does then is its first action)."""
     ball_still = (np.abs(frames.ball[:, 0:2]).sum(1) < 1) & (np.abs(frames.ball[:, 3:6]).sum(1) < 1)
     car_still = np.abs(frames.cars[:, c, VEL]).sum(1) < 1
     return ball_still & car_still
@@ -74,7 +75,9 @@ def encode_replay(path: str) -> dict:
     agree: dict = {}
     dt = np.diff(f.time, append=f.time[-1] + f.time[1] - f.time[0] if len(f) > 1 else 1 / 15)
     for c, player in enumerate(rp.players):
-        keep = f.present[:, c] & ~_frozen(f, c)
+        frozen = _frozen(f, c)
+        # Drop the countdown but keep its last moment: the kickoff itself, the car about to go.
+        keep = f.present[:, c] & ~(frozen & np.concatenate([frozen[1:], [True]]))
         if keep.sum() < MIN_DECISIONS:
             continue
         car = f.cars[:, c]

@@ -134,7 +134,7 @@ def _on_target(ball: np.ndarray, team_attacked: int) -> bool:
 
 
 def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int = 0, model=None,
-               progress: bool = True, temperature: float = 0.0) -> dict:
+               progress: bool = True, temperature: float = 0.0, record: bool = False) -> dict:
     """Play a soccar match in RocketSim, a playas driver per car, and return what happened.
 
     ``blue`` and ``orange`` name each car's style (a player, ``"Posix:0.5,Nadir:0.5"``, ``"mean"``),
@@ -142,7 +142,9 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
     statistics per car, see the module's notes), ``score`` {blue, orange}, ``goals`` (time, team,
     scorer, ball position), ``seconds`` simulated, ``wall_seconds``, and ``trajectories``: per
     decision ``time`` (D,), ``ball`` (D, 3), ``cars`` (D, C, 3) positions, ``present`` (D, C) and
-    ``segment`` (D,) (which kickoff the moment follows).
+    ``segment`` (D,) (which kickoff the moment follows). With ``record``, also ``record``: the whole
+    match as :class:`~playas.rocket.frames.Frames` (one moment a decision) and each car's action
+    there, (D, C): what a replay of the match would hold, for identify and the benchmarks.
     """
     if not 1 <= len(blue) <= 3 or not 1 <= len(orange) <= 3:
         raise PlayasError(f"a match needs 1 to 3 cars a side, not {len(blue)} blue and {len(orange)} orange")
@@ -211,6 +213,7 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
         last_toucher: list[int] = []  # this kickoff's touches, in order (car indices)
         shot_touch: set = set()  # (car, tick) of touches already counted as shots
         actions = np.zeros(n_cars, int)
+        rec_ball, rec_cars, rec_actions = [], [], []
 
         bar = Progress(D, "match", unit="decisions") if progress else contextlib.nullcontext()
         with bar:
@@ -254,6 +257,10 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
                 for c, car in enumerate(cars):
                     if present[c]:
                         car.set_controls(controls[actions[c]])
+                if record:
+                    rec_ball.append(frames.ball[0])
+                    rec_cars.append(frames.cars[0])
+                    rec_actions.append(actions.copy())
 
                 touched.clear()
                 scored.clear()
@@ -315,7 +322,13 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
                      "airborne_s": round(float(airborne[c] * dt), 2),
                      "ball_distance": round(float(dist[c] / n[c]), 1),
                      "seconds_on_pitch": round(float(onpitch[c] * dt), 2)})
-    return {"blue": list(blue), "orange": list(orange), "seed": seed, "temperature": temperature,
+    extra = {}
+    if record:
+        from .frames import Frames
+
+        extra["record"] = {"frames": Frames(traj_t, np.stack(rec_ball), np.stack(rec_cars), np.asarray(teams),
+                                            traj_present), "actions": np.stack(rec_actions)}
+    return {**extra, "blue": list(blue), "orange": list(orange), "seed": seed, "temperature": temperature,
             "minutes": minutes, "cars": rows, "score": {"blue": score[0], "orange": score[1]},
             "goals": goal_events, "seconds": seconds, "wall_seconds": round(time.monotonic() - start, 2),
             "decisions": D,
@@ -427,7 +440,8 @@ def write_match(result: dict, out_dir) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("summary.txt", "summary.json", "trajectories.npz", "pitch.svg")}
     paths["summary.txt"].write_text(summary_text(result))
-    paths["summary.json"].write_text(json.dumps({k: v for k, v in result.items() if k != "trajectories"}, indent=1))
+    paths["summary.json"].write_text(json.dumps({k: v for k, v in result.items() if k not in ("trajectories", "record")},
+                                                indent=1))
     np.savez_compressed(paths["trajectories.npz"], **{k: np.asarray(v) for k, v in result["trajectories"].items()})
     paths["pitch.svg"].write_text(pitch_svg(result))
     return paths

@@ -1,0 +1,170 @@
+"""Rocket League agents: simulation speed, decision latency in the RLBot bot, styles in play,
+and generation fidelity.
+
+1. Simulation: 5-minute RocketSim matches, 1v1 and 3v3, every car driven by a playas style, as a
+   multiple of real time.
+2. Latency: ``PlayasBot.get_output`` on GamePackets of a RocketSim world (the loopback server's,
+   tests/rlbot_server.py), in process, per decision: 1 car, and 6 cars (six bots, one process).
+3. Styles in play: the two recurring players farthest apart in average speed in their replays,
+   each driving 1v1 matches against the mean style: their measured properties, mean and standard
+   error over matches, next to the same properties in their replays.
+4. Generation fidelity: each recurring player's style drives a 1v1 against the mean style; its
+   car's decisions are ranked among the known players (a) by the model's own likelihood
+   (``identify``) and (b) by the plain baseline of bench/rocket_styles.py (histograms of speed,
+   boost, height, distance to the ball from each player's replays), a judge that knows nothing of
+   the model. Drivers sample at ``--temperature`` (the policy's own distribution at 1).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import ROOT, arguments, finish, table
+from bench.rocket_styles import baseline_scores, histograms
+from playas.core import styled
+from playas.rocket import actions
+from playas.rocket.dataset import RocketData
+from playas.rocket.frames import BOOST, OBS_SIZE, POS, VEL, observe
+from playas.rocket.match import play_match
+from playas.rocket.model import ROCKET, load_styled
+from playas.rocket.properties import player_properties, properties
+from playas.rocket.train import cache
+
+SHOWN = ("speed", "boost_per_minute", "airborne", "ball_distance")
+
+
+def decisions_of(record: dict, car: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One car's observations, actions and per-decision scalars in a recorded match (as prepare
+    would cut a replay of it)."""
+    f, acts = record["frames"], record["actions"]
+    t = np.flatnonzero(f.present[:, car])
+    c = f.cars[:, car]
+    grounded = actions.grounded_decisions(c)
+    speed = np.linalg.norm(c[t][:, VEL], axis=1)
+    scal = np.stack([speed, c[t, BOOST], c[t, 2], np.linalg.norm(c[t][:, POS] - f.ball[t, 0:3], axis=1),
+                     speed > 2200, ~grounded[t]], 1).astype(np.float32)
+    return observe(f, t, car), acts[t, car].astype(np.int16), scal
+
+
+def as_data(obs, act, scal, name: str) -> RocketData:
+    """One car's decisions as a one-sequence dataset, for the model's trunk cache."""
+    n = len(act)
+    manifest = {"games": [{"file": "match"}], "players": {f"name:{name}": {"name": name, "games": 1}},
+                "names": {f"name:{name}": name},
+                "sequences": [{"key": f"name:{name}", "name": name, "team": 0, "length": n, "game": 0, "start": 0}]}
+    return RocketData(manifest, {"obs": obs.astype(np.float16), "action": act, "scalars": scal})
+
+
+def latency(model: str, cars: int, ticks: int) -> tuple[float, float]:
+    """p50/p99 ms of a decision in ``PlayasBot.get_output``, ``cars`` bots in one process."""
+    import os
+
+    from playas.bots.rlbot.bot import PlayasBot
+    from playas.bots.rlbot.folder import write_bot_folder
+    from tests.rlbot_server import RLBotLoopback
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_bot_folder(Path(tmp) / "bot", "mean", model, copy_model=False)
+        server = RLBotLoopback([(folder["dir"] / "bot.toml", i % 2) for i in range(cars)], seed=1)
+        bots = []
+        try:
+            os.environ["PLAYAS_BOT_DIR"] = str(folder["dir"])
+            for i in range(cars):
+                b = PlayasBot("bench/playas")
+                b.index, b.team = i, i % 2
+                b.initialize()
+                bots.append(b)
+            for _ in range(ticks):
+                packet = server.packet()
+                for i, b in enumerate(bots):
+                    server.agents[i].controls = b.get_output(packet)
+                server.play(1, speed=0)
+        finally:
+            os.environ.pop("PLAYAS_BOT_DIR", None)
+            server.close()
+    ms = np.concatenate([np.asarray(b.decision_seconds) for b in bots]) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def main() -> None:
+    ap = arguments(__doc__, model_and_data=False)
+    ap.add_argument("--model", default=str(ROOT / "models" / "rocket-replays.pt"))
+    ap.add_argument("--data", default=str(ROOT / "data" / "rocket-all"))
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--fidelity-minutes", type=float, default=2.0)
+    ap.add_argument("--matches", type=int, default=4, help="matches per style for styles in play")
+    a = ap.parse_args()
+    out = []
+    model, _ = load_styled(a.model)
+    names = model.table.names
+    data = RocketData.open(a.data)
+
+    # 1. simulation speed
+    rows = []
+    for label, blue, orange in (("1v1", ["Posix"], ["Nadir"]),
+                                ("3v3", ["Posix", "Nadir", "comagoosie"], ["clockberg", "Bacon_Mama2-0", "mean"])):
+        r = play_match(blue, orange, minutes=5, seed=0, model=a.model, temperature=a.temperature, progress=False)
+        rows.append([label, f"{r['wall_seconds']:.1f} s", f"{r['seconds'] / r['wall_seconds']:.1f}x",
+                     f"{r['score']['blue']}-{r['score']['orange']}",
+                     sum(c["touches"] for c in r["cars"])])
+    out.append("### Simulation: 5-minute RocketSim matches, every car a playas style\n")
+    out.append(table(rows, ["match", "wall time", "x real time", "score", "touches"]))
+
+    # 2. latency
+    rows = []
+    for cars in (1, 6):
+        p50, p99 = latency(a.model, cars, 1200)
+        rows.append([cars, f"{p50:.2f}", f"{p99:.2f}"])
+    out.append("\n### Decision latency in the RLBot bot (`get_output`, in process, 1,200 ticks), ms per car\n")
+    out.append(table(rows, ["cars", "p50", "p99"]))
+    out.append("\nBudget: one 120 Hz tick is 8.3 ms.")
+
+    # 3. styles in play
+    counts = {n: len(data.games_of(data.players.index(n))) for n in names if n in data.players}
+    recurring = [n for n in names if counts.get(n, 0) >= 3]
+    replay_props = player_properties(data)
+    by_speed = sorted(recurring, key=lambda n: replay_props[n]["speed"])
+    rows = []
+    for name in (by_speed[0], by_speed[-1]):
+        sims = []
+        for m in range(a.matches):
+            r = play_match([name], ["mean"], minutes=a.fidelity_minutes, seed=100 + m, model=a.model,
+                           temperature=a.temperature, progress=False, record=True)
+            sims.append(properties(decisions_of(r["record"], 0)[2]))
+        for prop in SHOWN:
+            v = np.array([s[prop] for s in sims])
+            rows.append([name, prop, f"{v.mean():.3g} +- {v.std(ddof=1) / np.sqrt(len(v)):.2g}",
+                         f"{replay_props[name][prop]:.3g}"])
+    out.append(f"\n### Styles in play: the slowest and fastest recurring players in their replays, "
+               f"{a.matches} x {a.fidelity_minutes:g}-minute 1v1s each against the mean style\n")
+    out.append(table(rows, ["style", "property", "in simulation (mean +- s.e.)", "in their replays"]))
+
+    # 4. generation fidelity
+    profiles = np.stack([histograms(data.scalars[data.rows(players=[data.players.index(n)])]) for n in names])
+    own, judge = [], []
+    for i, name in enumerate(recurring):
+        r = play_match([name], ["mean"], minutes=a.fidelity_minutes, seed=200 + i, model=a.model,
+                       temperature=a.temperature, progress=False, record=True)
+        obs, act, scal = decisions_of(r["record"], 0)
+        d = as_data(obs, act, scal, name)
+        ll = styled.style_logliks(ROCKET, model, cache(model, d, np.arange(len(d)))).mean(1).numpy()
+        t = names.index(name)
+        own.append(int((ll > ll[t]).sum()))
+        b = baseline_scores(histograms(scal), profiles)
+        judge.append(int((b > b[t]).sum()))
+    rate = lambda ranks: f"{100 * np.mean(np.asarray(ranks) == 0):.1f}% ({sum(x == 0 for x in ranks)}/{len(ranks)})"  # noqa: E731
+    out.append(f"\n### Generation fidelity: {len(recurring)} recurring players' styles, each driving one "
+               f"{a.fidelity_minutes:g}-minute 1v1, ranked among all {len(names)} players (top-1)\n")
+    out.append(table([["the model's own identify (likelihood)", rate(own)],
+                      ["outside judge: plain histogram baseline", rate(judge)]], ["judge", "top-1"]))
+    out.append(f"\nReplay to replay (bench/rocket_styles.py, held-out games): likelihood 68.4%, baseline 31.6%. "
+               f"Drivers sample at temperature {a.temperature:g}; features are {OBS_SIZE} numbers a decision.")
+    finish(a, "rocket_agents", "Rocket League agents: rocket-replays.pt", "\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
