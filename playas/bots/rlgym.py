@@ -165,7 +165,7 @@ class StyledAgent:
     """
 
     def __init__(self, style: str | None = None, *, agents=None, team: int | None = None, model=None,
-                 steer: dict | None = None, temperature: float = 0.0, seed: int = 0, driver=None,
+                 steer: dict | None = None, temperature: float = 1.0, seed: int = 0, driver=None,
                  threads: int | None = 1):
         if threads is not None:
             import torch

@@ -24,11 +24,13 @@ from .model import NO_ACTION, load_styled
 class Driver:
     """``Driver(style="Posix").act(frames, car)`` -> the car's 8 controls.
 
-    ``temperature`` 0 takes the most likely action; above 0 samples (seeded by ``seed``).
+    ``temperature`` 1 samples the policy's own distribution (seeded by ``seed``), as a person's play
+    varies; 0 takes the most likely action, which can leave a car standing where the replays hold
+    few moments like it (a stopped car by a still ball).
     """
 
     def __init__(self, model=None, style: str | None = None, steer: dict | None = None,
-                 temperature: float = 0.0, seed: int = 0):
+                 temperature: float = 1.0, seed: int = 0):
         styled, _ = load_styled(model or default_model("rocket"))
         self.style = style or "mean"
         self.net = styled.merged_base(styled.table.resolve(style, steer)).eval()

@@ -219,7 +219,7 @@ def register(games):
     p.add_argument("--orange", required=True, help="one style per orange car, comma-separated (1 to 3)")
     p.add_argument("--minutes", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--temperature", type=float, default=0.0, help="0 drives the likeliest action; above samples")
+    p.add_argument("--temperature", type=float, default=1.0, help="1 samples the policy as learned (seeded: the same seed, the same match); 0 takes the likeliest action")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", required=True, help="folder for summary.txt/.json, trajectories.npz, pitch.svg")
     p.set_defaults(func=match_cmd)

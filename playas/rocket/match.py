@@ -13,13 +13,11 @@ driver forgetting its history. The clock is game time: ticks simulated, ``minute
 goals' resets included at zero cost. When time is up the match
 ends: no overtime, a draw stays a draw, and the ball in the air does not extend the clock.
 
-Reproducible: RocketSim is deterministic and a driver at temperature 0 takes its most likely
-action, so the same ``seed`` (which picks the kickoff positions) gives the same match. With
-``temperature`` > 0 drivers sample, each from a generator seeded from ``seed`` and its style:
-still reproducible. At temperature 0 the shipped policies sometimes stall: after a kickoff both
-cars miss, the ball lies on its spot, and a car that has stopped stays stopped (replays' kickoff
-countdowns are cut from training, so a still ball on its spot is unknown ground). Sampling
-(``temperature=0.5``) keeps play going.
+Reproducible: RocketSim is deterministic, and drivers sample (at ``temperature``, 1 by default:
+the policy's own distribution) each from a generator seeded from ``seed`` and its style, so the
+same ``seed`` (which also picks the kickoff positions) gives the same match. At temperature 0
+(the likeliest action every time) the shipped policies often stall: a car stops by a still ball
+and never starts again, a moment the replays hardly hold.
 
 Drivers are loaded once per process and (model, style) and reused (``reset`` between matches);
 ``wall_seconds`` counts a style's model load only the first time.
@@ -134,7 +132,7 @@ def _on_target(ball: np.ndarray, team_attacked: int) -> bool:
 
 
 def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int = 0, model=None,
-               progress: bool = True, temperature: float = 0.0, record: bool = False) -> dict:
+               progress: bool = True, temperature: float = 1.0, record: bool = False) -> dict:
     """Play a soccar match in RocketSim, a playas driver per car, and return what happened.
 
     ``blue`` and ``orange`` name each car's style (a player, ``"Posix:0.5,Nadir:0.5"``, ``"mean"``),

@@ -68,7 +68,7 @@ def run_command(python: str | None = None) -> str:
 
 
 def write_bot_folder(out_dir, style: str | None, model=None, steer: dict | None = None,
-                     temperature: float = 0.0, name: str | None = None, agent_id: str | None = None,
+                     temperature: float = 1.0, name: str | None = None, agent_id: str | None = None,
                      copy_model: bool = True, check: bool = True) -> dict:
     """Write an RLBot v5 bot folder that drives as ``style``; returns what it wrote.
 
@@ -160,7 +160,7 @@ def add_command(commands) -> None:
                    help="move the style along a property measured from replays (repeatable)")
     p.add_argument("--out", required=True, help="the bot folder to write (created if absent)")
     p.add_argument("--model", default=model, help=f"a styled rocket model (default: {model})")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 takes the likeliest action; above samples")
+    p.add_argument("--temperature", type=float, default=1.0, help="1 samples the policy as learned (seeded); 0 takes the likeliest action")
     p.add_argument("--name", help="the bot's name in the match (default: playas STYLE)")
     p.add_argument("--agent-id", help="RLBot agent id (default: playas/STYLE)")
     p.add_argument("--link-model", action="store_true",
