@@ -11,6 +11,8 @@ cars do not drive, a demolished car, something that is not a packet at all.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 import time
 
@@ -253,3 +255,62 @@ def test_the_stand_in_scores_goals_and_resets_to_a_kickoff(folders):
         assert len(p.boost_pads) == len(server.field_info.boost_pads) == 34
     finally:
         server.close()
+
+
+def test_the_server_does_not_wait_for_a_slow_bot(folders, tmp_path):
+    """A client that answers each packet 30 ms late (four ticks) beside a real bot: the match keeps
+    real time, the slow one's inputs land when they land, the real bot answers as before."""
+    import socket
+    import threading
+
+    with RLBotLoopback([(folders[0]["dir"] / "bot.toml", 0), (folders[1]["dir"] / "bot.toml", 1)],
+                       seed=4, log_dir=tmp_path) as server:
+        real, slow = server.agents
+        import subprocess  # only the first bot runs as a process; the second is this client
+
+        env = dict(os.environ, RLBOT_AGENT_ID=real.agent_id, RLBOT_SERVER_PORT=str(server.port))
+        real.stdout, real.stderr = tmp_path / "real.out", tmp_path / "real.err"
+        real.proc = subprocess.Popen(shlex.split(real.run_command), cwd=real.root_dir or None, env=env,
+                                     stdout=real.stdout.open("w"), stderr=real.stderr.open("w"))
+        conn = socket.create_connection(("127.0.0.1", server.port))
+        send = lambda m: conn.sendall(len(b := flat.InterfacePacket(m).pack()).to_bytes(2, "big") + b)  # noqa: E731
+        send(flat.ConnectionSettings(agent_id=slow.agent_id))
+        send(flat.InitComplete())
+        done = threading.Event()
+
+        def answer_late():
+            buf = b""
+            while not done.is_set():
+                try:
+                    chunk = conn.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buf += chunk
+                packets = 0
+                while len(buf) >= 2 and len(buf) >= 2 + int.from_bytes(buf[:2], "big"):
+                    n = int.from_bytes(buf[:2], "big")
+                    msg = flat.CorePacket.unpack(buf[2:2 + n]).message
+                    buf = buf[2 + n:]
+                    packets += isinstance(msg, flat.GamePacket)
+                if packets:
+                    time.sleep(0.030)
+                    try:
+                        send(flat.PlayerInput(slow.index, flat.ControllerState(throttle=1.0)))
+                    except OSError:  # the match ended while this one dawdled
+                        return
+
+        reader = threading.Thread(target=answer_late, daemon=True)
+        reader.start()
+        assert server.wait_ready(60), real.log()
+        result = server.play(360, speed=1.0)
+        done.set()
+        assert result["seconds"] < 3.0 + 1.0  # 360 ticks of real time, not 360 waits of 30 ms (10.8 s)
+        assert 0 < slow.inputs < 360 / 2  # about one answer every four ticks, each applied when it came
+        assert real.inputs > 360 * 0.5 and real.non_neutral > 0
+        server.disconnect()
+        conn.close()
+        reader.join(5)
+        assert real.proc.wait(10) == 0
+        assert not _bad_lines(real.log()), real.log()
