@@ -7,6 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from ..core.config import recipe_with as _recipe
 from ..core.errors import PlayasError
 from ..shipped import default_model
 
@@ -65,13 +66,6 @@ def _split(s: str) -> tuple[float, ...]:
     return parts
 
 
-def _recipe(path, schema, overrides: dict) -> dict:
-    """The recipe file's checked settings (none without a file), then the command line's."""
-    from ..core.config import load_config
-
-    recipe = load_config(path, schema, "recipe")[0] if path else {}
-    recipe.update({k: v for k, v in overrides.items() if v})
-    return recipe
 
 
 def _one_player(a) -> dict:

@@ -41,6 +41,13 @@ def load_config(path, schema: dict, what: str, unused=()) -> tuple[dict, list[st
     return check_config(read_yaml_mapping(path, what), schema, f"{what} {path}", unused)
 
 
+def recipe_with(path, schema: dict, overrides: dict) -> dict:
+    """A recipe file's checked settings (none without a file), then the command line's (set ones)."""
+    recipe = load_config(path, schema, "recipe")[0] if path else {}
+    recipe.update({k: v for k, v in overrides.items() if v})
+    return recipe
+
+
 def check_config(data: dict, schema: dict, where: str, unused=()) -> tuple[dict, list[str]]:
     """``data`` checked against ``schema``: (the checked values of the keys present, the unused keys found).
 

@@ -5,18 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..core.config import recipe_with as _recipe
 from ..core.errors import PlayasError
 from ..shipped import default_model
 
 DEFAULT_MODEL = str(default_model("rocket"))
 
 
-def _recipe(path, schema, overrides: dict) -> dict:
-    from ..core.config import load_config
-
-    recipe = load_config(path, schema, "recipe")[0] if path else {}
-    recipe.update({k: v for k, v in overrides.items() if v})
-    return recipe
 
 
 def _style_flags(p) -> None:
@@ -73,8 +68,6 @@ def eval_cmd(a) -> int:
     from .train import split_games
 
     data = RocketData.open(a.data)
-    from ..core.card import read_card
-
     results = {}
     for path in a.model:
         model, blob = load_model(path)
@@ -92,7 +85,6 @@ def eval_cmd(a) -> int:
     print(f"{'model':<44}" + "".join(f"{c:>10}" for c in cols))
     for name, r in results.items():
         print(f"{name:<44}" + "".join(f"{r[c]:>10.2f}" for c in cols))
-    _ = read_card
     return 0
 
 

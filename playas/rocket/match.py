@@ -131,6 +131,46 @@ def _on_target(ball: np.ndarray, team_attacked: int) -> bool:
     return bool(t <= SHOT_HORIZON and abs(ball[0] + ball[3] * max(t, 0.0)) < GOAL_HALF_WIDTH)
 
 
+class _Tally:
+    """Each car's statistics over a match, a moment (one decision) at a time."""
+
+    def __init__(self, n_cars: int):
+        self.speed, self.dist, self.boost_used = np.zeros(n_cars), np.zeros(n_cars), np.zeros(n_cars)
+        self.onpitch, self.supersonic, self.airborne = (np.zeros(n_cars, int) for _ in range(3))
+        self.goals, self.shots, self.saves = (np.zeros(n_cars, int) for _ in range(3))
+        self.prev_boost: np.ndarray | None = None  # None after a kickoff: no boost drop to count
+        self.prev_present = np.zeros(n_cars, bool)
+
+    def moment(self, cars, frames) -> None:
+        """Count the moment ``frames`` (T=1) of the arena's ``cars``."""
+        present, ball = frames.present[0], frames.ball[0]
+        for c, car in enumerate(cars):
+            if not present[c]:
+                continue
+            s = car.get_state()
+            self.onpitch[c] += 1
+            self.speed[c] += float(np.linalg.norm(frames.cars[0, c, 3:6]))
+            self.dist[c] += float(np.linalg.norm(frames.cars[0, c, 0:3] - ball[0:3]))
+            self.supersonic[c] += bool(s.is_supersonic)
+            self.airborne[c] += not s.is_on_ground
+        boost = frames.cars[0, :, 15].astype(np.float64)
+        if self.prev_boost is not None:
+            ok = present & self.prev_present
+            self.boost_used += np.where(ok, np.clip(self.prev_boost - boost, 0, None), 0.0)
+        self.prev_boost, self.prev_present = boost, present.copy()
+
+    def rows(self, teams, styles, touches) -> list[dict]:
+        dt = TICKS_PER_DECISION / TICK_RATE
+        n = np.maximum(self.onpitch, 1)
+        return [{"car": c, "team": TEAMS[teams[c]], "style": styles[c], "goals": int(self.goals[c]),
+                 "shots": int(self.shots[c]), "saves": int(self.saves[c]), "touches": int(touches[c]),
+                 "boost_used": round(float(self.boost_used[c]), 1), "speed": round(float(self.speed[c] / n[c]), 1),
+                 "supersonic_s": round(float(self.supersonic[c] * dt), 2),
+                 "airborne_s": round(float(self.airborne[c] * dt), 2),
+                 "ball_distance": round(float(self.dist[c] / n[c]), 1),
+                 "seconds_on_pitch": round(float(self.onpitch[c] * dt), 2)} for c in range(len(styles))]
+
+
 def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int = 0, model=None,
                progress: bool = True, temperature: float = 1.0, record: bool = False) -> dict:
     """Play a soccar match in RocketSim, a playas driver per car, and return what happened.
@@ -194,20 +234,11 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
         traj_cars = np.zeros((D, n_cars, 3), np.float32)
         traj_present = np.zeros((D, n_cars), bool)
         traj_segment = np.zeros(D, np.int32)
-        speed = np.zeros(n_cars)
-        dist = np.zeros(n_cars)
-        onpitch = np.zeros(n_cars, int)
-        supersonic = np.zeros(n_cars, int)
-        airborne = np.zeros(n_cars, int)
-        boost_used = np.zeros(n_cars)
-        goals = np.zeros(n_cars, int)
-        shots = np.zeros(n_cars, int)
-        saves = np.zeros(n_cars, int)
+        tally = _Tally(n_cars)
+        goals, shots, saves = tally.goals, tally.shots, tally.saves
         score = [0, 0]
         goal_events: list[dict] = []
         segment = 0
-        prev_boost: np.ndarray | None = None
-        prev_present = np.zeros(n_cars, bool)
         last_toucher: list[int] = []  # this kickoff's touches, in order (car indices)
         shot_touch: set = set()  # (car, tick) of touches already counted as shots
         actions = np.zeros(n_cars, int)
@@ -228,21 +259,7 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
                 traj_present[d] = present
                 traj_segment[d] = segment
 
-                # statistics of the moment
-                for c, car in enumerate(cars):
-                    if not present[c]:
-                        continue
-                    s = car.get_state()
-                    onpitch[c] += 1
-                    speed[c] += float(np.linalg.norm(frames.cars[0, c, 3:6]))
-                    dist[c] += float(np.linalg.norm(pos[c] - ball[0:3]))
-                    supersonic[c] += bool(s.is_supersonic)
-                    airborne[c] += not s.is_on_ground
-                boost = frames.cars[0, :, 15].astype(np.float64)
-                if prev_boost is not None:
-                    ok = present & prev_present
-                    boost_used += np.where(ok, np.clip(prev_boost - boost, 0, None), 0.0)
-                prev_boost, prev_present = boost, present.copy()
+                tally.moment(cars, frames)
 
                 # decisions, one batch per style
                 for style, members in groups.items():
@@ -297,7 +314,7 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
                     for drv in drivers.values():
                         drv.reset()
                     last_toucher.clear()
-                    prev_boost = None
+                    tally.prev_boost = None
                     segment += 1
                     actions[:] = 0
                 if progress:
@@ -309,17 +326,7 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
         del arena
 
     seconds = D * TICKS_PER_DECISION / TICK_RATE
-    dt = TICKS_PER_DECISION / TICK_RATE
-    n = np.maximum(onpitch, 1)
-    rows = []
-    for c in range(n_cars):
-        rows.append({"car": c, "team": TEAMS[teams[c]], "style": styles[c], "goals": int(goals[c]),
-                     "shots": int(shots[c]), "saves": int(saves[c]), "touches": int(touches[c]),
-                     "boost_used": round(float(boost_used[c]), 1), "speed": round(float(speed[c] / n[c]), 1),
-                     "supersonic_s": round(float(supersonic[c] * dt), 2),
-                     "airborne_s": round(float(airborne[c] * dt), 2),
-                     "ball_distance": round(float(dist[c] / n[c]), 1),
-                     "seconds_on_pitch": round(float(onpitch[c] * dt), 2)})
+    rows = tally.rows(teams, styles, touches)
     extra = {}
     if record:
         from .frames import Frames

@@ -19,25 +19,9 @@ from ...core.errors import PlayasError
 from ...shipped import default_model
 
 SOURCE_LINK = "https://arxiv.org/abs/2502.14998"
-LOADOUT = """\
-# Car looks, by team (RLBot v5 loadout). 23 is the Octane.
-[blue_loadout]
-team_color_id = 0
-custom_color_id = 0
-car_id = 23
-decal_id = 0
-wheels_id = 0
-boost_id = 0
-antenna_id = 0
-hat_id = 0
-paint_finish_id = 0
-custom_finish_id = 0
-engine_audio_id = 0
-trails_id = 0
-goal_explosion_id = 0
-
-[orange_loadout]
-team_color_id = 1
+_TEAM_LOADOUT = """\
+[{team}_loadout]
+team_color_id = {colour}
 custom_color_id = 0
 car_id = 23
 decal_id = 0
@@ -51,6 +35,8 @@ engine_audio_id = 0
 trails_id = 0
 goal_explosion_id = 0
 """
+LOADOUT = ("# Car looks, by team (RLBot v5 loadout). 23 is the Octane.\n"
+           + "\n".join(_TEAM_LOADOUT.format(team=t, colour=c) for c, t in enumerate(("blue", "orange"))))
 
 
 def _toml_str(s: str) -> str:
@@ -81,15 +67,7 @@ def write_bot_folder(out_dir, style: str | None, model=None, steer: dict | None 
     if not model.is_file():
         raise PlayasError(f"model {model} does not exist")
     if check:
-        from ...rocket.model import load_styled
-
-        try:
-            styled, _ = load_styled(model)
-            styled.table.resolve(style, steer)
-        except PlayasError:
-            raise
-        except Exception as e:  # noqa: BLE001  a file that is not a styled rocket model
-            raise PlayasError(f"{model} is not a styled Rocket League model ({type(e).__name__}: {e})") from None
+        _check_style(model, style, steer)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = name or f"playas {style or 'mean'}"
@@ -108,6 +86,34 @@ def write_bot_folder(out_dir, style: str | None, model=None, steer: dict | None 
     else:
         model_ref = str(model)
 
+    (out / "playas.toml").write_text(_settings_toml(style, model_ref, temperature, steer), encoding="utf-8")
+    files["settings"] = out / "playas.toml"
+
+    (out / "loadout.toml").write_text(LOADOUT, encoding="utf-8")
+    files["loadout"] = out / "loadout.toml"
+
+    command = run_command()
+    (out / "bot.toml").write_text(_bot_toml(name, agent_id, style, command), encoding="utf-8")
+    files["bot"] = out / "bot.toml"
+    return {"dir": out, "name": name, "agent_id": agent_id, "style": style, "model": model_ref,
+            "run_command": command, "files": files}
+
+
+def _check_style(model: Path, style: str | None, steer: dict | None) -> None:
+    """Load ``model`` once to refuse a style it does not know (or a file that is no styled model)."""
+    from ...rocket.model import load_styled
+
+    try:
+        styled, _ = load_styled(model)
+        styled.table.resolve(style, steer)
+    except PlayasError:
+        raise
+    except Exception as e:  # noqa: BLE001  a file that is not a styled rocket model
+        raise PlayasError(f"{model} is not a styled Rocket League model ({type(e).__name__}: {e})") from None
+
+
+def _settings_toml(style: str | None, model_ref: str, temperature: float, steer: dict | None) -> str:
+    """``playas.toml``: what the bot process drives as."""
     lines = ["# Read by the playas bot process (playas.bots.rlbot.bot); PLAYAS_* variables override.",
              "[playas]"]
     if style:
@@ -120,15 +126,13 @@ def write_bot_folder(out_dir, style: str | None, model=None, steer: dict | None 
         lines.append("")
         lines.append("[playas.steer]")
         lines += [f"{k} = {float(v)!r}" for k, v in steer.items()]
-    (out / "playas.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    files["settings"] = out / "playas.toml"
+    return "\n".join(lines) + "\n"
 
-    (out / "loadout.toml").write_text(LOADOUT, encoding="utf-8")
-    files["loadout"] = out / "loadout.toml"
 
-    command = run_command()
+def _bot_toml(name: str, agent_id: str, style: str | None, command: str) -> str:
+    """``bot.toml`` as RLBot v5 reads it."""
     who = f"as {style}" if style else "as the mean player"
-    bot = f"""\
+    return f"""\
 [settings]
 name = {_toml_str(name)}
 agent_id = {_toml_str(agent_id)}
@@ -145,10 +149,6 @@ source_link = {_toml_str(SOURCE_LINK)}
 language = "python"
 tags = ["1v1", "teamplay"]
 """
-    (out / "bot.toml").write_text(bot, encoding="utf-8")
-    files["bot"] = out / "bot.toml"
-    return {"dir": out, "name": name, "agent_id": agent_id, "style": style, "model": model_ref,
-            "run_command": command, "files": files}
 
 
 def add_command(commands) -> None:
