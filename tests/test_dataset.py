@@ -114,7 +114,7 @@ def test_plain_crlf_latin1_and_zstd_read_the_same(pgnmentor, tmp_path):
     for r in results[1:]:
         assert (r["games"], r["positions"], r["targets"]) == \
                (results[0]["games"], results[0]["positions"], results[0]["targets"])
-    headers = [json.loads(line) for line in (tmp_path / "out1" / "games.jsonl").open(encoding="utf-8")]
+    headers = list(ChessData(tmp_path / "out1").headers())
     assert any("Mihaïl" in (h["White"] + h["Black"]) for h in headers)
 
 
@@ -149,7 +149,7 @@ def test_max_games_per_player_samples_uniformly(pgnmentor, tmp_path):
     m = prepare([pgnmentor / "MacKenzie.pgn.gz"], tmp_path / "s", owner_from_filename_=True,
                 max_games_per_player=60, workers=1)
     assert 35 <= m["games"] <= 85
-    years = np.load(tmp_path / "s" / "games.npy")["year"]
+    years = ChessData(tmp_path / "s").games["year"]
     assert years.max() - years.min() > 10  # across the career, not the first games
 
 

@@ -1,15 +1,19 @@
 """Encoded chess datasets: PGN is parsed once by ``prepare``; training and evaluation read arrays.
 
-A dataset is a folder of flat arrays, one row per position (the position before each move of
-every kept game, both sides, so history is always at hand):
+A dataset is a folder of shards (``shard-00000``, ...), each a set of flat arrays with one row
+per position (the position before each move of every kept game, both sides, so history is
+always at hand):
 
 - ``codes``: 64 piece codes packed two per byte; ``flags``: side to move, castling, repetition;
-  ``rule50``; ``move``: the move played as one of the 1858 policy indices; ``legal``: the legal
-  moves' indices (ragged, ``legal_count`` per row); ``clock``: the mover's clock after the move
-  in seconds, or -1; ``game``: the row's game.
+  ``rule50``; ``ep``: the en-passant square; ``move``: the move played as one of the 1858 policy
+  indices; ``clock``: the mover's clock after the move in seconds (``%clk``), or -1; ``zobrist``:
+  the position's polyglot key in the opening; ``game``: the row's game in its shard.
 - ``games.npy``: one row per game (first row, length, player ids of White and Black or -1,
-  result, ratings, year, split); ``games.jsonl`` the headers a person wants to see.
-- ``manifest.json``: players and their games per split, skipped games and why, input hash.
+  result, ratings, year, split, time control, rated); ``games.jsonl`` the headers a person wants.
+
+``manifest.json`` beside the shards names the players and their games per split, the inputs
+and how far each was read, skipped games and why. Shards let a distributed rank read its own
+share, a killed run resume at a shard, and a new month's dump be appended.
 
 Only the moves of tracked players are targets; the rest give history.
 """
@@ -35,24 +39,27 @@ import numpy as np
 from ..core.errors import PlayasError
 from ..core.progress import Progress
 from . import encoding as enc
-from .pgn import NamePattern, header_names, iter_game_texts, owner_from_filename
+from .pgn import NamePattern, header_names, iter_game_texts, mainline, owner_from_filename, read_tags
 
 ROW_ARRAYS = {  # name: (dtype, per-row shape)
     "codes": (np.uint8, (32,)),
     "flags": (np.uint8, ()),
     "rule50": (np.uint8, ()),
+    "ep": (np.uint8, ()),  # en-passant square after a double step (python-chess's), 255 if none
     "move": (np.int16, ()),
-    "legal_count": (np.uint8, ()),
     "clock": (np.float32, ()),
     "game": (np.int32, ()),
     "zobrist": (np.uint64, ()),  # the position's polyglot key, within the first BOOK_PLIES plies (else 0)
 }
 BOOK_PLIES = enc.BOOK_PLIES  # how deep positions get a polyglot key: as deep as a repertoire can reach
-FORMAT_VERSION = 2  # 2: rows carry polyglot keys
+FORMAT_VERSION = 3  # 3: sharded, appendable; legal moves computed on demand; time control per game
 GAME_DTYPE = np.dtype([("first", np.int64), ("length", np.int32), ("white", np.int32),
                        ("black", np.int32), ("result", np.int8), ("white_elo", np.int16),
                        ("black_elo", np.int16), ("year", np.int16), ("split", np.int8),
-                       ("file", np.int16), ("setup", np.int8), ("start_ep", np.int8)])
+                       ("file", np.int32), ("setup", np.int8), ("start_ep", np.int8),
+                       ("base", np.int32), ("increment", np.int16), ("rated", np.int8),
+                       ("key", np.int64), ("white_score", np.float32), ("black_score", np.float32)])
+SHARD_GAMES = 50_000  # games per shard: a few hundred MB, a unit that a rank reads and a resume restarts
 SPLITS = ("train", "val", "test")
 RESULTS = {"1-0": 1, "0-1": -1, "1/2-1/2": 0}
 UNKNOWN_RESULT = -2
@@ -73,6 +80,8 @@ class Matcher:
     def match(self, name: str) -> tuple[int, float]:
         if name in self.exact:
             return self.exact[name], 100
+        if not self.patterns:  # exact names only: no cache, which would grow with every name in a dump
+            return -1, 0
         if name not in self._cache:
             best = (-1, 0)
             for pid, pat in self.patterns:
@@ -109,16 +118,66 @@ def _surname(name: str) -> str:
     return m.group(1).lower() if m else "?"
 
 
-def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None,
-                plies: int | None = None) -> tuple[dict, dict]:
+def _time_control(tc: str | None) -> tuple[int, int]:
+    """``"180+2"`` -> (180, 2); (-1, -1) when absent or not a clock (``-``, daily ``1/86400``)."""
+    m = re.fullmatch(r"(\d+)(?:\+(\d+))?", (tc or "").strip())
+    return (int(m.group(1)), int(m.group(2) or 0)) if m else (-1, -1)
+
+
+#: Lichess's speed categories by estimated duration (base + 40 x increment, in seconds).
+SPEEDS = (("ultrabullet", 30), ("bullet", 180), ("blitz", 480), ("rapid", 1500), ("classical", 1 << 30))
+
+
+def speed(base: int, increment: int) -> str:
+    """A time control's Lichess category: ultrabullet, bullet, blitz, rapid, classical or
+    correspondence (no clock)."""
+    if base < 0:
+        return "correspondence"
+    estimate = base + 40 * increment
+    return next(name for name, below in SPEEDS if estimate < below)
+
+
+@dataclass
+class GameFilter:
+    """Which games to keep, by headers: both ratings within a band, time-control categories
+    (:func:`speed`), rated only (a game is rated unless its Event says casual, as Lichess writes)."""
+
+    min_rating: int | None = None
+    max_rating: int | None = None
+    speeds: tuple[str, ...] = ()
+    rated_only: bool = False
+
+    def reason(self, tags: dict) -> str | None:
+        """Why a game is filtered out, or None to keep it."""
+        if self.min_rating is not None or self.max_rating is not None:
+            elos = (_elo(tags.get("WhiteElo")), _elo(tags.get("BlackElo")))
+            if min(elos) == 0 or (self.min_rating is not None and min(elos) < self.min_rating) \
+                    or (self.max_rating is not None and max(elos) > self.max_rating):
+                return "filtered: rating"
+        if self.speeds and speed(*_time_control(tags.get("TimeControl"))) not in self.speeds:
+            return "filtered: time control"
+        if self.rated_only and "casual" in tags.get("Event", "").lower():
+            return "filtered: casual"
+        return None
+
+    def to_dict(self) -> dict:
+        return {"min_rating": self.min_rating, "max_rating": self.max_rating, "speeds": list(self.speeds),
+                "rated_only": self.rated_only}
+
+
+def encode_game(text: str, matcher: Matcher, plies: int | None = None,
+                keep: GameFilter | None = None) -> tuple[dict, dict]:
     """Parse one game and encode every position (or the first ``plies``); raises _Skip(reason)
     for a game to skip.
 
-    Legal moves (the costliest part) are kept only for sides that ``anyone`` tracks: the
-    players of all input files, so a game merged from another player's file has them too.
+    Each move is read with python-chess (``Board.parse_san`` and ``push``); the board's state is
+    kept as integers and the rows are made from them at once with numpy
+    (:func:`~playas.chess.encoding.encode_snapshots`). Legal moves are not stored: a dataset
+    computes them for the rows that need them (:meth:`ChessData.legal_mask`).
     """
     truncated = text.endswith("*TRUNCATED*")
-    white_name, black_name = header_names(text)
+    h, movetext = read_tags(text)
+    white_name, black_name = h.get("White", "?"), h.get("Black", "?")
     white, ws = matcher.match(white_name)
     black, bs = matcher.match(black_name)
     if min(ws, bs) < 1 <= max(ws, bs):  # a spelling-alike opponent of an exact match is not the player
@@ -128,74 +187,66 @@ def encode_game(text: str, matcher: Matcher, anyone: Matcher | None = None,
         raise _Skip("no tracked player")
     if truncated:
         raise _Skip("truncated file")
-    game = chess.pgn.read_game(io.StringIO(text))
-    if game is None:
-        raise _Skip("broken header")
-    if game.errors:
-        raise _Skip("illegal or unreadable move")
-    h = game.headers
+    if keep is not None and (why := keep.reason(h)):
+        raise _Skip(why)
     if h.get("Variant", "Standard").lower() not in ("standard", "chess", "normal", "from position"):
         raise _Skip("not standard chess")
     try:
-        board = game.board()
+        board = chess.Board(h["FEN"]) if "FEN" in h else chess.Board()
     except ValueError:
         raise _Skip("bad FEN header") from None
-    anyone = anyone or matcher
-    need_legal = (white >= 0 or anyone.match(white_name)[0] >= 0,
-                  black >= 0 or anyone.match(black_name)[0] >= 0)
-    setup = not (board.board_fen() == chess.STARTING_BOARD_FEN and board.turn == chess.WHITE
-                 and board.castling_rights == chess.BB_CORNERS)
+    board.castling_rights = board.clean_castling_rights()
+    setup = "FEN" in h and not (board.board_fen() == chess.STARTING_BOARD_FEN and board.turn == chess.WHITE
+                                and board.castling_rights == chess.BB_CORNERS)
     start_ep = -1 if board.ep_square is None else board.ep_square
-    nodes = list(game.mainline())
-    uci = [node.move.uci() for node in nodes]  # the whole game names it, however much is encoded
-    nodes = nodes[:plies]
-    if not nodes:
+    sans, clocks = mainline(movetext)
+    n = len(sans) if plies is None else min(plies, len(sans))
+    if not n:
         raise _Skip("no moves")
-    n = len(nodes)
-    codes = np.empty((n, 64), np.uint8)
-    flags = np.empty(n, np.uint8)
-    rule50 = np.empty(n, np.uint8)
-    move = np.empty(n, np.int16)
-    legal_count = np.empty(n, np.uint8)
-    clock = np.full(n, -1.0, np.float32)
-    zobrist = np.zeros(n, np.uint64)
-    legal = []
-    seen = Counter()
-    for i, node in enumerate(nodes):
-        key = enc._lc0_key(board)  # lc0's notion of "the same position"
-        seen[key] += 1
-        codes[i] = enc.position_codes(board)
-        flags[i] = enc.position_flags(board, seen[key] > 1)
-        rule50[i] = min(board.halfmove_clock, 255)
-        li = enc.legal_indices(board) if need_legal[board.turn == chess.BLACK] else _NONE
-        legal.append(li)
-        legal_count[i] = len(li)
-        move[i] = enc.move_to_index(board, node.move)
-        c = node.clock()
-        if c is not None:
-            clock[i] = c
-        if i < BOOK_PLIES:
-            zobrist[i] = chess.polyglot.zobrist_hash(board)
-        board.push(node.move)
+    snaps, move, uci = [], np.empty(n, np.int16), []
+    repeated = np.zeros(n, bool)
+    seen: set = set()
+    for i, san in enumerate(sans):
+        try:
+            m = board.parse_san(san)
+        except ValueError:
+            raise _Skip("illegal or unreadable move") from None
+        if not m:
+            raise _Skip("illegal or unreadable move")  # a null move
+        if i < n:
+            s = enc.snapshot(board)
+            key = s[:11]  # lc0's notion of "the same position"
+            repeated[i] = key in seen
+            seen.add(key)
+            snaps.append(s)
+            move[i] = enc.move_to_index(board, m)
+        uci.append(m.uci())  # the whole game names it, however much is encoded
+        board.push(m)
+    rows = enc.encode_snapshots(snaps, repeated, BOOK_PLIES)
+    rows = {"codes": enc.pack_codes(rows.pop("codes")), **rows, "move": move,
+            "clock": np.array(clocks[:n], np.float32)}
     result = RESULTS.get(h.get("Result", "*"), UNKNOWN_RESULT)
     year = _year(h.get("Date", ""))
     ident = f"{_surname(white_name)}|{_surname(black_name)}|{year}|{result}|{h.get('FEN', '')}|{' '.join(uci)}"
     key = int.from_bytes(hashlib.blake2b(ident.encode(), digest_size=8).digest(), "little", signed=True)
-    rows = {"codes": enc.pack_codes(codes), "flags": flags, "rule50": rule50, "move": move,
-            "legal_count": legal_count, "clock": clock, "zobrist": zobrist, "legal": np.concatenate(legal)}
+    base, increment = _time_control(h.get("TimeControl"))
     meta = {"key": key, "white": white, "black": black, "white_score": ws, "black_score": bs,
             "result": result, "white_elo": _elo(h.get("WhiteElo")), "black_elo": _elo(h.get("BlackElo")),
             "year": year, "length": n, "setup": int(setup), "start_ep": start_ep,
-            "headers": {k: h.get(k, "?") for k in ("White", "Black", "Date", "Event", "Result")}}
+            "base": base, "increment": increment, "rated": int("casual" not in h.get("Event", "").lower()),
+            "headers": {**{k: h.get(k, "?") for k in HEADERS[:5]}, **{k: h[k] for k in HEADERS[5:] if k in h}}}
     return rows, meta
 
 
+HEADERS = ("White", "Black", "Date", "Event", "Result", "Site", "TimeControl", "WhiteElo", "BlackElo")  # kept per game
+
+
 def _encode_chunk(args) -> tuple[list, Counter, int]:
-    texts, matcher, anyone, plies = args
+    texts, matcher, plies, keep = args
     out, skipped, encoded = [], Counter(), 0
     for text in texts:
         try:
-            rows, meta = encode_game(text, matcher, anyone, plies)
+            rows, meta = encode_game(text, matcher, plies, keep)
         except _Skip as e:
             skipped[str(e)] += 1
             continue
@@ -209,13 +260,19 @@ def _encode_chunk(args) -> tuple[list, Counter, int]:
 
 # --- prepare -----------------------------------------------------------------------------
 
-def _count_names(paths) -> Counter:
+def _header_tags(text: str) -> dict:
+    return read_tags(text[:4000])[0]
+
+
+def _count_names(paths, keep: GameFilter | None) -> Counter:
+    """Games per header name among the games ``keep`` lets through (a pass over headers only)."""
     counts: Counter = Counter()
     for p in paths:
         for text in iter_game_texts(p):
-            w, b = header_names(text)
-            counts[w] += 1
-            counts[b] += 1
+            tags = _header_tags(text)
+            if keep is None or keep.reason(tags) is None:
+                counts[tags.get("White", "?")] += 1
+                counts[tags.get("Black", "?")] += 1
     return counts
 
 
@@ -247,29 +304,49 @@ def _split_of(key: int, seed: int, fractions) -> int:
 def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str] | None = None,
             min_games: int | None = None, seed: int = 0, split=(0.8, 0.1, 0.1),
             workers: int | None = None, chunk_games: int = 200,
-            max_games_per_player: int | None = None, plies: int | None = None) -> dict:
-    """Parse PGN files into an encoded dataset in folder ``out``; returns the manifest.
+            max_games_per_player: int | None = None, plies: int | None = None,
+            keep: GameFilter | None = None, shard_games: int = SHARD_GAMES, append: bool = False) -> dict:
+    """Parse PGN files (plain, .gz or .zst, streamed) into an encoded dataset in folder ``out``;
+    returns the manifest.
 
     Exactly one way of choosing whose moves count must be given: the file name is the player
     (``owner_from_filename_``), a list of names (``players``), or every name with at least
-    ``min_games`` games. ``max_games_per_player`` keeps a uniform random sample of about that
-    many games of each player (over their whole career, not the first ones in the file).
-    ``plies`` encodes only the first plies of each game (a query of styles that learned openings).
+    ``min_games`` games among the games ``keep`` lets through (ratings, time controls, rated).
+    ``max_games_per_player`` keeps a uniform random sample of about that many games of each
+    player (over their whole career, not the first ones in the file). ``plies`` encodes only the
+    first plies of each game (a query of styles that learned openings).
+
+    The output is shards of ``shard_games`` games. A finished shard is never rewritten (unless a
+    duplicate game merges into it), so a killed run resumes where its last shard ended when run
+    again, and ``append`` adds new inputs (next month's dump) to a finished dataset. Memory stays
+    flat however large the input: the game texts in flight, one shard's game table and, with
+    ``min_games``, a count per distinct name.
     """
     paths = [Path(p) for p in paths]
     _check_arguments(paths, owner_from_filename_, players, min_games, split)
-    out = _new_dataset_folder(out)
-    owners = _choose_owners(paths, owner_from_filename_, players, min_games)
-    sampled = _game_sampler(paths, owners.matchers, max_games_per_player)
-    with _DatasetWriter(out, seed, split) as writer:
-        t0 = time.monotonic()
-        chunks = _chunks(paths, sampled, chunk_games, writer.damaged)
-        _encode(chunks, owners, workers or os.cpu_count() or 1, writer, plies)
-    table = writer.save_games()
-    manifest = _manifest(paths, owners, table, writer, seed=seed, split=split,
-                         max_games_per_player=max_games_per_player,
-                         seconds=round(time.monotonic() - t0, 1))
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    out = Path(out)
+    t0 = time.monotonic()
+    options = {"owner": "filename" if owner_from_filename_ else "players" if players else f"min-games {min_games}",
+               "seed": seed, "split": dict(zip(SPLITS, split)), "max_games_per_player": max_games_per_player,
+               "plies": plies, "filter": (keep or GameFilter()).to_dict(), "shard_games": shard_games}
+    old = _existing(out, paths, options, append)
+    inputs = old["inputs"] if old else []
+    known = {i["hash"] for i in inputs if i["done"]}
+    new_inputs = [{"path": str(p), "hash": _inputs_hash([p]), "games_read": 0, "done": False}
+                  for p in paths if not any(i["path"] == str(p) and not i["done"] for i in inputs)]
+    for i in new_inputs:
+        if i["hash"] in known:
+            raise PlayasError(f"{i['path']} is already in {out}; a dataset takes each input once")
+    inputs = inputs + new_inputs
+    todo = [i for i in inputs if not i["done"]]
+    owners = _choose_owners([Path(i["path"]) for i in todo], owner_from_filename_, players, min_games, keep,
+                            old["players"] if old else [], resuming=bool(old) and not old["complete"])
+    sampled = _game_sampler([Path(i["path"]) for i in todo], owners.matchers, max_games_per_player)
+    out.mkdir(parents=True, exist_ok=True)
+    with _ShardWriter(out, old, options, owners.names, inputs, dedup=owner_from_filename_) as writer:
+        chunks = _chunks(todo, sampled, chunk_games, writer)
+        _encode(chunks, owners, workers or os.cpu_count() or 1, writer, plies, keep)
+        manifest = writer.finish(round(time.monotonic() - t0 + (old or {}).get("seconds", 0), 1))
     return manifest
 
 
@@ -287,13 +364,32 @@ def _check_arguments(paths: list[Path], owner_from_filename_, players, min_games
         raise PlayasError(f"split fractions {split} must be non-negative and sum to 1")
 
 
-def _new_dataset_folder(out) -> Path:
-    """Create folder ``out``; one that already holds a dataset is refused, never overwritten."""
-    out = Path(out)
-    if (out / "manifest.json").exists():
-        raise PlayasError(f"{out} already holds a dataset; choose another --out or remove it")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+def _existing(out: Path, paths: list[Path], options: dict, append: bool) -> dict | None:
+    """The manifest already in ``out`` to resume or append to, or None for a new dataset.
+
+    A finished dataset is only added to with ``append``; an unfinished one (a killed run) is
+    resumed by the same command. Either way the options must be the ones it was made with.
+    """
+    mf = out / "manifest.json"
+    if not mf.exists():
+        return None
+    old = json.loads(mf.read_text())
+    if old.get("format") != "playas-chess-dataset" or old.get("version") != FORMAT_VERSION:
+        raise PlayasError(f"{out} holds something other than a dataset of this playas; choose another --out")
+    if old["complete"] and not append:
+        raise PlayasError(f"{out} already holds a dataset; choose another --out, remove it, or add to it "
+                          "with --append")
+    if not old["complete"] and [i["path"] for i in old["inputs"] if not i["done"]] != \
+            [str(p) for p in paths if str(p) not in {i["path"] for i in old["inputs"] if i["done"]}]:
+        raise PlayasError(f"{out} holds an unfinished run of other inputs; run that command again to resume, "
+                          "or choose another --out")
+    for k, v in options.items():
+        if old["options"][k] != v:
+            raise PlayasError(f"{out} was made with {k} {old['options'][k]!r}, not {v!r}; give the same options "
+                              "to resume or append")
+    if not old["complete"]:
+        print(f"resuming the unfinished run in {out}: {len(old['shards'])} shards done", flush=True)
+    return old
 
 
 # --- whose moves count -------------------------------------------------------------------
@@ -303,49 +399,41 @@ class _Owners:
     """The tracked players (an id is the index in ``names``) and how to find them in headers.
 
     ``matchers`` has one matcher per input file: with owners from file names, a file's games
-    count only for its owner. ``anyone`` knows every tracked player; it decides which sides
-    keep their legal moves. ``label`` says in the manifest how the players were chosen.
+    count only for its owner.
     """
 
     names: list[str]
     matchers: list[Matcher]
-    anyone: Matcher
-    label: str
-
-    def job(self, fi: int, texts: list[str]) -> tuple:
-        """The argument of ``_encode_chunk`` for game texts read from input file ``fi``."""
-        return texts, self.matchers[fi], self.anyone
 
 
-def _choose_owners(paths, owner_from_filename_, players, min_games) -> _Owners:
-    """Whose moves count, by the one way the caller chose (``_check_arguments`` made sure)."""
+def _choose_owners(paths, owner_from_filename_, players, min_games, keep, old_names: list[str],
+                   resuming: bool) -> _Owners:
+    """Whose moves count, by the one way the caller chose (``_check_arguments`` made sure).
+
+    Players of an earlier run keep their ids; new inputs add players after them. A resumed run
+    takes the players its first part chose, without counting again.
+    """
     if owner_from_filename_:
-        return _owners_from_filenames(paths)
+        new = [owner_from_filename(p).label for p in paths]
+        names = old_names + [n for n in new if n not in old_names]
+        if len(set(new)) != len(new):
+            raise PlayasError("two files name the same player; --owner-from-filename needs one file per player")
+        return _Owners(names, [Matcher([(names.index(owner_from_filename(p).label), owner_from_filename(p))], {})
+                               for p in paths])
     if players:
-        names = list(players)
+        names = old_names + [n for n in players if n not in old_names]
         anyone = Matcher([(i, NamePattern(n)) for i, n in enumerate(names)], {})
-        return _Owners(names, [anyone] * len(paths), anyone, "players")
-    return _owners_by_game_count(paths, min_games)
-
-
-def _owners_from_filenames(paths) -> _Owners:
-    """The PGN Mentor way: each file holds one player's games and is named after them."""
-    names = [owner_from_filename(p).label for p in paths]
-    if len(set(names)) != len(names):
-        raise PlayasError("two files name the same player; --owner-from-filename needs one file per player")
-    matchers = [Matcher([(i, owner_from_filename(p))], {}) for i, p in enumerate(paths)]
-    anyone = Matcher([(i, owner_from_filename(p)) for i, p in enumerate(paths)], {})
-    return _Owners(names, matchers, anyone, "filename")
-
-
-def _owners_by_game_count(paths, min_games: int) -> _Owners:
-    """Every header name, spelled exactly, with at least ``min_games`` games in the files."""
-    counts = _count_names(paths)
-    names = sorted(n for n, c in counts.items() if c >= min_games and n.strip() not in ("", "?", "NN"))
-    if not names:
-        raise PlayasError(f"no player has {min_games} or more games in these files")
+        return _Owners(names, [anyone] * len(paths))
+    if resuming:
+        names = old_names
+    else:
+        counts = _count_names(paths, keep)
+        chosen = sorted(n for n, c in counts.items() if c >= min_games and n.strip() not in ("", "?", "NN"))
+        names = old_names + [n for n in chosen if n not in set(old_names)]
+        if not names:
+            raise PlayasError(f"no player has {min_games} or more games in these files")
     anyone = Matcher([], {n: i for i, n in enumerate(names)})
-    return _Owners(names, [anyone] * len(paths), anyone, f"min-games {min_games}")
+    return _Owners(names, [anyone] * len(paths))
 
 
 def _game_sampler(paths, matchers, max_games_per_player: int | None):
@@ -369,166 +457,236 @@ def _game_sampler(paths, matchers, max_games_per_player: int | None):
 
 # --- encoding and writing ----------------------------------------------------------------
 
-def _chunks(paths, sampled, chunk_games: int, damaged: list[str]):
-    """Yield ``(file index, game texts)``: the sampled games of each file, ``chunk_games`` at a time.
+def _chunks(todo: list[dict], sampled, chunk_games: int, writer: _ShardWriter):
+    """Yield ``(file index, texts read, game texts)``: the sampled games of each input still to
+    do, ``chunk_games`` at a time, after the games an interrupted run already took.
 
-    A damaged file (a cut or corrupt stream) ends early: its reason goes to ``damaged`` and the
+    A damaged file (a cut or corrupt stream) ends early: its reason goes to the writer and the
     games read before it are kept.
     """
-    for fi, p in enumerate(paths):
-        buf = []
+    for fi, inp in enumerate(todo):
+        buf, read, skip = [], 0, inp["games_read"]
         try:
-            for text in iter_game_texts(p):
+            for text in iter_game_texts(inp["path"]):
+                if skip:
+                    skip -= 1
+                    continue
+                read += 1
                 if not sampled(fi, text):
                     continue
                 buf.append(text)
                 if len(buf) >= chunk_games:
-                    yield fi, buf
-                    buf = []
+                    yield fi, read, buf
+                    buf, read = [], 0
         except PlayasError as e:
-            damaged.append(str(e))
-        if buf:
-            yield fi, buf
+            writer.damaged.append(str(e))
+        yield fi, read, buf  # also an empty one: it tells the writer the input is done
+        writer.input_done(fi)
 
 
-def _encode(chunks, owners: _Owners, workers: int, writer: _DatasetWriter, plies: int | None = None) -> None:
+def _encode(chunks, owners: _Owners, workers: int, writer: _ShardWriter, plies: int | None,
+            keep: GameFilter | None) -> None:
     """Encode the chunks, in this process or ``workers`` forked ones, with a progress line.
 
     Results reach the writer in input order either way, so the dataset does not depend on
     the number of workers.
     """
     with Progress(None, "prepare", unit="plies") as bar:
-        def take(fi: int, result: tuple) -> None:
-            writer.consume(fi, result)
-            bar.update(result[2], games=len(writer.games))
+        def take(fi: int, read: int, result: tuple) -> None:
+            writer.consume(fi, read, result)
+            bar.update(result[2], games=writer.games_total)
 
         if workers == 1:
-            for fi, buf in chunks:
-                take(fi, _encode_chunk((*owners.job(fi, buf), plies)))
+            for fi, read, buf in chunks:
+                take(fi, read, _encode_chunk((buf, owners.matchers[fi], plies, keep)))
         else:
-            _encode_in_pool(chunks, owners, workers, take, plies)
+            _encode_in_pool(chunks, owners, workers, take, plies, keep)
 
 
-def _encode_in_pool(chunks, owners: _Owners, workers: int, take, plies: int | None) -> None:
+def _encode_in_pool(chunks, owners: _Owners, workers: int, take, plies, keep) -> None:
     """``_encode_chunk`` on a pool of forked processes, results handed to ``take`` in order.
 
     At most ``2 * workers`` chunks wait at a time, so memory stays flat however large the input.
     """
     with mp.get_context("fork").Pool(workers) as pool:
         pending = deque()
-        for fi, buf in chunks:
-            pending.append((fi, pool.apply_async(_encode_chunk, ((*owners.job(fi, buf), plies),))))
+        for fi, read, buf in chunks:
+            job = (buf, owners.matchers[fi], plies, keep)
+            pending.append((fi, read, pool.apply_async(_encode_chunk, (job,))))
             while len(pending) > 2 * workers:
-                f, r = pending.popleft()
-                take(f, r.get())
-        for f, r in pending:
-            take(f, r.get())
+                f, n, r = pending.popleft()
+                take(f, n, r.get())
+        for f, n, r in pending:
+            take(f, n, r.get())
 
 
-class _DatasetWriter:
-    """Owns a new dataset's open files; appends each encoded game once and tallies the run.
+class _ShardWriter:
+    """Writes a dataset shard by shard and keeps its manifest; tallies the run.
 
-    The row arrays (``*.bin``), the legal moves and ``games.jsonl`` are written as games come;
-    the game table is kept in memory and saved by ``save_games`` once the files are closed.
-    A game met again (the same game from another player's file) is merged, not written twice.
+    The row arrays (``*.bin``) and ``games.jsonl`` of the open shard are written as games come;
+    its game table is saved when the shard is full, and then the manifest records the shard and
+    how far each input has been read: what a resumed run starts from. A game met again (the same
+    game from another player's file, with owners from file names) is merged, not written twice.
     """
 
-    def __init__(self, out: Path, seed: int, split):
-        self.out, self.seed, self.split = out, seed, split
-        self.files = {k: open(out / f"{k}.bin", "wb") for k in list(ROW_ARRAYS) + ["legal"]}
-        self.headers = open(out / "games.jsonl", "w", encoding="utf-8")
-        self.games: list[tuple] = []  # rows of GAME_DTYPE
-        self.scores: list[list[int]] = []  # per game: how well its White and Black ids matched
-        self.index_of_key: dict[int, int] = {}
-        self.skipped: Counter = Counter()
-        self.damaged: list[str] = []
-        self.duplicates = self.parsed = self.rows_written = self.legal_written = 0
+    def __init__(self, out: Path, old: dict | None, options: dict, names: list[str], inputs: list[dict],
+                 dedup: bool):
+        self.out, self.options, self.names, self.inputs = out, options, names, inputs
+        self.todo = [i for i in inputs if not i["done"]]
+        self.split = list(options["split"].values())
+        self.shards: list[dict] = list(old["shards"]) if old else []
+        self.skipped: Counter = Counter((old or {}).get("skipped", {}))
+        self.damaged: list[str] = list((old or {}).get("damaged_files", []))
+        self.duplicates = (old or {}).get("duplicates_merged", 0)
+        self.parsed = (old or {}).get("plies_parsed", 0)
+        self.dedup = dedup
+        self.tables: dict[int, list] = {}  # shard -> its game rows, kept while they may still change
+        self.index_of_key: dict[int, tuple[int, int]] = {}
+        if dedup:
+            for si, sh in enumerate(self.shards):
+                self.tables[si] = np.load(out / sh["name"] / "games.npy").tolist()
+                self.index_of_key.update({row[GAME_DTYPE.names.index("key")]: (si, gi)
+                                          for gi, row in enumerate(self.tables[si])})
+        self.dirty: set[int] = set()
+        self.files = None
+        self._open()
 
-    def __enter__(self) -> _DatasetWriter:
+    def __enter__(self) -> _ShardWriter:
         return self
 
     def __exit__(self, *exc) -> None:
-        for f in self.files.values():
-            f.close()
-        self.headers.close()
+        self._close_files()
 
-    def consume(self, fi: int, result: tuple) -> None:
-        """Take one ``_encode_chunk`` result for games of input file ``fi``."""
+    @property
+    def games_total(self) -> int:
+        return sum(sh["games"] for sh in self.shards) + len(self.games)
+
+    def _open(self) -> None:
+        """Start the next shard (an unfinished one of a killed run is started again)."""
+        import shutil
+
+        self.si = len(self.shards)
+        self.dir = self.out / f"shard-{self.si:05d}"
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        self.dir.mkdir()
+        self.files = {k: open(self.dir / f"{k}.bin", "wb") for k in ROW_ARRAYS}
+        self.headers = open(self.dir / "games.jsonl", "w", encoding="utf-8")
+        self.games = self.tables.setdefault(self.si, []) if self.dedup else []
+        self.rows_written = 0
+
+    def _close_files(self) -> None:
+        if self.files:
+            for f in self.files.values():
+                f.close()
+            self.headers.close()
+            self.files = None
+
+    def consume(self, fi: int, read: int, result: tuple) -> None:
+        """Take one ``_encode_chunk`` result: ``read`` texts of input ``fi`` (to do) made it."""
         encoded, skip, plies = result
         self.skipped.update(skip)
         self.parsed += plies
         for rows, meta in encoded:
             if meta["key"] in self.index_of_key:
                 self.duplicates += 1
-                self._merge(self.index_of_key[meta["key"]], meta)
+                self._merge(*self.index_of_key[meta["key"]], meta)
             else:
                 self._append(fi, rows, meta)
+        self.todo[fi]["games_read"] += read
+        if len(self.games) >= self.options["shard_games"]:
+            self._end_shard()
+            self._open()
 
-    def _merge(self, gi: int, meta: dict) -> None:
-        """Game ``gi`` seen again: each side takes the better-matched tracked player.
+    def input_done(self, fi: int) -> None:
+        self.todo[fi]["done"] = True
+
+    def _merge(self, si: int, gi: int, meta: dict) -> None:
+        """Game ``gi`` of shard ``si`` seen again: each side takes the better-matched tracked player.
 
         A match game sits in both players' files; each file's reader knows only its owner, so
         the copies together say who both sides are.
         """
-        g = list(self.games[gi])
-        for side, col in (("white", 2), ("black", 3)):
-            if meta[side + "_score"] > self.scores[gi][col - 2]:
-                g[col] = meta[side]
-                self.scores[gi][col - 2] = meta[side + "_score"]
-        self.games[gi] = tuple(g)
+        g = list(self.tables[si][gi])
+        for side in ("white", "black"):
+            col, score = GAME_DTYPE.names.index(side), GAME_DTYPE.names.index(side + "_score")
+            if meta[side + "_score"] > g[score]:
+                g[col], g[score] = meta[side], meta[side + "_score"]
+        self.tables[si][gi] = tuple(g)
+        self.dirty.add(si)
 
     def _append(self, fi: int, rows: dict, meta: dict) -> None:
-        """Write a new game's rows, legal moves and headers, and add its game-table row."""
+        """Write a new game's rows and headers, and add its game-table row."""
         key, n, gi = meta["key"], meta["length"], len(self.games)
-        self.index_of_key[key] = gi
+        if self.dedup:
+            self.index_of_key[key] = (self.si, gi)
         rows["game"] = np.full(n, gi, np.int32)
         for k in ROW_ARRAYS:
             self.files[k].write(np.ascontiguousarray(rows[k], dtype=ROW_ARRAYS[k][0]).tobytes())
-        self.files["legal"].write(rows["legal"].astype(np.int16).tobytes())
+        file_index = self.inputs.index(self.todo[fi])
         self.games.append((self.rows_written, n, meta["white"], meta["black"], meta["result"],
                            meta["white_elo"], meta["black_elo"], meta["year"],
-                           _split_of(key, self.seed, self.split), fi, meta["setup"], meta["start_ep"]))
-        self.scores.append([meta["white_score"], meta["black_score"]])
+                           _split_of(key, self.options["seed"], self.split), file_index, meta["setup"],
+                           meta["start_ep"], meta["base"], meta["increment"], meta["rated"], key,
+                           meta["white_score"], meta["black_score"]))
         self.headers.write(json.dumps(meta["headers"], ensure_ascii=False) + "\n")
         self.rows_written += n
-        self.legal_written += len(rows["legal"])
 
-    def save_games(self) -> np.ndarray:
-        """Save the game table as ``games.npy`` and return it."""
-        table = np.array(self.games, dtype=GAME_DTYPE)
-        np.save(self.out / "games.npy", table)
-        return table
+    def _end_shard(self) -> None:
+        """Save the open shard's game table, then the manifest that counts it (in that order: a
+        kill in between leaves a shard the manifest does not name, which a resume rewrites)."""
+        self._close_files()
+        np.save(self.dir / "games.npy", np.array(self.games, dtype=GAME_DTYPE))
+        for si in self.dirty - {self.si}:
+            np.save(self.out / self.shards[si]["name"] / "games.npy", np.array(self.tables[si], dtype=GAME_DTYPE))
+        self.dirty.clear()
+        self.shards.append({"name": self.dir.name, "games": len(self.games), "positions": self.rows_written})
+        self._write_manifest(complete=False)
+
+    def finish(self, seconds: float) -> dict:
+        """End the last shard (unless empty), count what the dataset holds, mark it complete."""
+        if self.games or not self.shards:
+            self._end_shard()
+        else:
+            self._close_files()
+            import shutil
+            shutil.rmtree(self.dir)
+            for si in self.dirty:
+                np.save(self.out / self.shards[si]["name"] / "games.npy",
+                        np.array(self.tables[si], dtype=GAME_DTYPE))
+        return self._write_manifest(complete=True, seconds=seconds)
+
+    def _write_manifest(self, complete: bool, seconds: float = 0.0) -> dict:
+        per_player = np.zeros((len(self.names), len(SPLITS)), np.int64)
+        targets = 0
+        for sh in self.shards:  # one shard's game table in memory at a time
+            g = np.load(self.out / sh["name"] / "games.npy")
+            for side in ("white", "black"):
+                mine = g[side] >= 0
+                np.add.at(per_player, (g[side][mine], g["split"][mine]), 1)
+            targets += _target_count(g)
+        m = {
+            "format": "playas-chess-dataset", "version": FORMAT_VERSION, "complete": complete,
+            "options": self.options, "inputs": self.inputs, "input_hash": _hash_of(self.inputs),
+            "owner": self.options["owner"], "players": self.names,
+            "games_per_player": {n: dict(zip(SPLITS, map(int, c))) for n, c in zip(self.names, per_player)},
+            "shards": self.shards, "games": sum(s["games"] for s in self.shards),
+            "positions": sum(s["positions"] for s in self.shards), "plies_parsed": self.parsed,
+            "targets": int(targets), "split": self.options["split"], "seed": self.options["seed"],
+            "max_games_per_player": self.options["max_games_per_player"],
+            "duplicates_merged": self.duplicates, "skipped": dict(self.skipped),
+            "skipped_total": sum(v for k, v in self.skipped.items()
+                                 if k != "no tracked player" and not k.startswith("filtered")),
+            "filtered": sum(v for k, v in self.skipped.items() if k.startswith("filtered")),
+            "damaged_files": self.damaged, "seconds": seconds,
+        }
+        tmp = self.out / "manifest.json.tmp"
+        tmp.write_text(json.dumps(m, indent=1) + "\n")
+        os.replace(tmp, self.out / "manifest.json")
+        return m
 
 
 # --- manifest ----------------------------------------------------------------------------
-
-def _manifest(paths, owners: _Owners, table: np.ndarray, writer: _DatasetWriter, *, seed: int, split,
-              max_games_per_player: int | None, seconds: float) -> dict:
-    """What a dataset holds and how it was made: enough to tell whether to prepare it again."""
-    skipped = writer.skipped
-    return {
-        "format": "playas-chess-dataset", "version": FORMAT_VERSION,
-        "inputs": [str(p) for p in paths], "input_hash": _inputs_hash(paths),
-        "owner": owners.label,
-        "players": owners.names, "games_per_player": _games_per_player(table, owners.names),
-        "games": len(table), "positions": writer.rows_written, "plies_parsed": writer.parsed,
-        "legal_entries": writer.legal_written,
-        "targets": int(_target_count(table)),
-        "split": dict(zip(SPLITS, split)), "seed": seed, "max_games_per_player": max_games_per_player,
-        "duplicates_merged": writer.duplicates, "skipped": dict(skipped),
-        "skipped_total": sum(v for k, v in skipped.items() if k != "no tracked player"),
-        "damaged_files": writer.damaged, "seconds": seconds,
-    }
-
-
-def _games_per_player(table: np.ndarray, names: list[str]) -> dict:
-    """Each player's games (as either colour) per split."""
-    per_player = {}
-    for pid, name in enumerate(names):
-        mine = (table["white"] == pid) | (table["black"] == pid)
-        per_player[name] = {s: int((mine & (table["split"] == i)).sum()) for i, s in enumerate(SPLITS)}
-    return per_player
-
 
 def _inputs_hash(paths) -> str:
     """Hash of names, sizes and modification-independent content heads (fast on GB inputs)."""
@@ -544,6 +702,11 @@ def _inputs_hash(paths) -> str:
     return h.hexdigest()
 
 
+def _hash_of(inputs: list[dict]) -> str:
+    """One hash for all of a dataset's inputs."""
+    return hashlib.sha256("".join(i["hash"] for i in inputs).encode()).hexdigest()
+
+
 def _target_count(table: np.ndarray) -> int:
     return int(np.where(table["white"] >= 0, (table["length"] + 1) // 2, 0).sum()
                + np.where(table["black"] >= 0, table["length"] // 2, 0).sum())
@@ -551,10 +714,45 @@ def _target_count(table: np.ndarray) -> int:
 
 # --- reading -----------------------------------------------------------------------------
 
-class ChessData:
-    """A prepared dataset, memory-mapped: targets by split and player, batches of planes."""
+class _Column:
+    """One row array over several shards, indexed as one (with a shift per shard, for game ids)."""
 
-    def __init__(self, path):
+    def __init__(self, parts: list[np.ndarray], shift: list[int] | None = None):
+        self.parts = parts
+        self.starts = np.cumsum([0] + [len(p) for p in parts])
+        self.shift = shift or [0] * len(parts)
+        self.dtype, self.shape = parts[0].dtype, parts[0].shape[1:]
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __array__(self, dtype=None, copy=None):
+        a = np.concatenate([np.asarray(p) + s if s else np.asarray(p) for p, s in zip(self.parts, self.shift)])
+        return a if dtype is None else a.astype(dtype)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            key = np.arange(*key.indices(len(self)))
+        idx = np.asarray(key, dtype=np.int64)
+        flat = idx.reshape(-1)
+        shard = np.searchsorted(self.starts, flat, side="right") - 1
+        out = np.empty(flat.shape + self.shape, self.dtype)
+        for k in np.unique(shard):
+            m = shard == k
+            out[m] = self.parts[k][flat[m] - self.starts[k]] + self.dtype.type(self.shift[k])
+        return out.reshape(idx.shape + self.shape)
+
+
+class ChessData:
+    """A prepared dataset, memory-mapped: targets by split and player, batches of planes.
+
+    Its shards read as one: row and game indices run over all of them in order.
+    """
+
+    def __init__(self, path, part: tuple[int, int] | None = None):
+        """Open the dataset at ``path``; ``part=(rank, world)`` keeps one distributed rank's share
+        of the games for :meth:`targets`: its own shards (every world-th), or, with fewer shards
+        than ranks, every world-th game of all of them."""
         self.path = path = Path(path)
         mf = path / "manifest.json"
         if not mf.exists():
@@ -563,24 +761,48 @@ class ChessData:
         if self.manifest.get("format") != "playas-chess-dataset":
             raise PlayasError(f"{path} is not a playas chess dataset")
         if self.manifest.get("version", 1) < FORMAT_VERSION:
-            raise PlayasError(f"{path} was prepared by an older playas (its rows lack position keys); "
-                              "prepare it again with `playas chess prepare`")
+            raise PlayasError(f"{path} was prepared by an older playas (rows without shards and en-passant "
+                              "squares); prepare it again with `playas chess prepare`")
+        if not self.manifest.get("complete"):
+            raise PlayasError(f"{path} is an unfinished prepare; run the same prepare command again to finish it")
         self.players: list[str] = self.manifest["players"]
-        n = self.manifest["positions"]
-        self.rows = {}
-        for k, (dt, shape) in ROW_ARRAYS.items():
-            self.rows[k] = np.memmap(path / f"{k}.bin", dtype=dt, mode="r", shape=(n,) + shape) if n else \
-                np.zeros((0,) + shape, dt)
-        self.legal = np.memmap(path / "legal.bin", dtype=np.int16, mode="r") if self.manifest["legal_entries"] \
-            else np.zeros(0, np.int16)
-        self._legal_start = None
-        self.games = np.load(path / "games.npy")
+        shards = self.manifest["shards"]
+        self.game_part = None
+        if part is not None and part[1] > 1:
+            if len(shards) >= part[1]:
+                shards = shards[part[0]::part[1]]
+            else:
+                self.game_part = part
+        self.shards = shards
+        parts: dict[str, list] = {k: [] for k in ROW_ARRAYS}
+        tables, game_shift, row_shift = [], [], 0
+        for sh in shards:
+            n = sh["positions"]
+            for k, (dt, shape) in ROW_ARRAYS.items():
+                parts[k].append(np.memmap(path / sh["name"] / f"{k}.bin", dtype=dt, mode="r", shape=(n,) + shape)
+                                if n else np.zeros((0,) + shape, dt))
+            g = np.load(path / sh["name"] / "games.npy")
+            game_shift.append(sum(len(t) for t in tables))
+            g["first"] += row_shift
+            tables.append(g)
+            row_shift += n
+        self.rows = {k: v[0] if len(v) == 1 else _Column(v, game_shift if k == "game" else None)
+                     for k, v in parts.items()}
+        self.games = np.concatenate(tables) if tables else np.zeros(0, GAME_DTYPE)
+        self._positions = row_shift
         self._mover = None
         self._ply = None
         self._keys = None
 
     def __len__(self) -> int:
-        return self.manifest["positions"]
+        return self._positions
+
+    def headers(self):
+        """Each game's headers (White, Black, Date, Event, Result and, where given, Site,
+        TimeControl and ratings), in game order."""
+        for sh in self.shards:
+            with open(self.path / sh["name"] / "games.jsonl", encoding="utf-8") as f:
+                yield from map(json.loads, f)
 
     @property
     def mover(self) -> np.ndarray:
@@ -617,19 +839,17 @@ class ChessData:
         return self._keys
 
     def targets(self, split: str | None = None, players=None, games=None) -> np.ndarray:
-        """Row indices whose mover is tracked, optionally within a split, players or game ids.
-
-        A row without stored legal moves is left out: it is a side that only became tracked when
-        a duplicate game from another file was merged in, under a spelling the first file's
-        reader did not know (a few dozen rows in the 197-player set).
-        """
-        keep = (self.mover >= 0) & (np.asarray(self.rows["legal_count"]) > 0)
+        """Row indices whose mover is tracked, optionally within a split, players or game ids
+        (and this rank's share of the games, for a dataset opened with ``part``)."""
+        keep = self.mover >= 0
         if split is not None:
             keep &= self.games["split"][self.rows["game"]] == SPLITS.index(split)
         if players is not None:
             keep &= np.isin(self.mover, np.asarray(players))
         if games is not None:
             keep &= np.isin(self.rows["game"], np.asarray(games))
+        if self.game_part is not None:
+            keep &= np.asarray(self.rows["game"]) % self.game_part[1] == self.game_part[0]
         return np.flatnonzero(keep)
 
     def sample_games(self, split: str, per_player: int | None, seed: int) -> np.ndarray:
@@ -661,16 +881,14 @@ class ChessData:
         return enc.planes(codes, flags, self.rows["rule50"][idx])
 
     def legal_mask(self, idx: np.ndarray) -> np.ndarray:
-        """Boolean (N, 1858): the legal moves of rows ``idx``."""
-        if self._legal_start is None:
-            self._legal_start = np.concatenate([[0], np.cumsum(self.rows["legal_count"], dtype=np.int64)])
+        """Boolean (N, 1858): the legal moves of rows ``idx``, generated by python-chess from
+        each stored position (cheaper than storing them: only held-out rows ever need them)."""
         idx = np.asarray(idx, dtype=np.int64)
-        starts = self._legal_start[idx]
-        counts = self._legal_start[idx + 1] - starts
-        rows = np.repeat(np.arange(len(idx)), counts)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        codes = enc.unpack_codes(self.rows["codes"][idx])
+        flags, ep = self.rows["flags"][idx], self.rows["ep"][idx]
         mask = np.zeros((len(idx), enc.NUM_MOVES), dtype=bool)
-        mask[rows, self.legal[np.repeat(starts, counts) + offsets]] = True
+        for j in range(len(idx)):
+            mask[j, enc.legal_indices(enc.board_of(codes[j], int(flags[j]), int(ep[j])))] = True
         return mask
 
     def wdl(self, idx: np.ndarray) -> np.ndarray:

@@ -105,6 +105,47 @@ def header_names(text: str) -> tuple[str, str]:
     return tags.get("White", "?"), tags.get("Black", "?")
 
 
+def read_tags(text: str) -> tuple[dict[str, str], str]:
+    """A game's headers as a dict, and the movetext after them."""
+    found = list(_TAG.finditer(text))
+    return {m.group(1): m.group(2) for m in found}, text[found[-1].end():] if found else text
+
+
+_MOVETEXT = re.compile(r"\{([^}]*)\}|;[^\n]*|\n%[^\n]*|(\()|(\))|\$\d+|\d+\.+"
+                       r"|(1-0|0-1|1/2-1/2|\*)(?=\s|$)|([^\s(){};$]+)")
+_CLK = re.compile(r"\[%clk\s+(\d+):(\d+):(\d+(?:\.\d*)?)\]")
+
+
+def mainline(movetext: str) -> tuple[list[str], list[float]]:
+    """The main line's moves in SAN (annotations like ``!?`` dropped) and the mover's clock after
+    each (``[%clk h:mm:ss]`` comments; -1 where none), without building a game tree.
+
+    python-chess's ``read_game`` builds a node per move with its comments and variations; a
+    dataset needs only the main line, and skipping the tree makes reading twice as fast.
+    """
+    sans: list[str] = []
+    clocks: list[float] = []
+    depth = 0
+    for m in _MOVETEXT.finditer(movetext):
+        comment, opened, closed, result, san = m.groups()
+        if opened:
+            depth += 1
+        elif closed:
+            depth = max(0, depth - 1)
+        elif depth:
+            continue
+        elif san:
+            sans.append(san.rstrip("!?"))
+            clocks.append(-1.0)
+        elif comment and sans and "%clk" in comment:
+            c = _CLK.search(comment)
+            if c:
+                clocks[-1] = int(c.group(1)) * 3600 + int(c.group(2)) * 60 + float(c.group(3))
+        elif result:
+            break
+    return sans, clocks
+
+
 # --- player names ------------------------------------------------------------------------
 
 _SPLIT = re.compile(r"[\s,.\-_']+")
