@@ -38,6 +38,12 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        # a command trained under torchrun leaves its process group; looked up rather than
+        # imported, so that commands that never touch torch do not load it
+        dist = sys.modules.get("playas.core.distributed")
+        if dist is not None:
+            dist.teardown()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,17 @@ def _style_flags(p: argparse.ArgumentParser) -> None:
                    help="move the style along a measured property (repeatable)")
 
 
+def _speeds(s: str) -> list[str]:
+    from .dataset import SPEEDS
+
+    names = [x.strip().lower() for x in s.split(",") if x.strip()]
+    known = [n for n, _ in SPEEDS] + ["correspondence"]
+    bad = [n for n in names if n not in known]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a list of speeds ({', '.join(known)})")
+    return names
+
+
 def _plies(s: str) -> int:
     from .encoding import BOOK_PLIES
 
@@ -84,15 +95,17 @@ def _data_or_games(a) -> None:
 # --- data and models -------------------------------------------------------------------------
 
 def prepare_cmd(a) -> int:
-    from .dataset import prepare
+    from .dataset import GameFilter, prepare
 
+    keep = GameFilter(a.min_rating, a.max_rating, tuple(a.speeds or ()), a.rated_only)
     m = prepare(a.pgn, a.out, owner_from_filename_=a.owner_from_filename, players=_players(a.players),
                 min_games=a.min_games, seed=a.seed, split=a.split, workers=a.workers,
-                max_games_per_player=a.max_games_per_player)
+                max_games_per_player=a.max_games_per_player, keep=keep, shard_games=a.shard_games,
+                append=a.append)
     counts = [sum(v.values()) for v in m["games_per_player"].values()]
-    print(f"wrote {a.out}: {m['games']:,} games, {m['positions']:,} positions, {m['targets']:,} target moves, "
-          f"{len(m['players'])} players ({min(counts, default=0)}-{max(counts, default=0)} games each), "
-          f"{m['duplicates_merged']:,} duplicates merged, {m['seconds']}s")
+    print(f"wrote {a.out}: {m['games']:,} games in {len(m['shards'])} shards, {m['positions']:,} positions, "
+          f"{m['targets']:,} target moves, {len(m['players'])} players ({min(counts, default=0)}-"
+          f"{max(counts, default=0)} games each), {m['duplicates_merged']:,} duplicates merged, {m['seconds']}s")
     if m["skipped"]:
         print("skipped: " + ", ".join(f"{v:,} {k}" for k, v in sorted(m["skipped"].items(), key=lambda kv: -kv[1])))
     for d in m["damaged_files"]:
@@ -111,14 +124,21 @@ def import_lc0_cmd(a) -> int:
     return 0
 
 
+def _is_main() -> bool:
+    from ..core.distributed import is_main  # under torchrun, rank 0 alone reports
+
+    return is_main()
+
+
 def train_base_cmd(a) -> int:
     from .train import RECIPE_SCHEMA, train_base
 
     recipe = _recipe(a.recipe, RECIPE_SCHEMA, {"epochs": a.epochs, "positions_per_epoch": a.positions_per_epoch,
                                                "init": a.init})
-    card = train_base(a.data, a.out, recipe)
+    card = train_base(a.data, a.out, recipe, checkpoint_seconds=a.checkpoint_seconds)
     m = card["metrics"]
-    print(f"wrote {a.out}: val_acc {m.get('val_acc')}, val_loss {m.get('val_loss')}")
+    if _is_main():
+        print(f"wrote {a.out}: val_acc {m.get('val_acc')}, val_loss {m.get('val_loss')}")
     return 0
 
 
@@ -127,9 +147,10 @@ def train_styles_cmd(a) -> int:
 
     recipe = _recipe(a.recipe, RECIPE_SCHEMA, {"epochs": a.epochs, "positions_per_epoch": a.positions_per_epoch,
                                                "games_per_player": a.games_per_player})
-    card = train_styles(a.base, a.data, a.out, recipe)
+    card = train_styles(a.base, a.data, a.out, recipe, checkpoint_seconds=a.checkpoint_seconds)
     m = card["metrics"]
-    print(f"wrote {a.out}: {card['players']} players, val_acc {m.get('val_acc')}, val_loss {m.get('val_loss')}")
+    if _is_main():
+        print(f"wrote {a.out}: {card['players']} players, val_acc {m.get('val_acc')}, val_loss {m.get('val_loss')}")
     return 0
 
 
@@ -381,6 +402,14 @@ def _data_commands(ch) -> None:
     p.add_argument("--split", type=_split, default=(0.8, 0.1, 0.1), help="train,val,test fractions")
     p.add_argument("--max-games-per-player", type=int, metavar="N",
                    help="keep a uniform random sample of about N games per player")
+    p.add_argument("--min-rating", type=int, metavar="ELO", help="keep games whose players are both rated ELO or more")
+    p.add_argument("--max-rating", type=int, metavar="ELO", help="keep games whose players are both rated ELO or less")
+    p.add_argument("--time-control", dest="speeds", type=_speeds, metavar="SPEED,...",
+                   help="keep games of these Lichess speeds: ultrabullet, bullet, blitz, rapid, classical, "
+                        "correspondence")
+    p.add_argument("--rated-only", action="store_true", help="drop casual games (Event says casual)")
+    p.add_argument("--shard-games", type=int, default=50_000, metavar="N", help="games per shard (default 50000)")
+    p.add_argument("--append", action="store_true", help="add these inputs to the dataset already in --out")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.set_defaults(func=prepare_cmd)
 
@@ -409,6 +438,7 @@ def _model_commands(ch) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--positions-per-epoch", type=int)
     p.add_argument("--init", help="start from this plain model (fine-tune), e.g. models/maia-1900.pt")
+    p.add_argument("--checkpoint-seconds", type=float, default=120.0, help="save the state to resume from this often")
     p.set_defaults(func=train_base_cmd)
 
     p = ch.add_parser("train-styles", help="train MHR adapters and a style vector per player (resumable)")
@@ -419,6 +449,7 @@ def _model_commands(ch) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--positions-per-epoch", type=int)
     p.add_argument("--games-per-player", type=int)
+    p.add_argument("--checkpoint-seconds", type=float, default=120.0, help="save the state to resume from this often")
     p.set_defaults(func=train_styles_cmd)
 
     p = ch.add_parser("repertoire", help="each player's own opening choices from a dataset, in a copy of a "

@@ -768,12 +768,16 @@ class ChessData:
         self.players: list[str] = self.manifest["players"]
         shards = self.manifest["shards"]
         self.game_part = None
+        first_game = dict(zip([sh["name"] for sh in shards], np.cumsum([0] + [sh["games"] for sh in shards])))
         if part is not None and part[1] > 1:
             if len(shards) >= part[1]:
                 shards = shards[part[0]::part[1]]
             else:
                 self.game_part = part
         self.shards = shards
+        #: The dataset's id of each game here (a rank's share of the shards numbers its games from 0).
+        self.game_ids = np.concatenate([np.arange(first_game[sh["name"]], first_game[sh["name"]] + sh["games"])
+                                        for sh in shards] or [np.zeros(0, np.int64)])
         parts: dict[str, list] = {k: [] for k in ROW_ARRAYS}
         tables, game_shift, row_shift = [], [], 0
         for sh in shards:
@@ -846,14 +850,15 @@ class ChessData:
             keep &= self.games["split"][self.rows["game"]] == SPLITS.index(split)
         if players is not None:
             keep &= np.isin(self.mover, np.asarray(players))
-        if games is not None:
-            keep &= np.isin(self.rows["game"], np.asarray(games))
+        if games is not None:  # the dataset's game ids, as sample_games gives them
+            keep &= np.isin(self.game_ids[self.rows["game"]], np.asarray(games))
         if self.game_part is not None:
             keep &= np.asarray(self.rows["game"]) % self.game_part[1] == self.game_part[0]
         return np.flatnonzero(keep)
 
     def sample_games(self, split: str, per_player: int | None, seed: int) -> np.ndarray:
-        """Up to ``per_player`` games of each player from ``split`` (all with None), a seeded sample."""
+        """Up to ``per_player`` games of each player from ``split`` (all with None), a seeded sample;
+        the dataset's game ids (see :attr:`game_ids`)."""
         g = self.games
         in_split = g["split"] == SPLITS.index(split)
         rng = np.random.default_rng(seed)
@@ -861,7 +866,7 @@ class ChessData:
         for pid in range(len(self.players)):
             mine = np.flatnonzero(in_split & ((g["white"] == pid) | (g["black"] == pid)))
             chosen.update(rng.permutation(mine)[:per_player].tolist() if per_player else mine.tolist())
-        return np.array(sorted(chosen), dtype=np.int64)
+        return self.game_ids[np.array(sorted(chosen), dtype=np.int64)]
 
     def planes(self, idx: np.ndarray) -> np.ndarray:
         """lc0 planes (N, 112, 8, 8) of rows ``idx``, history from the same game."""

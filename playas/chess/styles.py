@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core import checkpoint, config, styled
+from ..core import checkpoint, config, distributed, styled
 from ..core.errors import PlayasError
 from ..core.game import Examples
 from ..core.trunk import TrunkCache, cache_trunk
@@ -104,23 +104,28 @@ def player_meta(data: ChessData) -> dict:
     return out
 
 
-def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
-    """Train adapters and one style vector per dataset player over a frozen base (resumable)."""
+def train_styles(base_path, data_dir, out, recipe: dict | None = None, checkpoint_seconds: float = 120.0) -> dict:
+    """Train adapters and one style vector per dataset player over a frozen base (resumable).
+
+    Under torchrun each rank caches and trains on its share of the games (DDP keeps the table
+    and adapters the same everywhere); rank 0 learns the repertoire and writes ``out``."""
     r = recipe_from(recipe)
-    data = ChessData(data_dir)
+    world = distributed.setup().world
+    full = ChessData(data_dir)  # every game: the same player counts and sample on every rank
+    data = ChessData(data_dir, part=distributed.part()) if world > 1 else full
     net = load_base(base_path)
-    unknown = [n for n in r["holdout"] if n not in data.players]
+    unknown = [n for n in r["holdout"] if n not in full.players]
     if unknown:
         raise PlayasError(f"holdout players not in the dataset: {', '.join(unknown)}")
-    names = [n for n in data.players if n not in r["holdout"]]
-    keep = [data.players.index(n) for n in names]
-    games = data.sample_games("train", r["games_per_player"], r["seed"])
+    names = [n for n in full.players if n not in r["holdout"]]
+    keep = [full.players.index(n) for n in names]
+    games = full.sample_games("train", r["games_per_player"], r["seed"])
     train_idx = within_plies(data, data.targets("train", games=games, players=keep), r["max_ply"])
     val_idx = within_plies(data, data.targets("val", players=keep), r["max_ply"])
-    val_idx = np.sort(np.random.default_rng(r["seed"]).permutation(val_idx)[: r["val_positions"]])
+    val_idx = np.sort(np.random.default_rng(r["seed"]).permutation(val_idx)[: distributed.share(r["val_positions"])])
     if len(train_idx) < r["batch_size"]:
         raise PlayasError(f"{data_dir} has too few training positions ({len(train_idx)})")
-    g = data.games[games]
+    g = full.games[games]
     per_player = [int(((g["white"] == p) | (g["black"] == p)).sum()) for p in keep]
     torch.manual_seed(r["seed"])
     model = styled.new_styled(CHESS, net, names, per_player, r["mhr"])
@@ -131,13 +136,18 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None) -> dict:
     val = cache_trunk(CHESS, model, examples(data, val_idx, r["book_plies"]))
     history = styled.train_styles(
         CHESS, model, train, val, data.players, epochs=r["epochs"], batch_size=r["batch_size"],
-        lr_adapters=r["lr_adapters"], lr_styles=r["lr_styles"], per_epoch=r["positions_per_epoch"], seed=r["seed"],
-        state_path=Path(out).with_suffix(".train-state"))
-    book = learn_repertoire(model, data, val, r["book_plies"], keep) if r["book_plies"] else None
-    card = {"kind": "styled", "base": str(base_path), "recipe": r, "player_meta": player_meta(data),
+        lr_adapters=r["lr_adapters"], lr_styles=r["lr_styles"], per_epoch=distributed.share(r["positions_per_epoch"]),
+        seed=r["seed"], state_path=Path(out).with_suffix(".train-state"), checkpoint_seconds=checkpoint_seconds)
+    train_positions = distributed.sum_across(len(train_idx))
+    if not distributed.is_main():  # rank 0 alone counts the repertoire and writes the model
+        return {"players": len(model.table), "history": history, "metrics": history[-1] if history else {}}
+    # the repertoire counts every training game; its prior weight is fitted on rank 0's validation share
+    book = learn_repertoire(model, full, val, r["book_plies"], keep) if r["book_plies"] else None
+    card = {"kind": "styled", "base": str(base_path), "recipe": r, "world_size": world,
+            "player_meta": player_meta(full),
             "players": len(model.table), "games_per_player": dict(zip(model.table.names, model.table.games)),
-            "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"],
-                     "train_positions": int(len(train_idx)), "split_seed": data.manifest["seed"]},
+            "data": {"path": str(data_dir), "input_hash": full.manifest["input_hash"],
+                     "train_positions": train_positions, "split_seed": full.manifest["seed"]},
             "cpu_seconds_this_run": round(time.process_time() - t0, 1),
             "history": history, "metrics": history[-1] if history else {}, "repertoire": book}
     model.eval()

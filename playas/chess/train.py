@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core import config
+from ..core import config, distributed
 from ..core import train as core_train
 from ..core.errors import PlayasError
 from .dataset import ChessData
@@ -83,19 +83,23 @@ def validate(net: torch.nn.Module, data: ChessData, idx: np.ndarray, batch_size:
     return {"val_loss": round(nll / max(total, 1), 4), "val_acc": round(correct / max(total, 1), 4)}
 
 
-def train_base(data_dir, out, recipe: dict | None = None) -> dict:
-    """Train a fresh SE-ResNet on the training split; resumable; writes a checkpoint at ``out``."""
+def train_base(data_dir, out, recipe: dict | None = None, checkpoint_seconds: float = 120.0) -> dict:
+    """Train a fresh SE-ResNet on the training split; resumable; writes a checkpoint at ``out``.
+
+    Under torchrun each rank trains on its share of the games (DDP) and rank 0 writes ``out``;
+    per-epoch counts are split between the ranks, so an epoch is as much work as alone."""
     r = recipe_from(recipe)
-    data = ChessData(data_dir)
+    world = distributed.setup().world
+    data = ChessData(data_dir, part=distributed.part())
     games = None
-    if r["games_per_player"]:
-        games = data.sample_games("train", r["games_per_player"], r["seed"])
+    if r["games_per_player"]:  # the same sample on every rank: it reads only the games table
+        games = ChessData(data_dir).sample_games("train", r["games_per_player"], r["seed"])
     train_idx, val_idx = data.targets("train", games=games), data.targets("val")
     if len(train_idx) < r["batch_size"]:
         raise PlayasError(f"{data_dir} has {len(train_idx)} training positions; need at least one batch "
                           f"of {r['batch_size']}")
     rng = np.random.default_rng(r["seed"])
-    val_idx = rng.permutation(val_idx)[: r["val_positions"]]
+    val_idx = rng.permutation(val_idx)[: distributed.share(r["val_positions"])]
     torch.manual_seed(r["seed"])
     if r["init"]:
         net = load_base(r["init"])
@@ -106,18 +110,20 @@ def train_base(data_dir, out, recipe: dict | None = None) -> dict:
     opt = torch.optim.AdamW(net.parameters(), lr=r["lr"], weight_decay=r["weight_decay"])
     out = Path(out)
     started = time.process_time()
+    per_epoch = distributed.share(r["positions_per_epoch"])
     history = core_train.fit(
         net, opt, epochs=r["epochs"],
-        batches=lambda e: core_train.epoch_plan(train_idx, r["positions_per_epoch"], r["batch_size"], r["seed"], e),
+        batches=lambda e: core_train.epoch_plan(train_idx, per_epoch, r["batch_size"], r["seed"], e),
         load=lambda idx: make_batch(data, idx),
         step_loss=lambda m, b: policy_value_loss(*m(b["x"]), b, r["value_weight"]),
         validate=lambda: validate(net, data, val_idx),
-        state_path=out.with_suffix(".train-state"), desc="train-base")
+        state_path=out.with_suffix(".train-state"), desc="train-base", checkpoint_seconds=checkpoint_seconds)
     source = f"fine-tuned from {r['init']} by playas train-base" if r["init"] else "trained from scratch by playas train-base"
-    card = {"kind": "base", "source": source, "recipe": r,
+    card = {"kind": "base", "source": source, "recipe": r, "world_size": world,
             "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"],
-                     "players": len(data.players), "train_positions": int(len(train_idx))},
+                     "players": len(data.players), "train_positions": distributed.sum_across(len(train_idx))},
             "cpu_seconds_this_run": round(time.process_time() - started, 1),
             "history": history, "metrics": history[-1] if history else {}}
-    save_model(out, net, card)
+    if distributed.is_main():  # one writer
+        save_model(out, net, card)
     return card

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from . import fitting
 from . import train as core_train
+from .distributed import any_across
 from .errors import PlayasError
 from .game import Game
 from .mhr import MHRConfig, Styled, adapter_parameters
@@ -99,10 +100,13 @@ def learn_repertoire(game: Game, model: Styled, situations, players, actions, va
 
 def train_styles(game: Game, model: Styled, train: TrunkCache, val: TrunkCache | None, players: list[str], *,
                  epochs: int, batch_size: int, lr_adapters: float, lr_styles: float, per_epoch: int | None,
-                 seed: int, state_path, desc: str = "train-styles") -> list[dict]:
+                 seed: int, state_path, desc: str = "train-styles", checkpoint_seconds: float = 120.0) -> list[dict]:
     """Train ``model``'s adapters and style rows on cached examples of ``players`` (the names the
     caches' player ids index). Style rows learn at ``lr_styles``, adapters at ``lr_adapters``:
-    MHR's two speeds. Resumes from ``state_path``; returns the per-epoch history."""
+    MHR's two speeds. Resumes from ``state_path``; returns the per-epoch history.
+
+    Under torchrun each rank passes the caches of its own share of the examples (and its share
+    of ``per_epoch``); the table and adapters stay the same on every rank (DDP)."""
     if len(train) < batch_size:
         raise PlayasError(f"too few training examples ({len(train)}) for one batch of {batch_size}")
     opt = torch.optim.AdamW([
@@ -119,8 +123,9 @@ def train_styles(game: Game, model: Styled, train: TrunkCache, val: TrunkCache |
         model, opt, epochs=epochs,
         batches=lambda e: core_train.epoch_plan(np.arange(len(train)), per_epoch, batch_size, seed, e),
         load=torch.from_numpy, step_loss=step_loss,
-        validate=(lambda: evaluate(game, model, val, rows)) if val is not None and len(val) else None,
-        state_path=state_path, desc=desc)
+        # every rank validates or none does (validation ends in an all-reduce)
+        validate=(lambda: evaluate(game, model, val, rows)) if any_across(val is not None and len(val) > 0) else None,
+        state_path=state_path, desc=desc, checkpoint_seconds=checkpoint_seconds)
 
 
 def fit_styles(game: Game, model: Styled, cache: TrunkCache, group: torch.Tensor | None = None, groups: int = 1,

@@ -5,6 +5,10 @@ epoch, so a resumed run skips what it already did without building it), ``load(i
 a batch of tensors (run ahead on a thread so the network never waits on data), and
 ``step_loss(model, batch)`` returns the loss and named metrics. Two speeds (style vectors learning
 much faster than adapters; the recipe sets both rates) are just two optimizer parameter groups.
+
+Under torchrun (:mod:`.distributed`) the same loop runs on every rank: each rank's ``batches``
+are its own share of the data, DDP averages the gradients, every rank takes the same number of
+steps, and rank 0 alone prints and writes the state file.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from . import distributed
 from .progress import Progress
 
 
@@ -66,6 +71,32 @@ def cosine_lr(step: int, total: int, warmup: int = 100, floor: float = 0.1) -> f
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+class _Silent:
+    """The progress bar of ranks other than 0: one bar is enough."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def update(self, *args, **kwargs) -> None:
+        return None
+
+
+class _Loss(torch.nn.Module):
+    """``step_loss(model, batch)`` as a module, for DDP to wrap: some step losses do not call
+    ``model(...)`` (styles run ``game.head(model, ...)``), and DDP syncs gradients only through
+    the forward of the module it wraps."""
+
+    def __init__(self, model: torch.nn.Module, step_loss: Callable):
+        super().__init__()
+        self.model, self.step_loss = model, step_loss
+
+    def forward(self, batch):
+        return self.step_loss(self.model, batch)
+
+
 def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int,
         batches: Callable[[int], list], load: Callable, step_loss: Callable,
         validate: Callable[[], dict] | None = None, state_path: str | os.PathLike,
@@ -77,44 +108,63 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int
     ``checkpoint_seconds`` and at every epoch's end, atomically; Ctrl-C writes it and stops.
     """
     state_path = Path(state_path)
+    rank = distributed.setup()
+    main = rank.rank == 0
     history: list[dict] = []
     start_epoch, start_batch = 0, 0
-    if state_path.exists():
+    if state_path.exists():  # every rank resumes from the same file
         st = torch.load(state_path, map_location="cpu", weights_only=False)
         model.load_state_dict(st["model"])
         optimizer.load_state_dict(st["optimizer"])
         start_epoch, start_batch, history = st["epoch"], st["batch"], st["history"]
-        print(f"resuming from {state_path}: epoch {start_epoch + 1}, batch {start_batch}", flush=True)
+        if main:
+            print(f"resuming from {state_path}: epoch {start_epoch + 1}, batch {start_batch}", flush=True)
     base_lrs = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
     for g, lr in zip(optimizer.param_groups, base_lrs):
         g["initial_lr"] = lr
+    loss_of = _Loss(model, step_loss)
+    if rank.world > 1:
+        # Real DDP: gradients are all-reduced (averaged) in buckets during backward; frozen
+        # parameters (requires_grad=False) are left out by DDP itself. static_graph: every step
+        # uses the same parameters, though not all of them (Rocket's unused previous-action
+        # embedding), which DDP then learns once instead of searching the graph every step.
+        loss_of = torch.nn.parallel.DistributedDataParallel(
+            loss_of, device_ids=[rank.local_rank] if rank.device.startswith("cuda") else None, static_graph=True)
 
     def save(epoch, batch):
+        if not main:  # one writer; the others' parameters are the same
+            return
         tmp = state_path.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "epoch": epoch, "batch": batch, "history": history}, tmp)
         os.replace(tmp, state_path)
 
     interrupted = []
-    old = signal.getsignal(signal.SIGINT)
+    # Under torchrun, SIGTERM (torchrun stopping its workers) saves too; alone, only Ctrl-C, as ever.
+    signals = [signal.SIGINT] + ([signal.SIGTERM] if rank.world > 1 else [])
+    old = {s: signal.getsignal(s) for s in signals}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, lambda *a: interrupted.append(1))
+        for s in signals:
+            signal.signal(s, lambda *a: interrupted.append(1))
     try:
         for epoch in range(start_epoch, epochs):
             plan = batches(epoch)
+            plan = plan[:distributed.min_across(len(plan))]  # every rank takes as many steps
             total_steps = len(plan) * epochs
             first = start_batch if epoch == start_epoch else 0
             model.train()
             sums: dict[str, float] = {}
             n = 0
             last_save = time.monotonic()
-            with Progress(len(plan), f"{desc} epoch {epoch + 1}/{epochs}", unit="batches") as bar:
+            started = time.monotonic()
+            bar_ = Progress(len(plan), f"{desc} epoch {epoch + 1}/{epochs}", unit="batches") if main else _Silent()
+            with bar_ as bar:
                 bar.update(first)
                 for b, batch in enumerate(prefetch(plan[first:], load), start=first):
                     step = epoch * len(plan) + b
                     for g, lr in zip(optimizer.param_groups, base_lrs):
                         g["lr"] = lr * cosine_lr(step, total_steps)
-                    loss, metrics = step_loss(model, batch)
+                    loss, metrics = loss_of(batch)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     if grad_clip:
@@ -124,22 +174,30 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int
                     for k, v in metrics.items():
                         sums[k] = sums.get(k, 0.0) + float(v)
                     bar.update(1, **{k: f"{s / n:.3f}" for k, s in sums.items()})
-                    if interrupted or time.monotonic() - last_save > checkpoint_seconds:
+                    # a signal to any rank stops all at this same step (one tiny all-reduce)
+                    stop = distributed.any_across(bool(interrupted)) if rank.world > 1 else bool(interrupted)
+                    if stop or time.monotonic() - last_save > checkpoint_seconds:
                         save(epoch, b + 1)
                         last_save = time.monotonic()
-                        if interrupted:
-                            print(f"\ninterrupted: state saved to {state_path}; run again to resume", flush=True)
+                        if stop:
+                            if main:
+                                print(f"\ninterrupted: state saved to {state_path}; run again to resume", flush=True)
                             raise KeyboardInterrupt
-            record = {"epoch": epoch + 1, **{f"train_{k}": round(s / max(n, 1), 4) for k, s in sums.items()}}
+            # averaged over the ranks (each trained and validates on its own share)
+            train = distributed.mean_across({f"train_{k}": round(s / max(n, 1), 4) for k, s in sums.items()})
+            record = {"epoch": epoch + 1, **train, "train_seconds": round(time.monotonic() - started, 2),
+                      "batches": len(plan) - first}
             if validate is not None:
                 model.eval()
-                record.update(validate())
+                record.update(distributed.mean_across(validate()))
             history.append(record)
             save(epoch + 1, 0)
-            print("  ".join(f"{k} {v}" for k, v in record.items()), flush=True)
+            if main:
+                print("  ".join(f"{k} {v}" for k, v in record.items()), flush=True)
             if on_epoch:
                 on_epoch(epoch, record)
     finally:
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, old)
+            for s, h in old.items():
+                signal.signal(s, h)
     return history

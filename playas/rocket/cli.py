@@ -43,21 +43,31 @@ def prepare_cmd(a) -> int:
     return 0
 
 
+def _is_main() -> bool:
+    from ..core.distributed import is_main  # under torchrun, rank 0 alone reports
+
+    return is_main()
+
+
 def train_base_cmd(a) -> int:
     from .train import BASE_SCHEMA, train_base
 
-    card = train_base(a.data, a.out, _recipe(a.recipe, BASE_SCHEMA, {"epochs": a.epochs}))
+    card = train_base(a.data, a.out, _recipe(a.recipe, BASE_SCHEMA, {"epochs": a.epochs}),
+                      checkpoint_seconds=a.checkpoint_seconds)
     m = card["metrics"]
-    print(f"wrote {a.out}: train_acc {m.get('train_acc')}, val_acc {m.get('val_acc')}")
+    if _is_main():
+        print(f"wrote {a.out}: train_acc {m.get('train_acc')}, val_acc {m.get('val_acc')}")
     return 0
 
 
 def train_styles_cmd(a) -> int:
     from .train import STYLES_SCHEMA, train_styles
 
-    card = train_styles(a.base, a.data, a.out, _recipe(a.recipe, STYLES_SCHEMA, {"epochs": a.epochs}))
+    card = train_styles(a.base, a.data, a.out, _recipe(a.recipe, STYLES_SCHEMA, {"epochs": a.epochs}),
+                        checkpoint_seconds=a.checkpoint_seconds)
     m = card["metrics"]
-    print(f"wrote {a.out}: {card['players']} players, val_acc {m.get('val_acc')}")
+    if _is_main():
+        print(f"wrote {a.out}: {card['players']} players, val_acc {m.get('val_acc')}")
     return 0
 
 
@@ -161,6 +171,7 @@ def register(games):
     p.add_argument("--out", required=True)
     p.add_argument("--recipe", help="YAML recipe (configs/rocket-base.yml)")
     p.add_argument("--epochs", type=int)
+    p.add_argument("--checkpoint-seconds", type=float, default=120.0, help="save the state to resume from this often")
     p.set_defaults(func=train_base_cmd)
 
     p = rk.add_parser("train-styles", help="MHR adapters and a style vector per player (resumable)")
@@ -169,6 +180,7 @@ def register(games):
     p.add_argument("--out", required=True)
     p.add_argument("--recipe", help="YAML recipe (configs/rocket-styles.yml)")
     p.add_argument("--epochs", type=int)
+    p.add_argument("--checkpoint-seconds", type=float, default=120.0, help="save the state to resume from this often")
     p.set_defaults(func=train_styles_cmd)
 
     p = rk.add_parser("eval", help="action accuracy of models on held-out games")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core import config, styled
+from ..core import config, distributed, styled
 from ..core.card import read_card
 from ..core import train as core_train
 from ..core.errors import PlayasError
@@ -124,16 +124,24 @@ def accuracy(net: RocketNet, data: RocketData, idx: np.ndarray, context: int, ba
     return {"val_loss": round(nll / n, 4), "val_acc": round(correct / n, 4)}
 
 
-def train_base(data_dir, out, recipe: dict | None = None) -> dict:
-    """Train the base policy on every training decision of every player (resumable)."""
+def _mine(games: list[int]) -> list[int]:
+    """This rank's share of ``games`` (whole replays): every world-th one, all in a single process."""
+    p = distributed.part()
+    return list(games) if p is None else list(games)[p[0]::p[1]]
+
+
+def train_base(data_dir, out, recipe: dict | None = None, checkpoint_seconds: float = 120.0) -> dict:
+    """Train the base policy on every training decision of every player (resumable). Under
+    torchrun each rank trains and validates on its share of the games; rank 0 writes ``out``."""
     r = base_recipe(recipe)
     data = RocketData.open(data_dir)
     split = split_games(data, r["test"], r["val_games"], r["seed"])
-    train_idx, val_idx = data.rows(split["train"]), data.rows(split["val"])
+    train_idx, val_idx = data.rows(_mine(split["train"])), data.rows(_mine(split["val"]))
     k = r["net"]["context"]
     torch.manual_seed(r["seed"])
     net = RocketNet(PolicyConfig(**r["net"]))
-    per_epoch = r["windows_per_epoch"] or max(len(train_idx) // k, r["batch_size"])
+    # each rank's share of the epoch (its own decisions / context when unset)
+    per_epoch = distributed.share(r["windows_per_epoch"]) or max(len(train_idx) // k, r["batch_size"])
     opt = torch.optim.AdamW(net.parameters(), lr=r["lr"], weight_decay=r["weight_decay"])
 
     def step_loss(model, batch):
@@ -148,15 +156,16 @@ def train_base(data_dir, out, recipe: dict | None = None) -> dict:
         net, opt, epochs=r["epochs"],
         batches=lambda e: core_train.epoch_plan(train_idx, per_epoch, r["batch_size"], r["seed"], e),
         load=lambda i: window_targets(data, i, k), step_loss=step_loss,
-        validate=(lambda: accuracy(net, data, val_idx, k)) if len(val_idx) else None,
-        state_path=Path(out).with_suffix(".train-state"), desc="train-base")
-    card = {"kind": "base", "recipe": r, "split": split,
+        validate=(lambda: accuracy(net, data, val_idx, k)) if distributed.any_across(len(val_idx) > 0) else None,
+        state_path=Path(out).with_suffix(".train-state"), desc="train-base", checkpoint_seconds=checkpoint_seconds)
+    card = {"kind": "base", "recipe": r, "split": split, "world_size": distributed.setup().world,
             "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"], "games": len(data.games),
-                     "train_decisions": int(len(train_idx))},
+                     "train_decisions": distributed.sum_across(len(train_idx))},
             "players": 0, "cpu_seconds_this_run": round(time.process_time() - t0, 1),
             "history": history, "metrics": history[-1] if history else {}}
     net.eval()
-    save_model(out, net, card)
+    if distributed.is_main():  # one writer
+        save_model(out, net, card)
     return card
 
 
@@ -172,9 +181,11 @@ def cache(model, data: RocketData, idx: np.ndarray) -> TrunkCache:
     return cache_trunk(ROCKET, model, examples(data, idx, model.base.config.context), batch_size=2048)
 
 
-def train_styles(base_path, data_dir, out, recipe: dict | None = None, games: list[int] | None = None) -> dict:
+def train_styles(base_path, data_dir, out, recipe: dict | None = None, games: list[int] | None = None,
+                 checkpoint_seconds: float = 120.0) -> dict:
     """MHR adapters and one style row per player with ``min_games`` training games (resumable).
-    ``games``: the games to learn from (default: the base's training split)."""
+    ``games``: the games to learn from (default: the base's training split). Under torchrun
+    each rank caches and trains on its share of the games; rank 0 writes ``out``."""
     r = styles_recipe(recipe)
     data = RocketData.open(data_dir)
     net = load_base(base_path)
@@ -188,17 +199,20 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None, games: li
     if not keep:
         raise PlayasError(f"no player has {r['min_games']} training games in {data_dir}")
     names = [data.players[p] for p in keep]
-    train_idx = data.rows(games, keep)
-    val_idx = data.rows(split.get("val") or [], keep)
+    train_idx = data.rows(_mine(games), keep)
+    val_idx = data.rows(_mine(split.get("val") or []), keep)
     torch.manual_seed(r["seed"])
     model = styled.new_styled(ROCKET, net, names, [counts[p] for p in keep], r["mhr"])
     t0 = time.process_time()
     train = cache(model, data, train_idx)
-    val = cache(model, data, val_idx) if len(val_idx) else None
+    val = cache(model, data, val_idx) if distributed.any_across(len(val_idx) > 0) else None  # all ranks or none
     history = styled.train_styles(
         ROCKET, model, train, val, data.players, epochs=r["epochs"], batch_size=r["batch_size"],
         lr_adapters=r["lr_adapters"], lr_styles=r["lr_styles"], per_epoch=None, seed=r["seed"],
-        state_path=Path(out).with_suffix(".train-state"))
+        state_path=Path(out).with_suffix(".train-state"), checkpoint_seconds=checkpoint_seconds)
+    train_decisions = distributed.sum_across(len(train_idx))
+    if not distributed.is_main():  # rank 0 alone writes the model
+        return {"players": len(model.table), "history": history, "metrics": history[-1] if history else {}}
     props = player_properties(data, set(games))
     add_directions(model, {n: v for n, v in props.items() if n in model.table.names})
     card = {"kind": "styled", "base": str(base_path), "recipe": r, "split": split,
@@ -206,7 +220,8 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None, games: li
                                                           for n in model.table.names}, "games_per_player": dict(zip(model.table.names, model.table.games)),
             "player_keys": {data.players[p]: data.keys[p] for p in keep},
             "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"],
-                     "train_decisions": int(len(train_idx))},
+                     "train_decisions": train_decisions},
+            "world_size": distributed.setup().world,
             "cpu_seconds_this_run": round(time.process_time() - t0, 1),
             "history": history, "metrics": history[-1] if history else {}}
     model.eval()
