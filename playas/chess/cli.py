@@ -381,14 +381,13 @@ def register(games):
     """Add ``chess`` and its commands to the top-level ``playas`` parser's games; returns the
     chess subcommands (the bots add theirs there)."""
     from ..core.commands import add_styles_command
-    from .model import load_styled
 
     ch = games.add_parser("chess", help="chess: data, models, styles, engines and bots").add_subparsers(
         dest="cmd", metavar="COMMAND", required=True)
     _data_commands(ch)
     _model_commands(ch)
     _player_commands(ch)
-    add_styles_command(ch, load_styled, DEFAULT_MODEL)
+    add_styles_command(ch, "playas.chess.model", DEFAULT_MODEL)
     _play_commands(ch)
     return ch
 

@@ -203,27 +203,29 @@ def encode_game(text: str, matcher: Matcher, plies: int | None = None,
     n = len(sans) if plies is None else min(plies, len(sans))
     if not n:
         raise _Skip("no moves")
-    snaps, move, uci = [], np.empty(n, np.int16), []
+    snaps, moves, uci = [], [], []
     repeated = np.zeros(n, bool)
     seen: set = set()
+    snapshot, parse_san, push = enc.snapshot, board.parse_san, board.push
     for i, san in enumerate(sans):
         try:
-            m = board.parse_san(san)
+            m = parse_san(san)
         except ValueError:
             raise _Skip("illegal or unreadable move") from None
         if not m:
             raise _Skip("illegal or unreadable move")  # a null move
         if i < n:
-            s = enc.snapshot(board)
+            s = snapshot(board)
             key = s[:11]  # lc0's notion of "the same position"
-            repeated[i] = key in seen
+            if key in seen:
+                repeated[i] = True
             seen.add(key)
             snaps.append(s)
-            move[i] = enc.move_to_index(board, m)
+            moves.append((m.from_square, m.to_square, m.promotion))
         uci.append(m.uci())  # the whole game names it, however much is encoded
-        board.push(m)
+        push(m)
     rows = enc.encode_snapshots(snaps, repeated, BOOK_PLIES)
-    rows = {"codes": enc.pack_codes(rows.pop("codes")), **rows, "move": move,
+    rows = {"codes": enc.pack_codes(rows.pop("codes")), **rows, "move": enc.move_indices(snaps, moves),
             "clock": np.array(clocks[:n], np.float32)}
     result = RESULTS.get(h.get("Result", "*"), UNKNOWN_RESULT)
     year = _year(h.get("Date", ""))

@@ -342,6 +342,36 @@ _CASTLING_BITS = ((chess.BB_H1, WHITE_KINGSIDE), (chess.BB_A1, WHITE_QUEENSIDE),
                   (chess.BB_H8, BLACK_KINGSIDE), (chess.BB_A8, BLACK_QUEENSIDE))
 
 
+def _build_move_table() -> np.ndarray:
+    """``[from * 64 + to, promotion]`` -> policy index from White's view (-1 if none); column 0
+    for no promotion (and a knight's, which lc0 writes as the plain move)."""
+    table = np.full((4096, 7), -1, dtype=np.int16)
+    for frm in range(64):
+        for to in range(64):
+            uci = chess.SQUARE_NAMES[frm] + chess.SQUARE_NAMES[to]
+            table[frm * 64 + to, [0, chess.KNIGHT]] = MOVE_INDEX.get(uci, -1)
+            for piece in (chess.BISHOP, chess.ROOK, chess.QUEEN):
+                table[frm * 64 + to, piece] = MOVE_INDEX.get(uci + chess.piece_symbol(piece), -1)
+    return table
+
+
+_MOVE_TABLE = _build_move_table()
+
+
+def move_indices(snaps: list[tuple], moves: list[tuple]) -> np.ndarray:
+    """Policy indices of standard-chess ``moves`` ((from, to, promotion or None) each) played in
+    the boards of ``snaps``: :func:`move_to_index` for a whole game at once."""
+    m = np.array([(f, t, p or 0) for f, t, p in moves], dtype=np.int64).reshape(-1, 3)
+    frm, to, promo = m[:, 0], m[:, 1], m[:, 2]
+    kings = np.array([s[5] for s in snaps], dtype=np.uint64)
+    king = (kings >> frm.astype(np.uint64)) & np.uint64(1) == 1
+    castle = king & (np.abs(to - frm) == 2)
+    to = np.where(castle, np.where(to > frm, frm | 7, frm & ~7), to)  # lc0: the king takes its rook
+    black = ~np.array([s[9] for s in snaps], dtype=bool)
+    frm, to = np.where(black, frm ^ 56, frm), np.where(black, to ^ 56, to)
+    return _MOVE_TABLE[frm * 64 + to, promo]
+
+
 def encode_snapshots(snaps: list[tuple], repeated: np.ndarray, book_plies: int) -> dict:
     """Rows of a game from its boards' snapshots: piece codes (N, 64), flags, rule-50, en-passant
     square and the polyglot key of the first ``book_plies`` positions (0 after), all with numpy.

@@ -113,6 +113,7 @@ def read_tags(text: str) -> tuple[dict[str, str], str]:
 
 _MOVETEXT = re.compile(r"\{([^}]*)\}|;[^\n]*|\n%[^\n]*|(\()|(\))|\$\d+|\d+\.+"
                        r"|(1-0|0-1|1/2-1/2|\*)(?=\s|$)|([^\s(){};$]+)")
+_BARE = re.compile(r"(?:^|\s|\.)(?!1-0|0-1|1/2-1/2|\*)([A-Za-z0-9][^\s.$]*)(?=\s|$)")
 _CLK = re.compile(r"\[%clk\s+(\d+):(\d+):(\d+(?:\.\d*)?)\]")
 
 
@@ -123,6 +124,9 @@ def mainline(movetext: str) -> tuple[list[str], list[float]]:
     python-chess's ``read_game`` builds a node per move with its comments and variations; a
     dataset needs only the main line, and skipping the tree makes reading twice as fast.
     """
+    if "(" not in movetext and "{" not in movetext and ";" not in movetext:  # bare moves: no tree to walk
+        sans = [t.rstrip("!?") for t in _BARE.findall(movetext)]
+        return sans, [-1.0] * len(sans)
     sans: list[str] = []
     clocks: list[float] = []
     depth = 0

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+import importlib
 
 from .errors import PlayasError
 
 
-def add_styles_command(commands, load_styled: Callable, default_model: str) -> None:
-    """Add ``styles list|similar|map`` to a game's subcommands; ``load_styled(path)`` returns the
-    game's styled model and its checkpoint blob."""
+def add_styles_command(commands, model_module: str, default_model: str) -> None:
+    """Add ``styles list|similar|map`` to a game's subcommands; ``model_module`` (the game's
+    ``playas.GAME.model``, imported only when the command runs: it needs torch) has
+    ``load_styled(path)``, which returns the styled model and its checkpoint blob."""
     p = commands.add_parser("styles", help="the style table: list the players, similar players, a map")
     p.add_argument("action", choices=["list", "similar", "map"])
     p.add_argument("name", nargs="?", help="a player (for similar)")
@@ -18,11 +19,11 @@ def add_styles_command(commands, load_styled: Callable, default_model: str) -> N
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--out", help="the picture to write (map), .png or .svg")
     p.add_argument("--color-by", default="year", choices=["year", "elo"])
-    p.set_defaults(func=lambda a: styles_command(a, load_styled))
+    p.set_defaults(func=lambda a: styles_command(a, model_module))
 
 
-def styles_command(a: argparse.Namespace, load_styled: Callable) -> int:
-    model, blob = load_styled(a.model)
+def styles_command(a: argparse.Namespace, model_module: str) -> int:
+    model, blob = importlib.import_module(model_module).load_styled(a.model)
     t = model.table
     meta = blob["card"].get("player_meta", {})
     if a.action == "list":

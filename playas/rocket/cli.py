@@ -156,7 +156,6 @@ def match_cmd(a) -> int:
 def register(games):
     """Add ``rocket`` and its commands to the top-level parser; returns its subcommands."""
     from ..core.commands import add_styles_command
-    from .model import load_styled
 
     rk = games.add_parser("rocket", help="Rocket League: replays, models, styles").add_subparsers(
         dest="cmd", metavar="COMMAND", required=True)
@@ -228,5 +227,5 @@ def register(games):
     p.add_argument("--out", required=True, help="folder for summary.txt/.json, trajectories.npz, pitch.svg")
     p.set_defaults(func=match_cmd)
 
-    add_styles_command(rk, load_styled, DEFAULT_MODEL)
+    add_styles_command(rk, "playas.rocket.model", DEFAULT_MODEL)
     return rk
