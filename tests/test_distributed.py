@@ -5,12 +5,12 @@ ranks train the base; the run is killed with SIGKILL (the whole torchrun process
 checkpoint exists, and the same command resumes it. Two ranks then train styles on that base.
 Finally the two-rank base is compared with a one-process run of the same recipe.
 
-Tolerance of that comparison (final val_loss, this recipe, measured): one process with seeds
-0, 1, 2 ended at 2.944, 3.008, 2.982 (sd 0.032, so the difference of two runs has sd 0.045);
-two ranks with seeds 0 and 1 at 3.036 and 3.036. Two ranks take half as many steps of twice the
-batch (DDP averages the gradients) at the same learning rate, which costs about 0.06 at this
-short length. 0.15 = that 0.06 + 2 sd of a difference. A rank that learned alone from half the
-data in as many steps (no gradient sync) ends near 3.2, which this would catch.
+Tolerance of that comparison (val_loss after each epoch, this recipe, measured): one process
+with seeds 0, 1, 2 ended at 2.944, 3.008, 2.982 (sd 0.032, so the difference of two runs has sd
+0.045); two ranks (each half of the batch of 64, so the same steps on the same global batch) with
+seeds 0 and 1 at 2.968 and 2.980, after the first epoch 3.212 and 3.204 against one process's
+3.223. 0.09 = 2 sd of a difference. A rank that learned alone from half the data in as many
+steps (no gradient sync) ends near 3.2, which this catches.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = Path(sys.executable).parent / "torchrun"
 EPOCHS = 2
-TOLERANCE = 0.15  # on val_loss, two ranks against one process (measured: see the top of the file)
+TOLERANCE = 0.09  # on val_loss, two ranks against one process (measured: see the top of the file)
 BASE_RECIPE = f"""\
 net: {{blocks: 2, filters: 32, se_ratio: 4}}
 batch_size: 64
@@ -143,4 +143,6 @@ def test_c_two_ranks_match_one_process_in_expectation(work, base2):
     two = torch.load(base2[0], map_location="cpu", weights_only=False)["card"]
     assert one["world_size"] == 1
     assert one["data"]["train_positions"] == two["data"]["train_positions"]  # the shares cover the data
-    assert abs(one["metrics"]["val_loss"] - two["metrics"]["val_loss"]) < TOLERANCE  # see the top of the file
+    curves = [[h["val_loss"] for h in card["history"]] for card in (one, two)]
+    for a, b in zip(*curves):  # the same loss curve, epoch by epoch, within noise
+        assert abs(a - b) < TOLERANCE, curves

@@ -135,7 +135,7 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None, checkpoin
     train = cache_trunk(CHESS, model, examples(data, train_idx), allowed=False)
     val = cache_trunk(CHESS, model, examples(data, val_idx, r["book_plies"]))
     history = styled.train_styles(
-        CHESS, model, train, val, data.players, epochs=r["epochs"], batch_size=r["batch_size"],
+        CHESS, model, train, val, data.players, epochs=r["epochs"], batch_size=distributed.share(r["batch_size"]),
         lr_adapters=r["lr_adapters"], lr_styles=r["lr_styles"], per_epoch=distributed.share(r["positions_per_epoch"]),
         seed=r["seed"], state_path=Path(out).with_suffix(".train-state"), checkpoint_seconds=checkpoint_seconds)
     train_positions = distributed.sum_across(len(train_idx))

@@ -110,10 +110,11 @@ def train_base(data_dir, out, recipe: dict | None = None, checkpoint_seconds: fl
     opt = torch.optim.AdamW(net.parameters(), lr=r["lr"], weight_decay=r["weight_decay"])
     out = Path(out)
     started = time.process_time()
-    per_epoch = distributed.share(r["positions_per_epoch"])
+    # each rank a share of the batch: the same steps on the same global batch as one process
+    per_epoch, batch = distributed.share(r["positions_per_epoch"]), distributed.share(r["batch_size"])
     history = core_train.fit(
         net, opt, epochs=r["epochs"],
-        batches=lambda e: core_train.epoch_plan(train_idx, per_epoch, r["batch_size"], r["seed"], e),
+        batches=lambda e: core_train.epoch_plan(train_idx, per_epoch, batch, r["seed"], e),
         load=lambda idx: make_batch(data, idx),
         step_loss=lambda m, b: policy_value_loss(*m(b["x"]), b, r["value_weight"]),
         validate=lambda: validate(net, data, val_idx),

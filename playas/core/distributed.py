@@ -91,8 +91,9 @@ def sum_across(n: int) -> int:
 
 
 def share(n: int | None) -> int | None:
-    """This rank's part of a per-epoch count ``n`` (rounded up; None stays None), so that the
-    ranks together do what one process would."""
+    """This rank's part of a count per epoch or per step ``n`` (rounded up; None stays None), so
+    that the ranks together do what one process would: a batch split over the ranks is one
+    process's batch, and the steps, learning rates and loss curve stay the same."""
     world = setup().world
     return n if n is None or world == 1 else -(-n // world)
 

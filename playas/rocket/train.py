@@ -154,7 +154,7 @@ def train_base(data_dir, out, recipe: dict | None = None, checkpoint_seconds: fl
     t0 = time.process_time()
     history = core_train.fit(
         net, opt, epochs=r["epochs"],
-        batches=lambda e: core_train.epoch_plan(train_idx, per_epoch, r["batch_size"], r["seed"], e),
+        batches=lambda e: core_train.epoch_plan(train_idx, per_epoch, distributed.share(r["batch_size"]), r["seed"], e),
         load=lambda i: window_targets(data, i, k), step_loss=step_loss,
         validate=(lambda: accuracy(net, data, val_idx, k)) if distributed.any_across(len(val_idx) > 0) else None,
         state_path=Path(out).with_suffix(".train-state"), desc="train-base", checkpoint_seconds=checkpoint_seconds)
@@ -207,7 +207,7 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None, games: li
     train = cache(model, data, train_idx)
     val = cache(model, data, val_idx) if distributed.any_across(len(val_idx) > 0) else None  # all ranks or none
     history = styled.train_styles(
-        ROCKET, model, train, val, data.players, epochs=r["epochs"], batch_size=r["batch_size"],
+        ROCKET, model, train, val, data.players, epochs=r["epochs"], batch_size=distributed.share(r["batch_size"]),
         lr_adapters=r["lr_adapters"], lr_styles=r["lr_styles"], per_epoch=None, seed=r["seed"],
         state_path=Path(out).with_suffix(".train-state"), checkpoint_seconds=checkpoint_seconds)
     train_decisions = distributed.sum_across(len(train_idx))
