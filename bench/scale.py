@@ -131,7 +131,7 @@ def bench_train(data: Path, work: Path) -> list[dict]:
                                              "--recipe", str(recipe)], env={"OMP_NUM_THREADS": threads})
         card = _card(out)
         h = card["history"][0]
-        rows.append({"what": what, "positions": h["batches"] * RECIPE["batch_size"] * card["world_size"],
+        rows.append({"what": what, "positions": h["batches"] * RECIPE["batch_size"],  # the global batch
                      "s": h["train_seconds"], "wall": s, "rss": rss, "val_loss": h.get("val_loss")})
     for r in rows:
         r["rate"] = r["positions"] / r["s"]

@@ -104,10 +104,45 @@ def base2(work) -> tuple[Path, str]:
     try:
         st = _wait_for_checkpoint(out.with_suffix(".train-state"), proc)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        # a crash: every process of the run dies at once (torchrun starts each worker in a
+        # session of its own, so its process group alone is not the whole run)
+        tree = _descendants(proc.pid)
+        for pid in [proc.pid] + tree:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         proc.wait()
+        _wait_gone(tree)
     assert st["epoch"] < EPOCHS and not out.exists()
     return out, _run(*args)
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            kids = [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+def _wait_gone(pids: list[int], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in pids):
+        assert time.monotonic() < deadline, "workers outlived the kill"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:  # the state letter after the command name; Z: dead, not yet reaped
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(base2):

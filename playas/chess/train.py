@@ -71,11 +71,12 @@ def policy_value_loss(logits, wdl_logits, batch, value_weight: float):
 def validate(net: torch.nn.Module, data: ChessData, idx: np.ndarray, batch_size: int = 512,
              forward=None) -> dict:
     """Loss and top-1 accuracy (legal moves only) on rows ``idx``."""
-    forward = forward or (lambda b: net(b["x"]))
+    dev = next(net.parameters()).device
+    forward = forward or (lambda b: net(b["x"].to(dev)))
     nll = correct = total = 0.0
     for s in range(0, len(idx), batch_size):
         b = make_batch(data, idx[s:s + batch_size], with_legal=True)
-        logits, _ = forward(b)
+        logits = forward(b)[0].float().cpu()
         logits = logits.masked_fill(~b["legal"], float("-inf"))
         nll += F.cross_entropy(logits, b["y"], reduction="sum").item()
         correct += (logits.argmax(1) == b["y"]).sum().item()
@@ -115,7 +116,7 @@ def train_base(data_dir, out, recipe: dict | None = None, checkpoint_seconds: fl
     history = core_train.fit(
         net, opt, epochs=r["epochs"],
         batches=lambda e: core_train.epoch_plan(train_idx, per_epoch, batch, r["seed"], e),
-        load=lambda idx: make_batch(data, idx),
+        load=lambda idx: distributed.to_device(make_batch(data, idx)),
         step_loss=lambda m, b: policy_value_loss(*m(b["x"]), b, r["value_weight"]),
         validate=lambda: validate(net, data, val_idx),
         state_path=out.with_suffix(".train-state"), desc="train-base", checkpoint_seconds=checkpoint_seconds)

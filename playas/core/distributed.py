@@ -48,6 +48,19 @@ def setup() -> Rank:
     return _RANK
 
 
+def to_device(x, device: str | torch.device | None = None):
+    """Tensors in ``x`` (a tensor, or a dict, tuple or list of them) on ``device`` (default: this
+    rank's); a no-op on CPU."""
+    device = torch.device(device or setup().device)
+    if isinstance(x, torch.Tensor):
+        return x if x.device == device else x.to(device, non_blocking=True)
+    if isinstance(x, dict):
+        return {k: to_device(v, device) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return type(x)(to_device(v, device) for v in x)
+    return x
+
+
 def teardown() -> None:
     """Leave the process group (at the end of a command), if one was joined."""
     global _RANK

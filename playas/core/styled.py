@@ -57,7 +57,9 @@ def _own_logits(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor
     model.eval()
     for s in range(0, len(cache), batch_size):
         i = torch.arange(s, min(s + batch_size, len(cache)))
-        logits = game.head(model, cache.hidden(i), routed_rows(model, cache.player[i], rows))
+        dev = model.table.z.device
+        logits = game.head(model, cache.hidden(i).to(dev), routed_rows(model, cache.player[i].to(dev), rows.to(dev)))
+        logits = logits.float().cpu()
         if cache.allowed is not None:
             logits = logits.masked_fill(~cache.allowed[i], float("-inf"))
         yield i, logits
@@ -114,10 +116,12 @@ def train_styles(game: Game, model: Styled, train: TrunkCache, val: TrunkCache |
         {"params": [model.table.z], "lr": lr_styles, "weight_decay": 0.0}])
     rows = table_rows(model, players)
 
-    def step_loss(mdl, i):
-        logits = game.head(mdl, train.hidden(i), routed_rows(mdl, train.player[i], rows))
-        loss = F.cross_entropy(logits, train.target[i])
-        return loss, {"policy": loss.item(), "acc": (logits.argmax(1) == train.target[i]).float().mean().item()}
+    def step_loss(mdl, i):  # the caches stay in CPU memory; a batch goes where the model is
+        dev = mdl.table.z.device
+        h, player, target = (t.to(dev) for t in (train.hidden(i), train.player[i], train.target[i]))
+        logits = game.head(mdl, h, routed_rows(mdl, player, rows.to(dev)))
+        loss = F.cross_entropy(logits, target)
+        return loss, {"policy": loss.item(), "acc": (logits.argmax(1) == target).float().mean().item()}
 
     return core_train.fit(
         model, opt, epochs=epochs,

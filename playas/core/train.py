@@ -122,6 +122,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int
     base_lrs = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
     for g, lr in zip(optimizer.param_groups, base_lrs):
         g["initial_lr"] = lr
+    model.to(rank.device)  # a GPU under torchrun with nccl; back on the CPU when done
     loss_of = _Loss(model, step_loss)
     if rank.world > 1:
         # Real DDP: gradients are all-reduced (averaged) in buckets during backward; frozen
@@ -140,6 +141,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int
         os.replace(tmp, state_path)
 
     interrupted = []
+    parent = os.getppid()  # under torchrun, its agent: a worker it left behind stops too
     # Under torchrun, SIGTERM (torchrun stopping its workers) saves too; alone, only Ctrl-C, as ever.
     signals = [signal.SIGINT] + ([signal.SIGTERM] if rank.world > 1 else [])
     old = {s: signal.getsignal(s) for s in signals}
@@ -175,7 +177,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int
                         sums[k] = sums.get(k, 0.0) + float(v)
                     bar.update(1, **{k: f"{s / n:.3f}" for k, s in sums.items()})
                     # a signal to any rank stops all at this same step (one tiny all-reduce)
-                    stop = distributed.any_across(bool(interrupted)) if rank.world > 1 else bool(interrupted)
+                    stop = distributed.any_across(bool(interrupted) or os.getppid() != parent) \
+                        if rank.world > 1 else bool(interrupted)
                     if stop or time.monotonic() - last_save > checkpoint_seconds:
                         save(epoch, b + 1)
                         last_save = time.monotonic()
@@ -197,6 +200,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int
             if on_epoch:
                 on_epoch(epoch, record)
     finally:
+        model.to("cpu")
         if threading.current_thread() is threading.main_thread():
             for s, h in old.items():
                 signal.signal(s, h)
