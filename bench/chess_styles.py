@@ -221,7 +221,7 @@ def bench_fidelity(model, data, names, games: int, plies: int, rng, tmp: Path):
     """Self-play of each style (with its repertoire) against the mean style, then named from the
     style's moves in the first 30 plies (a) by identify and (b) by an outside judge, the plain
     opening book of every player's real training games."""
-    from playas.chess.dataset import prepare
+    from playas.chess.prepare import prepare
     from playas.chess.play import StylePlayer, play_match
     from playas.chess.policy import Policy
 

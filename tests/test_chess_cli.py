@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from playas.chess.dataset import ChessData, prepare
+from playas.chess.dataset import ChessData
+from playas.chess.prepare import prepare
 from playas.chess.model import load_model
 
 ROOT = Path(__file__).resolve().parents[1]

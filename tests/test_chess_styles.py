@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from playas.chess.dataset import prepare
+from playas.chess.prepare import prepare
 from playas.chess.encoding import book_key
 from playas.chess.model import load_model
 from playas.chess.pgn import iter_game_texts

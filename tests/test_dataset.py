@@ -12,7 +12,8 @@ import pytest
 import zstandard
 
 from playas.chess import encoding as enc
-from playas.chess.dataset import BOOK_PLIES, ChessData, prepare
+from playas.chess.dataset import BOOK_PLIES, ChessData
+from playas.chess.prepare import prepare
 from playas.chess.pgn import NamePattern, iter_game_texts
 from playas.core.errors import PlayasError
 

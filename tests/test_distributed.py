@@ -70,7 +70,7 @@ def _run(*args: str, procs: int = 2, timeout: float = 240) -> str:
 
 @pytest.fixture(scope="module")
 def work(shared_data, tmp_path_factory) -> Path:
-    from playas.chess.dataset import prepare
+    from playas.chess.prepare import prepare
 
     root = tmp_path_factory.mktemp("ddp")
     prepare([shared_data / "chess" / "titled-tuesday" / "titled-tuesday-2014.pgn.gz"], root / "data",

@@ -16,7 +16,8 @@ import pytest
 import zstandard
 
 from playas.chess import encoding as enc
-from playas.chess.dataset import BOOK_PLIES, ChessData, GameFilter, encode_game, Matcher, prepare, speed
+from playas.chess.dataset import BOOK_PLIES, ChessData
+from playas.chess.prepare import GameFilter, Matcher, encode_game, prepare, speed
 from playas.core.errors import PlayasError
 
 

@@ -24,7 +24,7 @@ import torch
 from playas.bots.arena import play_clocked
 from playas.chess.search import search
 from playas.chess.policy import Policy
-from playas.chess.dataset import prepare
+from playas.chess.prepare import prepare
 from playas.chess.styles import train_styles
 from playas.chess.train import train_base
 

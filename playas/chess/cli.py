@@ -35,7 +35,7 @@ def _style_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _speeds(s: str) -> list[str]:
-    from .dataset import SPEEDS
+    from .prepare import SPEEDS
 
     names = [x.strip().lower() for x in s.split(",") if x.strip()]
     known = [n for n, _ in SPEEDS] + ["correspondence"]
@@ -95,7 +95,7 @@ def _data_or_games(a) -> None:
 # --- data and models -------------------------------------------------------------------------
 
 def prepare_cmd(a) -> int:
-    from .dataset import GameFilter, prepare
+    from .prepare import GameFilter, prepare
 
     keep = GameFilter(a.min_rating, a.max_rating, tuple(a.speeds or ()), a.rated_only)
     m = prepare(a.pgn, a.out, owner_from_filename_=a.owner_from_filename, players=_players(a.players),
@@ -171,7 +171,8 @@ def eval_cmd(a) -> int:
     import numpy as np
 
     from ..core.styles import parse_steer
-    from .dataset import ChessData, prepare
+    from .dataset import ChessData
+    from .prepare import prepare
     from .evaluate import format_report, move_matching, styled_forward
     from .model import load_model
 

@@ -19,7 +19,8 @@ from ..core import checkpoint, config, distributed, styled
 from ..core.errors import PlayasError
 from ..core.game import Examples
 from ..core.trunk import TrunkCache, cache_trunk
-from .dataset import BOOK_PLIES, ChessData, prepare
+from .dataset import BOOK_PLIES, ChessData
+from .prepare import prepare
 from .model import CHESS, load_base, load_styled, save_model
 
 DEFAULT_RECIPE = {
