@@ -9,7 +9,8 @@ stream (``chess.pgn.read_game`` in a loop), measured in the same run.
 Training: ``playas chess train-base`` on the one-year dataset with a fixed recipe, as 1 process
 of 1 thread, 1 process of 2 threads, and ``torchrun`` 2 processes of 1 thread each; throughput
 is training positions over the training loop's wall time (the card's history records it).
-Run it alone: it measures the whole machine.
+Each command runs --repeats times (2) in turn, so a slow spell of the machine hits all alike;
+the fastest of each is kept. Run it alone: it measures the whole machine.
 """
 
 from __future__ import annotations
@@ -116,23 +117,27 @@ def bench_prepare(dump: Path, work: Path, repeats: int) -> list[dict]:
     return rows
 
 
-def bench_train(data: Path, work: Path) -> list[dict]:
-    """train-base with one recipe as 1x1, 1x2 threads and torchrun 2x1."""
+def bench_train(data: Path, work: Path, repeats: int) -> list[dict]:
+    """train-base with one recipe as 1x1, 1x2 threads and torchrun 2x1, each ``repeats`` times in
+    turn, the fastest training loop kept."""
     recipe = work / "recipe.yml"
     recipe.write_text(json.dumps(RECIPE))  # JSON is YAML
     torchrun = str(Path(sys.executable).with_name("torchrun"))
     runs = [("1 process x 1 thread", [sys.executable, "-m", "playas"], "1"),
             ("1 process x 2 threads", [sys.executable, "-m", "playas"], "2"),
             ("torchrun 2 processes x 1 thread", [torchrun, "--standalone", "--nproc_per_node=2", "-m", "playas"], "1")]
-    rows = []
-    for i, (what, launch, threads) in enumerate(runs):
-        out = work / f"base-{i}.pt"
-        s, rss, log = run_measured(launch + ["chess", "train-base", "--data", str(data), "--out", str(out),
-                                             "--recipe", str(recipe)], env={"OMP_NUM_THREADS": threads})
-        card = _card(out)
-        h = card["history"][0]
-        rows.append({"what": what, "positions": h["batches"] * RECIPE["batch_size"],  # the global batch
-                     "s": h["train_seconds"], "wall": s, "rss": rss, "val_loss": h.get("val_loss")})
+    best: dict[str, dict] = {}
+    for rep in range(repeats):
+        for i, (what, launch, threads) in enumerate(runs):
+            out = work / f"base-{i}-{rep}.pt"
+            s, rss, log = run_measured(launch + ["chess", "train-base", "--data", str(data), "--out", str(out),
+                                                 "--recipe", str(recipe)], env={"OMP_NUM_THREADS": threads})
+            h = _card(out)["history"][0]
+            row = {"what": what, "positions": h["batches"] * RECIPE["batch_size"],  # the global batch
+                   "s": h["train_seconds"], "wall": s, "rss": rss, "val_loss": h.get("val_loss")}
+            if what not in best or row["s"] < best[what]["s"]:
+                best[what] = row
+    rows = list(best.values())
     for r in rows:
         r["rate"] = r["positions"] / r["s"]
     return rows
@@ -147,7 +152,7 @@ def _card(path: Path) -> dict:
 def main() -> None:
     ap = arguments(__doc__, model_and_data=False)
     ap.add_argument("--skip-train", action="store_true", help="prepare only")
-    ap.add_argument("--repeats", type=int, default=2, help="runs of each prepare command, the best kept")
+    ap.add_argument("--repeats", type=int, default=2, help="runs of each command, in turn, the best kept")
     a = ap.parse_args()
     if not SHARED.is_dir():
         raise SystemExit(f"the shared data folder {SHARED} is absent")
@@ -157,7 +162,7 @@ def main() -> None:
         large = make_dump([2014, 2015], 4, work / "tt-4x.pgn.zst")
         prep = {"one year": bench_prepare(small, work, a.repeats),
                 "both years x4": bench_prepare(large, work, a.repeats)}
-        train = [] if a.skip_train else bench_train(work / f"{small.stem}-2-0", work)
+        train = [] if a.skip_train else bench_train(work / f"{small.stem}-2-0", work, a.repeats)
     rows = []
     for size, rs in prep.items():
         base = rs[0]["rate"]
