@@ -16,7 +16,6 @@ the fastest of each is kept. Run it alone: it measures the whole machine.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import subprocess
@@ -26,10 +25,9 @@ import threading
 import time
 from pathlib import Path
 
-import chess.pgn
 import zstandard
 
-from bench.common import SHARED, arguments, command_line, machine, record, table
+from bench.common import SHARED, arguments, command_line, record, table
 
 RECIPE = {"net": {"blocks": 6, "filters": 64, "se_ratio": 8}, "batch_size": 256, "epochs": 1,
           "positions_per_epoch": 40_960, "val_positions": 512, "seed": 0}

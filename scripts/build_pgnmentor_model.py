@@ -2,8 +2,9 @@
 
     python -m scripts.build_pgnmentor_model
 
-1. prepare every game of the 197 PGN Mentor players (data/pgnmentor-all, 287,768 games, split
-   60/10/30 by game), and a sample of 700 games each at most (data/pgnmentor) for the base; a game
+1. prepare every game of the 197 PGN Mentor players (data/pgnmentor-all, 287,943 games; the
+   shipped model saw 287,768: the older reader lost 206 games with a blank line after their
+   headers, 31 of which are duplicates; split 60/10/30 by game), and a sample of 700 games each at most (data/pgnmentor) for the base; a game
    falls in the same split in both, so no test game is ever trained on;
 2. phase 1, the population base: Maia-1900 fine-tuned on the sample's training games
    (configs/population.yml) -> models/population-197.pt;
