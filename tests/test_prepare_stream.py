@@ -162,3 +162,22 @@ def test_next_month_appends_and_the_same_input_is_refused(dumps, tmp_path):
     with pytest.raises(PlayasError, match="already holds a dataset"):
         prepare([dumps[2014]], out, min_games=20, shard_games=1000)
     assert alone["games"] >= both["games"] - first["games"]
+
+
+def test_cli_filters_append_and_a_bad_speed(dumps, tmp_path):
+    out = tmp_path / "cli"
+    cmd = [sys.executable, "-m", "playas", "chess", "prepare", "--out", str(out), "--min-games", "10",
+           "--time-control", "blitz", "--rated-only", "--min-rating", "2000", "--shard-games", "400"]
+    r = subprocess.run(cmd + [str(dumps[2014])], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "shards" in r.stdout and "filtered: rating" in r.stdout
+    r = subprocess.run(cmd + [str(dumps[2015]), "--append"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "manifest.json").read_text())["inputs"][1]["done"]
+    before = (out / "manifest.json").read_text()
+    r = subprocess.run(cmd[:-2] + ["--shard-games", "400", "--time-control", "hyperbullet", str(dumps[2014])],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "is not a list of speeds" in r.stderr
+    r = subprocess.run(cmd + [str(dumps[2014]), "--append"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip().endswith("a dataset takes each input once")
+    assert (out / "manifest.json").read_text() == before  # nothing already written is lost
