@@ -181,3 +181,11 @@ def test_cli_filters_append_and_a_bad_speed(dumps, tmp_path):
     r = subprocess.run(cmd + [str(dumps[2014]), "--append"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().endswith("a dataset takes each input once")
     assert (out / "manifest.json").read_text() == before  # nothing already written is lost
+
+
+def test_a_cut_off_dump_keeps_its_games_and_says_so(dumps, tmp_path):
+    cut = tmp_path / "cut.pgn.zst"
+    cut.write_bytes(dumps[2014].read_bytes()[:200_000])  # a download that stopped part-way
+    m = prepare([cut], tmp_path / "c", min_games=1, workers=1)
+    assert m["games"] > 100 and m["skipped"].get("truncated file") == 1
+    assert m["damaged_files"] == [f"{cut} is damaged (compressed file ended before the end of the stream)"]

@@ -34,6 +34,12 @@ def _style_flags(p: argparse.ArgumentParser) -> None:
                    help="move the style along a measured property (repeatable)")
 
 
+def _positive(s: str) -> int:
+    if not s.isdigit() or int(s) < 1:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a whole number of at least 1")
+    return int(s)
+
+
 def _speeds(s: str) -> list[str]:
     from .prepare import SPEEDS
 
@@ -408,7 +414,7 @@ def _data_commands(ch) -> None:
                    help="keep games of these Lichess speeds: ultrabullet, bullet, blitz, rapid, classical, "
                         "correspondence")
     p.add_argument("--rated-only", action="store_true", help="drop casual games (Event says casual)")
-    p.add_argument("--shard-games", type=int, default=50_000, metavar="N", help="games per shard (default 50000)")
+    p.add_argument("--shard-games", type=_positive, default=50_000, metavar="N", help="games per shard (default 50000)")
     p.add_argument("--append", action="store_true", help="add these inputs to the dataset already in --out")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.set_defaults(func=prepare_cmd)

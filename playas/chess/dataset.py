@@ -135,6 +135,7 @@ class ChessData:
                      for k, v in parts.items()}
         self.games = np.concatenate(tables) if tables else np.zeros(0, GAME_DTYPE)
         self._positions = row_shift
+        self._game = None
         self._mover = None
         self._ply = None
         self._keys = None
@@ -150,10 +151,17 @@ class ChessData:
                 yield from map(json.loads, f)
 
     @property
+    def game(self) -> np.ndarray:
+        """Each row's game (an index into :attr:`games`), read from every shard once."""
+        if self._game is None:
+            self._game = np.asarray(self.rows["game"])
+        return self._game
+
+    @property
     def mover(self) -> np.ndarray:
         """Tracked player id of the side to move at each row, -1 when untracked."""
         if self._mover is None:
-            g = self.games[self.rows["game"]]
+            g = self.games[self.game]
             black = (np.asarray(self.rows["flags"]) & enc.BLACK_TO_MOVE) > 0
             self._mover = np.where(black, g["black"], g["white"]).astype(np.int32)
         return self._mover
@@ -162,7 +170,7 @@ class ChessData:
     def ply(self) -> np.ndarray:
         """Plies played before each row in its game (0 for a game's first position)."""
         if self._ply is None:
-            self._ply = (np.arange(len(self)) - self.games["first"][self.rows["game"]]).astype(np.int32)
+            self._ply = (np.arange(len(self)) - self.games["first"][self.game]).astype(np.int32)
         return self._ply
 
     @property
@@ -178,7 +186,7 @@ class ChessData:
                 for p in range(1, int(ply.max(initial=0)) + 1):
                     r = np.flatnonzero(ply == p)
                     keys[r] = (keys[r - 1] + moves[r - 1] + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
-            setup = self.games["setup"][self.rows["game"]].astype(bool)
+            setup = self.games["setup"][self.game].astype(bool)
             keys[setup] = np.uint64(1 << 63) | np.flatnonzero(setup).astype(np.uint64)
             self._keys = keys
         return self._keys
@@ -188,13 +196,13 @@ class ChessData:
         (and this rank's share of the games, for a dataset opened with ``part``)."""
         keep = self.mover >= 0
         if split is not None:
-            keep &= self.games["split"][self.rows["game"]] == SPLITS.index(split)
+            keep &= self.games["split"][self.game] == SPLITS.index(split)
         if players is not None:
             keep &= np.isin(self.mover, np.asarray(players))
         if games is not None:  # the dataset's game ids, as sample_games gives them
-            keep &= np.isin(self.game_ids[self.rows["game"]], np.asarray(games))
+            keep &= np.isin(self.game_ids[self.game], np.asarray(games))
         if self.game_part is not None:
-            keep &= np.asarray(self.rows["game"]) % self.game_part[1] == self.game_part[0]
+            keep &= self.game % self.game_part[1] == self.game_part[0]
         return np.flatnonzero(keep)
 
     def sample_games(self, split: str, per_player: int | None, seed: int) -> np.ndarray:

@@ -40,9 +40,17 @@ def _byte_chunks(path: Path, size: int = 1 << 16) -> Iterator[bytes]:
         elif name.endswith(".zst"):
             import zstandard
 
-            with zstandard.ZstdDecompressor().stream_reader(f) as r:
-                while block := r.read(size):
-                    yield block
+            # by hand, frame by frame, like gzip: a stream reader ends a cut-off file quietly
+            d, fed = zstandard.ZstdDecompressor().decompressobj(), False
+            while block := f.read(size):
+                while block:
+                    yield d.decompress(block)
+                    fed = True
+                    block = d.unused_data if d.eof else b""
+                    if d.eof:  # another frame may follow
+                        d, fed = zstandard.ZstdDecompressor().decompressobj(), False
+            if fed and not d.eof:
+                raise EOFError("compressed file ended before the end of the stream")
         else:
             while block := f.read(size):
                 yield block
@@ -101,7 +109,7 @@ _TAG = re.compile(r'^\[(\w+)\s+"(.*)"\]\s*$', re.M)
 
 def header_names(text: str) -> tuple[str, str]:
     """White and Black as written in a game's headers, without parsing the moves."""
-    tags = dict(_TAG.findall(text[:4000]))
+    tags = read_tags(text[:4000])[0]
     return tags.get("White", "?"), tags.get("Black", "?")
 
 

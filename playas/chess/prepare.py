@@ -225,20 +225,24 @@ def _encode_chunk(args) -> tuple[list, Counter, int]:
 
 # --- prepare -----------------------------------------------------------------------------
 
-def _header_tags(text: str) -> dict:
-    return read_tags(text[:4000])[0]
-
-
 def _count_names(paths, keep: GameFilter | None) -> Counter:
     """Games per header name among the games ``keep`` lets through (a pass over headers only)."""
     counts: Counter = Counter()
     for p in paths:
-        for text in iter_game_texts(p):
-            tags = _header_tags(text)
+        for text in _readable_games(p):
+            tags = read_tags(text[:4000])[0]  # the headers alone
             if keep is None or keep.reason(tags) is None:
                 counts[tags.get("White", "?")] += 1
                 counts[tags.get("Black", "?")] += 1
     return counts
+
+
+def _readable_games(path):
+    """The games of ``path`` up to any damage, which the encoding pass reports."""
+    try:
+        yield from iter_game_texts(path)
+    except PlayasError:
+        return
 
 
 def _tracked_ids(matcher: Matcher, text: str) -> set[int]:
@@ -250,7 +254,7 @@ def _count_players(paths, matchers) -> Counter:
     """Games per tracked player id, from headers only (for --max-games-per-player)."""
     counts: Counter = Counter()
     for p, m in zip(paths, matchers):
-        for text in iter_game_texts(p):
+        for text in _readable_games(p):
             counts.update(_tracked_ids(m, text))
     return counts
 
@@ -507,9 +511,15 @@ class _ShardWriter:
         self.dedup = dedup
         self.tables: dict[int, list] = {}  # shard -> its game rows, kept while they may still change
         self.index_of_key: dict[int, tuple[int, int]] = {}
-        if dedup:
-            for si, sh in enumerate(self.shards):
-                self.tables[si] = np.load(out / sh["name"] / "games.npy").tolist()
+        # games per player and split, and target moves, of the finished shards: kept up to date
+        # here rather than counted again from every shard each time the manifest is written
+        self.per_player = np.zeros((len(names), len(SPLITS)), np.int64)
+        self.targets = 0
+        for si, sh in enumerate(self.shards):
+            table = np.load(out / sh["name"] / "games.npy")
+            self._tally(table)
+            if dedup:
+                self.tables[si] = table.tolist()
                 self.index_of_key.update({row[GAME_DTYPE.names.index("key")]: (si, gi)
                                           for gi, row in enumerate(self.tables[si])})
         self.dirty: set[int] = set()
@@ -518,6 +528,13 @@ class _ShardWriter:
 
     def __enter__(self) -> _ShardWriter:
         return self
+
+    def _tally(self, table: np.ndarray, sign: int = 1) -> None:
+        """Count (or, with ``sign`` -1, uncount) the games of ``table`` in the totals."""
+        for side in ("white", "black"):
+            mine = table[side] >= 0
+            np.add.at(self.per_player, (table[side][mine], table["split"][mine]), sign)
+        self.targets += sign * _target_count(table)
 
     def __exit__(self, *exc) -> None:
         self._close_files()
@@ -575,6 +592,9 @@ class _ShardWriter:
             col, score = GAME_DTYPE.names.index(side), GAME_DTYPE.names.index(side + "_score")
             if meta[side + "_score"] > g[score]:
                 g[col], g[score] = meta[side], meta[side + "_score"]
+        if si != self.si:  # a finished shard's game: its counts change with it
+            self._tally(np.array([self.tables[si][gi]], dtype=GAME_DTYPE), -1)
+            self._tally(np.array([tuple(g)], dtype=GAME_DTYPE))
         self.tables[si][gi] = tuple(g)
         self.dirty.add(si)
 
@@ -599,7 +619,9 @@ class _ShardWriter:
         """Save the open shard's game table, then the manifest that counts it (in that order: a
         kill in between leaves a shard the manifest does not name, which a resume rewrites)."""
         self._close_files()
-        np.save(self.dir / "games.npy", np.array(self.games, dtype=GAME_DTYPE))
+        table = np.array(self.games, dtype=GAME_DTYPE)
+        np.save(self.dir / "games.npy", table)
+        self._tally(table)
         for si in self.dirty - {self.si}:
             np.save(self.out / self.shards[si]["name"] / "games.npy", np.array(self.tables[si], dtype=GAME_DTYPE))
         self.dirty.clear()
@@ -619,14 +641,7 @@ class _ShardWriter:
         return self._write_manifest(complete=True, seconds=seconds)
 
     def _write_manifest(self, complete: bool, seconds: float = 0.0) -> dict:
-        per_player = np.zeros((len(self.names), len(SPLITS)), np.int64)
-        targets = 0
-        for sh in self.shards:  # one shard's game table in memory at a time
-            g = np.load(self.out / sh["name"] / "games.npy")
-            for side in ("white", "black"):
-                mine = g[side] >= 0
-                np.add.at(per_player, (g[side][mine], g["split"][mine]), 1)
-            targets += _target_count(g)
+        per_player, targets = self.per_player, self.targets
         m = {
             "format": "playas-chess-dataset", "version": FORMAT_VERSION, "complete": complete,
             "options": self.options, "inputs": self.inputs, "input_hash": _hash_of(self.inputs),

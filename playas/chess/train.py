@@ -91,10 +91,11 @@ def train_base(data_dir, out, recipe: dict | None = None, checkpoint_seconds: fl
     per-epoch counts are split between the ranks, so an epoch is as much work as alone."""
     r = recipe_from(recipe)
     world = distributed.setup().world
-    data = ChessData(data_dir, part=distributed.part())
+    full = ChessData(data_dir)  # every game: the same sample on every rank
+    data = ChessData(data_dir, part=distributed.part()) if world > 1 else full
     games = None
-    if r["games_per_player"]:  # the same sample on every rank: it reads only the games table
-        games = ChessData(data_dir).sample_games("train", r["games_per_player"], r["seed"])
+    if r["games_per_player"]:
+        games = full.sample_games("train", r["games_per_player"], r["seed"])
     train_idx, val_idx = data.targets("train", games=games), data.targets("val")
     if len(train_idx) < r["batch_size"]:
         raise PlayasError(f"{data_dir} has {len(train_idx)} training positions; need at least one batch "

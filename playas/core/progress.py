@@ -9,8 +9,8 @@ import time
 class Progress:
     """``with Progress(total, "prepare") as p: p.update(n, plies=...)``."""
 
-    def __init__(self, total: int | None, desc: str, unit: str = "it", every: float = 0.5):
-        self.total, self.desc, self.unit, self.every = total, desc, unit, every
+    def __init__(self, total: int | None, desc: str, unit: str = "it", every: float = 0.5, quiet: bool = False):
+        self.total, self.desc, self.unit, self.every, self.quiet = total, desc, unit, every, quiet
         self.done = 0
         self.start = self.last = time.monotonic()
         self.tty = sys.stderr.isatty()
@@ -27,6 +27,8 @@ class Progress:
             self._draw(end="\r" if self.tty else "\n")
 
     def _draw(self, end: str) -> None:
+        if self.quiet:  # e.g. every rank but the first under torchrun: one line is enough
+            return
         elapsed = max(time.monotonic() - self.start, 1e-9)
         rate = self.done / elapsed
         parts = [f"{self.desc}: {self.done:,}" + (f"/{self.total:,}" if self.total else "") + f" {self.unit}",

@@ -71,19 +71,6 @@ def cosine_lr(step: int, total: int, warmup: int = 100, floor: float = 0.1) -> f
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-class _Silent:
-    """The progress bar of ranks other than 0: one bar is enough."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-    def update(self, *args, **kwargs) -> None:
-        return None
-
-
 class _Loss(torch.nn.Module):
     """``step_loss(model, batch)`` as a module, for DDP to wrap: some step losses do not call
     ``model(...)`` (styles run ``game.head(model, ...)``), and DDP syncs gradients only through
@@ -95,6 +82,57 @@ class _Loss(torch.nn.Module):
 
     def forward(self, batch):
         return self.step_loss(self.model, batch)
+
+
+def _resume(state_path: Path, model, optimizer, main: bool) -> tuple[int, int, list]:
+    """(epoch, batch, history) to start from: the state file's, or the beginning."""
+    if not state_path.exists():
+        return 0, 0, []
+    st = torch.load(state_path, map_location="cpu", weights_only=False)  # every rank reads the same file
+    model.load_state_dict(st["model"])
+    optimizer.load_state_dict(st["optimizer"])
+    if main:
+        print(f"resuming from {state_path}: epoch {st['epoch'] + 1}, batch {st['batch']}", flush=True)
+    return st["epoch"], st["batch"], st["history"]
+
+
+def _distributed(loss_of: torch.nn.Module, rank: distributed.Rank) -> torch.nn.Module:
+    """``loss_of`` wrapped in DDP when there are several ranks."""
+    if rank.world == 1:
+        return loss_of
+    # Real DDP: gradients are all-reduced (averaged) in buckets during backward; frozen
+    # parameters (requires_grad=False) are left out by DDP itself. static_graph: every step
+    # uses the same parameters, though not all of them (Rocket's unused previous-action
+    # embedding), which DDP then learns once instead of searching the graph every step.
+    return torch.nn.parallel.DistributedDataParallel(
+        loss_of, device_ids=[rank.local_rank] if rank.device.startswith("cuda") else None, static_graph=True)
+
+
+class _Stop:
+    """Whether to stop after this step: Ctrl-C (and, under torchrun, SIGTERM or the loss of the
+    torchrun agent that started this worker). Under torchrun every rank stops at the same step."""
+
+    def __init__(self, world: int):
+        self.world, self.signalled, self.parent = world, False, os.getppid()
+        self.signals = [signal.SIGINT] + ([signal.SIGTERM] if world > 1 else [])
+        self.old: dict = {}
+
+    def __enter__(self) -> _Stop:
+        if threading.current_thread() is threading.main_thread():
+            self.old = {s: signal.signal(s, self._flag) for s in self.signals}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self.old.items():
+            signal.signal(s, h)
+
+    def _flag(self, *_) -> None:
+        self.signalled = True
+
+    def now(self) -> bool:
+        if self.world == 1:
+            return self.signalled
+        return distributed.any_across(self.signalled or os.getppid() != self.parent)  # one tiny all-reduce
 
 
 def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int,
@@ -110,27 +148,12 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int
     state_path = Path(state_path)
     rank = distributed.setup()
     main = rank.rank == 0
-    history: list[dict] = []
-    start_epoch, start_batch = 0, 0
-    if state_path.exists():  # every rank resumes from the same file
-        st = torch.load(state_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(st["model"])
-        optimizer.load_state_dict(st["optimizer"])
-        start_epoch, start_batch, history = st["epoch"], st["batch"], st["history"]
-        if main:
-            print(f"resuming from {state_path}: epoch {start_epoch + 1}, batch {start_batch}", flush=True)
+    start_epoch, start_batch, history = _resume(state_path, model, optimizer, main)
     base_lrs = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
     for g, lr in zip(optimizer.param_groups, base_lrs):
         g["initial_lr"] = lr
     model.to(rank.device)  # a GPU under torchrun with nccl; back on the CPU when done
-    loss_of = _Loss(model, step_loss)
-    if rank.world > 1:
-        # Real DDP: gradients are all-reduced (averaged) in buckets during backward; frozen
-        # parameters (requires_grad=False) are left out by DDP itself. static_graph: every step
-        # uses the same parameters, though not all of them (Rocket's unused previous-action
-        # embedding), which DDP then learns once instead of searching the graph every step.
-        loss_of = torch.nn.parallel.DistributedDataParallel(
-            loss_of, device_ids=[rank.local_rank] if rank.device.startswith("cuda") else None, static_graph=True)
+    loss_of = _distributed(_Loss(model, step_loss), rank)
 
     def save(epoch, batch):
         if not main:  # one writer; the others' parameters are the same
@@ -140,68 +163,52 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, epochs: int
                     "epoch": epoch, "batch": batch, "history": history}, tmp)
         os.replace(tmp, state_path)
 
-    interrupted = []
-    parent = os.getppid()  # under torchrun, its agent: a worker it left behind stops too
-    # Under torchrun, SIGTERM (torchrun stopping its workers) saves too; alone, only Ctrl-C, as ever.
-    signals = [signal.SIGINT] + ([signal.SIGTERM] if rank.world > 1 else [])
-    old = {s: signal.getsignal(s) for s in signals}
-    if threading.current_thread() is threading.main_thread():
-        for s in signals:
-            signal.signal(s, lambda *a: interrupted.append(1))
     try:
-        for epoch in range(start_epoch, epochs):
-            plan = batches(epoch)
-            plan = plan[:distributed.min_across(len(plan))]  # every rank takes as many steps
-            total_steps = len(plan) * epochs
-            first = start_batch if epoch == start_epoch else 0
-            model.train()
-            sums: dict[str, float] = {}
-            n = 0
-            last_save = time.monotonic()
-            started = time.monotonic()
-            bar_ = Progress(len(plan), f"{desc} epoch {epoch + 1}/{epochs}", unit="batches") if main else _Silent()
-            with bar_ as bar:
-                bar.update(first)
-                for b, batch in enumerate(prefetch(plan[first:], load), start=first):
-                    step = epoch * len(plan) + b
-                    for g, lr in zip(optimizer.param_groups, base_lrs):
-                        g["lr"] = lr * cosine_lr(step, total_steps)
-                    loss, metrics = loss_of(batch)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if grad_clip:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                    optimizer.step()
-                    n += 1
-                    for k, v in metrics.items():
-                        sums[k] = sums.get(k, 0.0) + float(v)
-                    bar.update(1, **{k: f"{s / n:.3f}" for k, s in sums.items()})
-                    # a signal to any rank stops all at this same step (one tiny all-reduce)
-                    stop = distributed.any_across(bool(interrupted) or os.getppid() != parent) \
-                        if rank.world > 1 else bool(interrupted)
-                    if stop or time.monotonic() - last_save > checkpoint_seconds:
-                        save(epoch, b + 1)
-                        last_save = time.monotonic()
-                        if stop:
+        with _Stop(rank.world) as stop:
+            for epoch in range(start_epoch, epochs):
+                plan = batches(epoch)
+                plan = plan[:distributed.min_across(len(plan))]  # every rank takes as many steps
+                first = start_batch if epoch == start_epoch else 0
+                model.train()
+                sums: dict[str, float] = {}
+                started = last_save = time.monotonic()
+                with Progress(len(plan), f"{desc} epoch {epoch + 1}/{epochs}", unit="batches", quiet=not main) as bar:
+                    bar.update(first)
+                    for b, batch in enumerate(prefetch(plan[first:], load), start=first):
+                        for g, lr in zip(optimizer.param_groups, base_lrs):
+                            g["lr"] = lr * cosine_lr(epoch * len(plan) + b, len(plan) * epochs)
+                        loss, metrics = loss_of(batch)
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        if grad_clip:
+                            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                        optimizer.step()
+                        for k, v in metrics.items():
+                            sums[k] = sums.get(k, 0.0) + float(v)
+                        n = b + 1 - first
+                        bar.update(1, **{k: f"{s / n:.3f}" for k, s in sums.items()})
+                        stopping = stop.now()
+                        if stopping or time.monotonic() - last_save > checkpoint_seconds:
+                            save(epoch, b + 1)
+                            last_save = time.monotonic()
+                        if stopping:
                             if main:
                                 print(f"\ninterrupted: state saved to {state_path}; run again to resume", flush=True)
                             raise KeyboardInterrupt
-            # averaged over the ranks (each trained and validates on its own share)
-            train = distributed.mean_across({f"train_{k}": round(s / max(n, 1), 4) for k, s in sums.items()})
-            record = {"epoch": epoch + 1, **train, "train_seconds": round(time.monotonic() - started, 2),
-                      "batches": len(plan) - first}
-            if validate is not None:
-                model.eval()
-                record.update(distributed.mean_across(validate()))
-            history.append(record)
-            save(epoch + 1, 0)
-            if main:
-                print("  ".join(f"{k} {v}" for k, v in record.items()), flush=True)
-            if on_epoch:
-                on_epoch(epoch, record)
+                # averaged over the ranks (each trained and validates on its own share)
+                n = max(len(plan) - first, 1)
+                record = {"epoch": epoch + 1, **distributed.mean_across({f"train_{k}": round(s / n, 4)
+                                                                           for k, s in sums.items()}),
+                          "train_seconds": round(time.monotonic() - started, 2), "batches": len(plan) - first}
+                if validate is not None:
+                    model.eval()
+                    record.update(distributed.mean_across(validate()))
+                history.append(record)
+                save(epoch + 1, 0)
+                if main:
+                    print("  ".join(f"{k} {v}" for k, v in record.items()), flush=True)
+                if on_epoch:
+                    on_epoch(epoch, record)
     finally:
         model.to("cpu")
-        if threading.current_thread() is threading.main_thread():
-            for s, h in old.items():
-                signal.signal(s, h)
     return history

@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from ..core import config, distributed, styled
 from ..core.card import read_card
 from ..core import train as core_train
-from ..core.distributed import to_device
 from ..core.errors import PlayasError
 from ..core.game import Examples
 from ..core.trunk import TrunkCache, cache_trunk
@@ -117,7 +116,7 @@ def accuracy(net: RocketNet, data: RocketData, idx: np.ndarray, context: int, ba
     nll = correct = 0.0
     for s in range(0, len(idx), batch_size):
         i = idx[s:s + batch_size]
-        logits = net(*to_device(data.windows(i, context), next(net.parameters()).device))[:, -1].float().cpu()
+        logits = net(*distributed.to_device(data.windows(i, context), next(net.parameters()).device))[:, -1].float().cpu()
         y = torch.from_numpy(data.action[i])
         nll += F.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
@@ -156,7 +155,7 @@ def train_base(data_dir, out, recipe: dict | None = None, checkpoint_seconds: fl
     history = core_train.fit(
         net, opt, epochs=r["epochs"],
         batches=lambda e: core_train.epoch_plan(train_idx, per_epoch, distributed.share(r["batch_size"]), r["seed"], e),
-        load=lambda i: to_device(window_targets(data, i, k)), step_loss=step_loss,
+        load=lambda i: distributed.to_device(window_targets(data, i, k)), step_loss=step_loss,
         validate=(lambda: accuracy(net, data, val_idx, k)) if distributed.any_across(len(val_idx) > 0) else None,
         state_path=Path(out).with_suffix(".train-state"), desc="train-base", checkpoint_seconds=checkpoint_seconds)
     card = {"kind": "base", "recipe": r, "split": split, "world_size": distributed.setup().world,
