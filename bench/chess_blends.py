@@ -23,8 +23,8 @@ from playas.chess.model import CHESS, load_model
 from playas.chess.play import StylePlayer, play_match
 from playas.chess.policy import Policy
 from playas.chess.properties import dataset_properties, game_properties
-from playas.chess.styles import examples, style_plies
-from playas.core.styled import style_logliks
+from playas.chess.game import examples, style_plies
+from playas.core.learning import style_logliks
 from playas.core.trunk import cache_trunk
 
 from .chess_data import accuracy, owner_rows, player_games, styled_logits

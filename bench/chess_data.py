@@ -8,9 +8,9 @@ import torch
 
 from playas.chess.dataset import SPLITS, ChessData
 from playas.chess.model import CHESS
-from playas.chess.styles import examples, within_plies
+from playas.chess.game import examples, within_plies
 from playas.chess.train import make_batch
-from playas.core.styled import fit_styles, style_logliks
+from playas.core.learning import fit_styles, style_logliks
 from playas.core.trunk import cache_trunk
 
 
@@ -81,7 +81,7 @@ def likelihoods_both(model, cache, z=None, repertoire="table") -> tuple[np.ndarr
 def repertoire_with(model, data, replace: dict[str, np.ndarray]):
     """The table's repertoire with the named players' counts replaced by those of their rows
     ``replace[name]`` (a player enrolled from other games)."""
-    from playas.chess.styles import situations
+    from playas.chess.game import situations
     from playas.core.repertoire import Repertoire
 
     rep = model.table.repertoire

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from playas.chess.dataset import ChessData
 from playas.chess.encoding import index_to_move
 from playas.chess.model import load_model
-from playas.chess.styles import style_plies
+from playas.chess.model import style_plies
 from playas.chess.train import make_batch
 from playas.core.fitting import rank_by_similarity
 

@@ -25,14 +25,14 @@ import numpy as np
 
 from bench.common import ROOT, arguments, finish, table
 from bench.rocket_styles import baseline_scores, histograms
-from playas.core import styled
+from playas.core import learning as styled
 from playas.rocket import actions
 from playas.rocket.dataset import RocketData
 from playas.rocket.frames import BOOST, OBS_SIZE, POS, VEL, observe
 from playas.rocket.match import play_match
 from playas.rocket.model import ROCKET, load_styled
 from playas.rocket.properties import player_properties, properties
-from playas.rocket.train import cache
+from playas.rocket.game import cache
 
 SHOWN = ("speed", "boost_per_minute", "airborne", "ball_distance")
 

@@ -35,7 +35,8 @@ from playas.core.trunk import TrunkCache
 from playas.rocket.dataset import RocketData, prepare
 from playas.rocket.evaluate import CONTROLS, predictions, scores
 from playas.rocket.model import ROCKET, load_base, load_styled, pack
-from playas.rocket.train import cache, window_targets
+from playas.rocket.game import cache
+from playas.rocket.train import window_targets
 
 BINS = {"speed": np.linspace(0, 2300, 13), "boost": np.linspace(0, 100, 11),
         "height": np.array([0, 25, 50, 100, 200, 400, 700, 1100, 1600, 2100]),
@@ -225,12 +226,13 @@ def main() -> None:
     loop = 20 * 256 * k / (time.perf_counter() - t0)
     speed.append(["training, decisions/s (windows of 16)", f"{loop:,.0f} with data loading (no prefetch), "
                   f"{raw:,.0f} raw forward/backward ({loop / raw:.2f}x)"])
-    from playas.rocket.styles import identify
+    from playas.core.verbs import identify
+    from playas.rocket.game import GAME
 
     test_file = data.games[sorted(test_games)[0]]["file"]
     who = next(s["name"] for s in data.sequences if s["game"] == sorted(test_games)[0])
     t0 = time.perf_counter()
-    identify(a.styled, [SHARED / "rocket" / "replays" / test_file], who)
+    identify(GAME, a.styled, [SHARED / "rocket" / "replays" / test_file], player=who)
     speed.append([f"identify one game from its file ({test_file})", f"{time.perf_counter() - t0:.2f} s"])
     speed.append(["likelihood of every style, all test decisions", f"{ll_seconds:.1f} s for {len(all_rows):,} decisions"])
     styled_net = model.eval()

@@ -18,8 +18,16 @@ def _add_bots(game: str, commands) -> None:
         ADD[game](commands)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistake on the command line said in one line (and exit 2), as every
+    other mistake is."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (--help shows the usage)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="playas", description="Play games as a particular person.")
+    parser = Parser(prog="playas", description="Play games as a particular person.")
     games = parser.add_subparsers(dest="game", metavar="GAME", required=True)
     for game, module in GAMES.items():
         _add_bots(game, importlib.import_module(module).register(games))

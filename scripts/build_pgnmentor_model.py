@@ -66,8 +66,8 @@ def main():
     if not enrolled.exists():
         from playas.chess.dataset import ChessData
         from playas.chess.model import CHESS, load_styled, save_model
-        from playas.chess.styles import examples, style_plies, within_plies
-        from playas.core import styled as core_styled
+        from playas.chess.game import examples, style_plies, within_plies
+        from playas.core import learning as core_styled
         from playas.core.checkpoint import card_for_copy
         from playas.core.trunk import cache_trunk
 
@@ -103,7 +103,7 @@ def add_repertoires(final: Path) -> None:
     """Step 6: the repertoires of the shipped model, from every training game."""
     from playas.chess.dataset import ChessData
     from playas.chess.model import load_styled, save_model
-    from playas.chess.styles import add_repertoire, situations
+    from playas.chess.game import add_repertoire, situations
     from playas.core.checkpoint import card_for_copy
     from playas.core.repertoire import Repertoire
 

@@ -6,10 +6,10 @@ player's own style on the held-out games of players with 3+ games, and stylometr
 A diagnostic for recipe choices (bench/rocket_styles.py is the benchmark).
 """
 import sys, numpy as np, torch
-from playas.core import styled
+from playas.core import learning as styled
 from playas.rocket.dataset import RocketData
 from playas.rocket.model import load_styled, ROCKET
-from playas.rocket.train import cache
+from playas.rocket.game import cache
 from playas.rocket.evaluate import predictions, scores
 data = RocketData.open('data/rocket-all')
 for path in sys.argv[1:]:

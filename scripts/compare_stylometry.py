@@ -20,7 +20,7 @@ import torch
 from bench.chess_data import cache_queries, likelihoods, owner_rows, player_games, topk
 from playas.chess.dataset import ChessData
 from playas.chess.model import load_model
-from playas.chess.styles import style_plies
+from playas.chess.model import style_plies
 from playas.core.errors import PlayasError
 
 ROOT = Path(__file__).resolve().parents[1]

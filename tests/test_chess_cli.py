@@ -130,7 +130,7 @@ def comma_names(tmp_path_factory):
     """A styled model whose players are spelled as PGN headers spell them ("Carlsen, Magnus"), with
     rows and adapters that differ, so the right row is seen to be chosen."""
     from playas.chess.model import CHESS, save_model
-    from playas.core import styled
+    from playas.core import learning as styled
 
     net, _ = load_model(ROOT / "models" / "maia-1100.pt")
     torch.manual_seed(0)

@@ -16,9 +16,10 @@ from playas.chess.encoding import book_key
 from playas.chess.model import load_model
 from playas.chess.pgn import iter_game_texts
 from playas.chess.policy import Policy
-from playas.chess.styles import train_styles
+from playas.chess.game import GAME
+from playas.core.verbs import train_styles
 from playas.chess.train import make_batch, train_base
-from playas.core.mhr import Styled
+from playas.core.mhr import MHRModel
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAYERS = ["DeLaBourdonnais", "McDonnell", "MacKenzie", "Horwitz"]
@@ -41,13 +42,13 @@ def world(shared_data, tmp_path_factory):
     prepare([pg / f"{p}.pgn.gz" for p in PLAYERS], tmp / "ds", owner_from_filename_=True, split=(0.7, 0.1, 0.2))
     train_base(tmp / "ds", tmp / "base.pt", {"net": {"blocks": 2, "filters": 16, "se_ratio": 4}, "epochs": 1,
                                               "positions_per_epoch": 8192, "batch_size": 128, "val_positions": 500})
-    card = train_styles(tmp / "base.pt", tmp / "ds", tmp / "styled.pt", TINY_STYLES)
+    card = train_styles(GAME, tmp / "base.pt", tmp / "ds", tmp / "styled.pt", TINY_STYLES)
     return {"tmp": tmp, "pg": pg, "ds": tmp / "ds", "model": tmp / "styled.pt", "card": card}
 
 
 def test_train_styles_writes_a_styled_checkpoint(world):
     model, blob = load_model(world["model"])
-    assert isinstance(model, Styled)
+    assert isinstance(model, MHRModel)
     assert model.table.names == PLAYERS
     assert all(g > 20 for g in model.table.games)
     card = json.loads(world["model"].with_suffix(".json").read_text())
@@ -168,7 +169,7 @@ def test_properties_steering_and_play(world, tmp_path):
     b = Policy.load(out, style="Horwitz", steer={"capture_rate": 3.0}).analyse(chess.Board())
     assert a.probs.tolist() != b.probs.tolist()
     pgn = tmp_path / "games.pgn"
-    r = playas("chess", "play", "--model", out, "--style", "Horwitz", "--vs", "McDonnell", "--games", "2",
+    r = playas("chess", "play", "--model", out, "--style", "Horwitz", "--vs", "McDonnell", "--rounds", "2",
                "--max-plies", "60", "--out", pgn)
     assert "wrote 2 games" in r.stdout
     with open(pgn) as f:
@@ -186,7 +187,7 @@ def test_trunk_cache_keeps_the_callers_order(world):
     its own query, though the dataset is read in sorted order."""
     from playas.chess.dataset import ChessData
     from playas.chess.model import CHESS
-    from playas.chess.styles import examples
+    from playas.chess.game import examples
     from playas.core.trunk import cache_trunk
 
     model, _ = load_model(world["model"])
@@ -226,8 +227,8 @@ def test_fast_likelihood_matches_running_each_style(world):
     from playas.chess.dataset import ChessData
     from playas.chess.likelihood import head_logliks
     from playas.chess.model import CHESS
-    from playas.chess.styles import examples
-    from playas.core import styled
+    from playas.chess.game import examples
+    from playas.core import learning as styled
     from playas.core.trunk import cache_trunk
 
     net, _ = load_model(world["tmp"] / "base.pt")

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from playas.core.errors import PlayasError
-from playas.core.fitting import adam, fit_row, rank_by_similarity
-from playas.core.mhr import MHRConfig, MHRConv2d, MHRLinear, Router, Styled, routing_weights
-from playas.core.styles import StyleTable, parse_blend, parse_steer
+from playas.core.fitting import adam, fit_rows, rank_by_similarity
+from playas.core.mhr import MHRConfig, MHRConv2d, MHRLinear, Router, MHRModel, routing_weights
+from playas.core.table import StyleTable, parse_blend, parse_steer
 
 
 class Toy(nn.Module):
@@ -27,7 +27,7 @@ class Toy(nn.Module):
 def styled_toy(players=("a", "b", "c"), heads=4, skills=3, rank=2, seed=0):
     torch.manual_seed(seed)
     table = StyleTable(list(players), heads, skills)
-    return Styled(Toy(), MHRConfig(heads=heads, skills=skills, rank=rank, targets=("conv", "fc")), table), table
+    return MHRModel(Toy(), MHRConfig(heads=heads, skills=skills, rank=rank, targets=("conv", "fc")), table), table
 
 
 def randomise_adapters(model, std=0.2):
@@ -105,7 +105,7 @@ def styled_transformer(players=("a", "b", "c"), heads=4, skills=3, rank=2):
     plain = copy.deepcopy(base)
     targets = ("embed", "head", *(f"blocks.{i}.{n}" for i in range(2) for n in ("q", "k", "v", "out", "fc1", "fc2")))
     table = StyleTable(list(players), heads, skills)
-    return Styled(base, MHRConfig(heads=heads, skills=skills, rank=rank, targets=targets), table), table, plain
+    return MHRModel(base, MHRConfig(heads=heads, skills=skills, rank=rank, targets=targets), table), table, plain
 
 
 def test_transformer_new_adapters_change_nothing():
@@ -238,7 +238,7 @@ def test_steering_direction_is_top_players_weights_minus_all():
         table.steering_direction({"a": 1.0, "b": 2.0})
 
 
-def test_fit_row_recovers_a_players_style():
+def test_fit_rows_recovers_a_players_style():
     """Data made by one known style row: a row fitted from the mean finds that player."""
     model, table = styled_toy(players=[f"p{i}" for i in range(6)], seed=1)
     randomise_adapters(model, std=2.0)  # styles that matter more than the base
@@ -253,7 +253,8 @@ def test_fit_row_recovers_a_players_style():
     nll = lambda z, b: nn.functional.cross_entropy(model(b[0], z=z), b[1])
     with torch.no_grad():
         true_loss = nll(table.z[4], (x, target)).item()
-    z, losses = fit_row(nll, table.z.detach().mean(0), batches, steps=150, lr=0.1)
+    z, losses = fit_rows(lambda zz, b: nll(zz[0], b), table.z.detach().mean(0)[None], batches, steps=150, lr=0.1)
+    z = z[0]
     assert losses[0] > true_loss + 0.05  # the mean style starts clearly worse ...
     assert sum(losses[-4:]) / 4 < true_loss + 0.01  # ... and the fitted row ends as good as the true one
     assert int(rank_by_similarity(z, table.z.detach()).argmax()) == 4
@@ -274,7 +275,7 @@ def test_adam_steps_as_torch_adam_does():
 
 
 def test_core_imports_no_game_code():
-    code = ("import sys, playas.core.mhr, playas.core.styles, playas.core.train, playas.core.fitting, "
+    code = ("import sys, playas.core.mhr, playas.core.table, playas.core.train, playas.core.fitting, "
             "playas.core.checkpoint, playas.core.plot; "
             "bad = [m for m in sys.modules if m == 'chess' or m.startswith(('chess.', 'playas.chess', 'playas.bots'))]; "
             "assert not bad, bad")

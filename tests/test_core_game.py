@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playas.core import checkpoint, styled
+from playas.core import checkpoint, learning as styled
 from playas.core.card import card_players
 from playas.core.errors import PlayasError
-from playas.core.game import Examples, Game
+from playas.core.game import Examples, Network
 from playas.core.repertoire import PRIOR_WEIGHTS
 from playas.core.trunk import cache_trunk
 
@@ -40,7 +40,7 @@ class ToyNet(nn.Module):
         return self.out(torch.relu(self.fc(h)))
 
 
-class Toy(Game):
+class Toy(Network):
     name = "toy"
 
     def describe(self, net):

@@ -163,7 +163,7 @@ def test_b_styles_on_two_ranks_move_every_players_row(work, base2):
     assert stdout.count("wrote ") == 1
     model, blob = load_styled(out)
     z = model.table.z.detach()
-    # rows start uniform in (-1e-3, 1e-3) (core.styles.StyleTable); every one must have learned
+    # rows start uniform in (-1e-3, 1e-3) (core.table.StyleTable); every one must have learned
     moved = z.flatten(1).abs().amax(1)
     assert len(z) == blob["card"]["players"] > 10
     assert (moved > 1e-2).all(), moved

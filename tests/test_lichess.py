@@ -48,12 +48,12 @@ def styled_model(tmp_path_factory):
     """A styled model of two players over Maia-1100 (untrained adapters: the styles are names here)."""
     from playas.chess.model import load_model, save_model
     from playas.chess.model import CHESS
-    from playas.core.mhr import MHRConfig, Styled
-    from playas.core.styles import StyleTable
+    from playas.core.mhr import MHRConfig, MHRModel
+    from playas.core.table import StyleTable
 
     net, _ = load_model(MAIA)
     torch.manual_seed(0)
-    model = Styled(net, MHRConfig(heads=2, skills=2, rank=2, targets=CHESS.adapter_targets(net, {"adapt_blocks": 1})),
+    model = MHRModel(net, MHRConfig(heads=2, skills=2, rank=2, targets=CHESS.adapter_targets(net, {"adapt_blocks": 1})),
                    StyleTable(["Tal", "Petrosian"], 2, 2, [10, 10]))
     path = tmp_path_factory.mktemp("styled") / "styled.pt"
     save_model(path, model, {"kind": "styled", "players": 2, "games_per_player": {"Tal": 10, "Petrosian": 10}})

@@ -143,7 +143,7 @@ def lichess(shared_data):
 def tiny(tmp_path_factory):
     """A styled model of three players over a small untrained network, quick to enroll into."""
     from playas.chess.model import CHESS, ChessNet, NetConfig, save_model
-    from playas.core import styled
+    from playas.core import learning as styled
 
     net = ChessNet(NetConfig(blocks=2, filters=16, se_ratio=4)).eval()  # untrained: the styles are names here
     torch.manual_seed(0)
@@ -161,7 +161,7 @@ def enrolled(lichess, tiny, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("enrolled")
     lichess.faults[:] = ["429", ("drop", 15)]
     start = len(lichess.requests)
-    r = playas("enroll", "--lichess-user", "georgmeier", "--max", 40, "--perf", "blitz", "--name", STYLE,
+    r = playas("enroll", "--lichess-user", "georgmeier", "--max", 40, "--speed", "blitz", "--name", STYLE,
                "--lichess-url", lichess.url, "--model", tiny, "--out", out_dir / "georg.pt")
     return {"run": r, "dir": out_dir, "model": out_dir / "georg.pt", "requests": lichess.requests[start:]}
 
@@ -204,7 +204,7 @@ def test_the_same_games_from_a_pgn_record_their_files(lichess, tiny, tmp_path):
     (["--lichess-user", "nobody-here"], "there is no Lichess user 'nobody-here' at"),
     (["--lichess-user", "Dlugy"], "3 games of x found; enrollment needs at least 5"),
     (["--lichess-user", "Georg Meier"], "is not a Lichess username"),
-    (["--lichess-user", USER, "--perf", "blitz,crazyhouse"], "--perf takes speeds of standard chess"),
+    (["--lichess-user", USER, "--speed", "blitz,crazyhouse"], "is not a list of speeds"),
     (["--lichess-user", USER, "--player", USER], "--lichess-user names the player"),
     (["--lichess-user", USER, "--lichess-url", "CLOSED"], "could not fetch the games of GeorgMeier"),
 ])

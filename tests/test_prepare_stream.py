@@ -167,7 +167,7 @@ def test_next_month_appends_and_the_same_input_is_refused(dumps, tmp_path):
 def test_cli_filters_append_and_a_bad_speed(dumps, tmp_path):
     out = tmp_path / "cli"
     cmd = [sys.executable, "-m", "playas", "chess", "prepare", "--out", str(out), "--min-games", "10",
-           "--time-control", "blitz", "--rated-only", "--min-rating", "2000", "--shard-games", "400"]
+           "--speed", "blitz", "--rated-only", "--min-rating", "2000", "--shard-games", "400"]
     r = subprocess.run(cmd + [str(dumps[2014])], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "shards" in r.stdout and "filtered: rating" in r.stdout
@@ -175,7 +175,7 @@ def test_cli_filters_append_and_a_bad_speed(dumps, tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads((out / "manifest.json").read_text())["inputs"][1]["done"]
     before = (out / "manifest.json").read_text()
-    r = subprocess.run(cmd[:-2] + ["--shard-games", "400", "--time-control", "hyperbullet", str(dumps[2014])],
+    r = subprocess.run(cmd[:-2] + ["--shard-games", "400", "--speed", "hyperbullet", str(dumps[2014])],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "is not a list of speeds" in r.stderr
     r = subprocess.run(cmd + [str(dumps[2014]), "--append"], capture_output=True, text=True)

@@ -97,16 +97,16 @@ def test_eval_identify_enroll_predict(trained, capsys, tmp_path):
     code, out, _ = run(capsys, "rocket", "eval", "--model", styled, "--data", trained / "data", "--split", "train", "--json")
     r = json.loads(out)
     assert code == 0 and {"top1", "throttle", "handbrake"} <= set(next(iter(r.values())))
-    code, out, _ = run(capsys, "rocket", "identify", "--model", styled, "--replay", REPLAYS / "c618e9aafdd5.replay",
+    code, out, _ = run(capsys, "rocket", "identify", "--model", styled, "--games", REPLAYS / "c618e9aafdd5.replay",
                        "--player", "dtracers | calculated.gg", "--json", "--top", "3")
     ranking = json.loads(out)["ranking"]
     assert code == 0 and len(ranking) == 3 and {"name", "score"} <= set(ranking[0])
     code, out, _ = run(capsys, "rocket", "enroll", "--model", styled, "--name", "klay2",
-                       "--replay", REPLAYS / "0b8e1ef3b081.replay", "--player", "klay", "--out", tmp_path / "e.pt")
+                       "--games", REPLAYS / "0b8e1ef3b081.replay", "--player", "klay", "--out", tmp_path / "e.pt")
     assert code == 0 and "enrolled klay2" in out
     code, out, _ = run(capsys, "rocket", "styles", "list", "--model", tmp_path / "e.pt")
     assert "klay2" in out
-    code, out, _ = run(capsys, "rocket", "predict", "--model", styled, "--replay", REPLAYS / "0b8e1ef3b081.replay",
+    code, out, _ = run(capsys, "rocket", "predict", "--model", styled, "--game", REPLAYS / "0b8e1ef3b081.replay",
                        "--player", "KLAY", "--at", "12", "--json")
     p = json.loads(out)
     assert code == 0 and p["player"] == "klay" and len(p["top"]) == 5
@@ -116,12 +116,12 @@ def test_eval_identify_enroll_predict(trained, capsys, tmp_path):
 @needs_replays
 def test_clear_errors(trained, capsys, tmp_path):
     styled = trained / "styled.pt"
-    code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--replay", tmp_path / "nope.replay", "--player", "x")
+    code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--games", tmp_path / "nope.replay", "--player", "x")
     assert code == 2 and "does not exist" in err and "Traceback" not in err
-    code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--replay", REPLAYS / "0b8e1ef3b081.replay",
+    code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--games", REPLAYS / "0b8e1ef3b081.replay",
                        "--player", "Nobody")
     assert code == 2 and "did not play" in err and "klay" in err
-    code, _, err = run(capsys, "rocket", "predict", "--model", styled, "--replay", REPLAYS / "0b8e1ef3b081.replay",
+    code, _, err = run(capsys, "rocket", "predict", "--model", styled, "--game", REPLAYS / "0b8e1ef3b081.replay",
                        "--player", "klay", "--style", "Posixx")
     assert code == 2 and "unknown player" in err
     chess_model = Path(__file__).resolve().parents[1] / "models" / "maia-1100.pt"
@@ -130,7 +130,7 @@ def test_clear_errors(trained, capsys, tmp_path):
     bad = tmp_path / "bad.replay"
     shutil.copy(REPLAYS / "0b8e1ef3b081.replay", bad)
     bad.write_bytes(bad.read_bytes()[:5000])
-    code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--replay", bad, "--player", "klay")
+    code, _, err = run(capsys, "rocket", "identify", "--model", styled, "--games", bad, "--player", "klay")
     assert code == 2 and "Traceback" not in err and err.count("\n") == 1
 
 
@@ -143,10 +143,10 @@ def test_shipped_model_on_the_shipped_sample(capsys):
     """What the README shows on a fresh clone: the shipped model, the shipped sample replay."""
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
     assert card["game"] == "rocket" and card["players"] >= 30 and SHIPPED.stat().st_size < 10e6
-    code, out, _ = run(capsys, "rocket", "identify", "--replay", SAMPLE, "--player", "Nadir", "--json", "--top", "3")
+    code, out, _ = run(capsys, "rocket", "identify", "--games", SAMPLE, "--player", "Nadir", "--json", "--top", "3")
     r = json.loads(out)
     assert code == 0 and r["ranking"][0]["name"] == "Nadir"  # the model learned from this game
-    code, out, _ = run(capsys, "rocket", "predict", "--replay", SAMPLE, "--player", "rustixote", "--at", "30",
+    code, out, _ = run(capsys, "rocket", "predict", "--game", SAMPLE, "--player", "rustixote", "--at", "30",
                        "--style", "Posix:0.5,Nadir:0.5", "--steer", "speed=4", "--json")
     p = json.loads(out)
     assert code == 0 and p["style"] == "Posix:0.5,Nadir:0.5" and 0 < p["did"]["p"] <= 1

@@ -25,7 +25,8 @@ from playas.bots.arena import play_clocked
 from playas.chess.search import search
 from playas.chess.policy import Policy
 from playas.chess.prepare import prepare
-from playas.chess.styles import train_styles
+from playas.chess.game import GAME
+from playas.core.verbs import train_styles
 from playas.chess.train import train_base
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -349,7 +350,7 @@ def _train_tiny_styles(shared_data, tmp):
             owner_from_filename_=True, split=(0.8, 0.1, 0.1))
     train_base(tmp / "ds", tmp / "base.pt", {"net": {"blocks": 2, "filters": 16, "se_ratio": 4}, "epochs": 1,
                                               "positions_per_epoch": 4096, "batch_size": 128, "val_positions": 256})
-    train_styles(tmp / "base.pt", tmp / "ds", tmp / "styled.pt",
+    train_styles(GAME, tmp / "base.pt", tmp / "ds", tmp / "styled.pt",
                  {"mhr": {"heads": 4, "skills": 4, "rank": 2, "adapt_blocks": 1}, "epochs": 2,
                   "lr_adapters": 0.01,  # 10x the recipe's: styles this tiny become distinct in seconds
                   "positions_per_epoch": 4096, "batch_size": 128, "games_per_player": 100, "val_positions": 256})

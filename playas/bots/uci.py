@@ -126,7 +126,7 @@ def parse_temperature(text: str) -> float:
 
 
 def parse_steer_option(text: str) -> dict[str, float]:
-    from ..core.styles import parse_steer
+    from ..core.table import parse_steer
 
     return parse_steer([s for s in re.split(r"[,\s]+", text) if s])
 

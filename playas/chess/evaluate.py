@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from ..core.errors import PlayasError
-from ..core.mhr import Styled
+from ..core.mhr import MHRModel
 from ..core.progress import Progress
-from ..core.styled import routed_rows, table_rows
+from ..core.learning import routed_rows, table_rows
 from .dataset import ChessData
 from .model import CHESS
 from .train import make_batch
@@ -22,7 +22,7 @@ def styled_forward(model, players: list[str], style: str | None = None, steer: d
     ``style``/``steer`` for every position. Where the style has a repertoire (to ``book_depth``
     plies; 0: none), the logits are the log-probabilities of the person's combined model; from
     ``style_plies`` on (where the styles stopped learning), the base network's, as in play."""
-    if not isinstance(model, Styled):
+    if not isinstance(model, MHRModel):
         if style or steer:
             raise PlayasError("--style and --steer need a styled model")
         return lambda b: model(b["x"])[0]

@@ -32,7 +32,12 @@ from .pgn import header_names
 LOG = logging.getLogger("playas.chess.lichess")
 LICHESS_URL = "https://lichess.org/"
 TOKEN_VARIABLE = "LICHESS_TOKEN"
-SPEEDS = ("ultraBullet", "bullet", "blitz", "rapid", "classical", "correspondence")  # standard chess only
+SPEEDS = ("ultraBullet", "bullet", "blitz", "rapid", "classical", "correspondence")  # standard chess only, as the API spells them
+
+
+def api_speed(name: str) -> str:
+    """A speed as Lichess's API spells it (``ultraBullet``), from any case (``ultrabullet``)."""
+    return next((s for s in SPEEDS if s.lower() == name.lower()), name)
 DEFAULT_PERFS = ("bullet", "blitz", "rapid", "classical", "correspondence")
 RATE_LIMIT_WAIT = 60.0  # seconds Lichess asks for after HTTP 429 when it does not say
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,29}")
@@ -94,7 +99,8 @@ def check_request(username: str, max_games: int, perfs, url: str) -> None:
         raise PlayasError(f"--max must be at least 1, not {max_games}")
     unknown = [p for p in perfs if p not in SPEEDS]
     if unknown or not perfs:
-        raise PlayasError(f"--perf takes speeds of standard chess ({','.join(SPEEDS)}), not {','.join(unknown)!r}")
+        raise PlayasError(f"--speed takes speeds of standard chess ({','.join(s.lower() for s in SPEEDS)}), "
+                          f"not {','.join(unknown)!r}")
     if not url.startswith(("http://", "https://")):
         raise PlayasError(f"the Lichess URL must start with http:// or https://, not {url!r}")
 
@@ -103,7 +109,7 @@ def fetch_games(username: str, out_path, max_games: int = 200, perfs=DEFAULT_PER
                 token: str | None = None, tries: int = 5, rate_limit_wait: float = RATE_LIMIT_WAIT) -> Fetched:
     """Write ``username``'s latest public games (at most ``max_games``, of the speeds ``perfs``) to
     the PGN file ``out_path``; retried and resumed as the module says."""
-    perfs = list(perfs)
+    perfs = [api_speed(p) for p in perfs]
     check_request(username, max_games, perfs, url)
     url = url if url.endswith("/") else url + "/"
     written, failures = _Written(username), 0

@@ -1,5 +1,5 @@
 """The chess policy: lc0's SE-ResNet with a convolutional policy head and a WDL value head,
-and how :mod:`playas.core` styles it (:class:`ChessGame`).
+and how :mod:`playas.core` runs it under styles (:class:`ChessNetwork`).
 
 One class serves a network trained here and one imported from lc0/Maia weights, so every layer
 mirrors lc0's layout: a convolution followed by batch norm (lc0 folds its norm into
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import checkpoint
-from ..core.game import Game
+from ..core.game import Network
 from .encoding import NUM_PLANES, POLICY_MAP
 from .likelihood import head_logliks
 
@@ -109,7 +109,7 @@ class ChessNet(nn.Module):
         return p, v
 
 
-class ChessGame(Game):
+class ChessNetwork(Network):
     """Chess for :mod:`playas.core`: adapters on the last residual blocks and the policy head, so
     the trunk below them (:meth:`ChessNet.hidden`) is frozen and computed once per position."""
 
@@ -145,16 +145,22 @@ def first_adapted_block(model) -> int:
     return min(idx) if idx else len(model.base.blocks)
 
 
-CHESS = ChessGame()
+CHESS = ChessNetwork()
+
+
+def style_plies(card: dict) -> int | None:
+    """The plies a styled model's styles learned from (``max_ply`` of the recipe in its card):
+    past them the base network answers (see :class:`playas.chess.policy.Policy`)."""
+    return (card.get("recipe") or {}).get("max_ply")
 
 
 def save_model(path, model, card: dict) -> None:
-    """Save a :class:`ChessNet`, or a styled one (:class:`~playas.core.mhr.Styled`), with its card."""
+    """Save a :class:`ChessNet`, or a styled one (:class:`~playas.core.mhr.MHRModel`), with its card."""
     checkpoint.save_model(path, CHESS, model, card)
 
 
 def load_model(path):
-    """Load a chess checkpoint in eval mode: a :class:`ChessNet`, or a ``Styled`` one when it has
+    """Load a chess checkpoint in eval mode: a :class:`ChessNet`, or a ``MHRModel`` one when it has
     a style table. Returns the model and the whole checkpoint blob."""
     return checkpoint.load_model(path, CHESS)
 

@@ -16,8 +16,7 @@ import torch
 
 from ..core.errors import PlayasError
 from . import encoding as enc
-from .model import ChessNet, load_model
-from .styles import style_plies
+from .model import ChessNet, load_model, style_plies
 
 
 @dataclass
@@ -152,9 +151,9 @@ class Policy:
 
 def is_styled(model) -> bool:
     """Whether ``model`` has a style table (players to play as), or is a plain network."""
-    from ..core.mhr import Styled
+    from ..core.mhr import MHRModel
 
-    return isinstance(model, Styled)
+    return isinstance(model, MHRModel)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

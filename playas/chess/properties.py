@@ -96,13 +96,3 @@ def dataset_properties(data, games_per_player: int = 100, split: str | None = No
         out[name] = {"games": len(per_game), **mean_properties(per_game)}
     return out
 
-
-def steering_directions(table, props: dict, top_fraction: float = 0.25) -> dict[str, list]:
-    """Each property's steering direction in ``table`` (:meth:`StyleTable.steering_direction`),
-    from players' measured ``props``; properties known for fewer than 3 players are skipped."""
-    out = {}
-    for prop in PROPERTIES:
-        values = {n: p[prop] for n, p in props.items() if p["games"] > 0 and n in table.names}
-        if sum(v == v for v in values.values()) >= 3:
-            out[prop] = table.steering_direction(values, top_fraction)
-    return out

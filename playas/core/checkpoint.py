@@ -87,10 +87,10 @@ def load(path: str | os.PathLike, game: str) -> dict:
 
 def save_model(path: str | os.PathLike, game, model, card: dict) -> None:
     """Save ``game``'s base network, or a styled one (adapters and style table too), with its card."""
-    from .mhr import Styled
+    from .mhr import MHRModel
 
     payload = {}
-    if isinstance(model, Styled):
+    if isinstance(model, MHRModel):
         payload.update(mhr=model.cfg.to_dict(), styles=model.table.to_dict())
         model = model.base
     payload.update(game.describe(model), state_dict=model.state_dict())
@@ -99,16 +99,16 @@ def save_model(path: str | os.PathLike, game, model, card: dict) -> None:
 
 def load_model(path: str | os.PathLike, game):
     """Load a checkpoint of ``game`` in eval mode: its base network, or a
-    :class:`~playas.core.mhr.Styled` one when it has a style table. Returns the model and the
+    :class:`~playas.core.mhr.MHRModel` one when it has a style table. Returns the model and the
     whole checkpoint blob (its card under ``"card"``)."""
-    from .mhr import MHRConfig, Styled
-    from .styles import StyleTable
+    from .mhr import MHRConfig, MHRModel
+    from .table import StyleTable
 
     blob = load(path, game.name)
     net = model = game.build(blob)
     if "mhr" in blob:
         cfg = MHRConfig(**{**blob["mhr"], "targets": tuple(blob["mhr"]["targets"])})
-        model = Styled(net, cfg, StyleTable.from_dict(blob["styles"]))
+        model = MHRModel(net, cfg, StyleTable.from_dict(blob["styles"]))
     net.load_state_dict(blob["state_dict"])
     model.eval()
     return model, blob
@@ -116,20 +116,20 @@ def load_model(path: str | os.PathLike, game):
 
 def load_styled(path: str | os.PathLike, game):
     """:func:`load_model` for a model that must have a style table."""
-    from .mhr import Styled
+    from .mhr import MHRModel
 
     model, blob = load_model(path, game)
-    if not isinstance(model, Styled):
+    if not isinstance(model, MHRModel):
         raise PlayasError(f"{path} has no style table; train one first (train-styles)")
     return model, blob
 
 
 def load_base(path: str | os.PathLike, game):
     """:func:`load_model` for a model that must be a plain base network."""
-    from .mhr import Styled
+    from .mhr import MHRModel
 
     model, _ = load_model(path, game)
-    if isinstance(model, Styled):
+    if isinstance(model, MHRModel):
         raise PlayasError(f"{path} already has styles; give a base model")
     return model
 

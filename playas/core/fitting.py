@@ -50,12 +50,6 @@ def adam(p: torch.Tensor, lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> C
     return step
 
 
-def fit_row(nll, init: torch.Tensor, batches: Sequence, steps: int = 150, lr: float = 0.1):
-    """:func:`fit_rows` for a single row ``init: (H, S)``; ``nll(z, batch)`` gets that row."""
-    z, losses = fit_rows(lambda zz, b: nll(zz[0], b), init[None], batches, steps, lr)
-    return z[0], losses
-
-
 def rank_by_similarity(z: torch.Tensor, table_z: torch.Tensor) -> np.ndarray:
     """Cosine similarity of fitted rows (H, S) or (Q, H, S) to every known row, relative to the
     mean style; (P,) or (Q, P)."""
@@ -65,7 +59,3 @@ def rank_by_similarity(z: torch.Tensor, table_z: torch.Tensor) -> np.ndarray:
     sims = (q @ a.T).numpy()
     return sims[0] if z.dim() == table_z.dim() - 1 else sims
 
-
-def ranking(names: list[str], scores: np.ndarray, top: int | None = None) -> list[dict]:
-    order = np.argsort(-scores, kind="stable")[:top]
-    return [{"name": names[i], "score": round(float(scores[i]), 4)} for i in order]

@@ -1,23 +1,24 @@
 """What a game supplies so that :mod:`playas.core` can learn, enroll and identify its players.
 
-The core does everything about styles once, for every game: two-speed training of adapters and
-style rows with a holdout, few-shot enrollment, stylometry by likelihood or by vector, the
-frozen-trunk cache, blends and steering, styled checkpoints with their cards. A game supplies only
-what it alone knows, by subclassing :class:`Game`:
+The core owns the verbs, written once for every game: train styles, enroll, identify, evaluate,
+blend, steer, list and map the styles (:mod:`playas.core.verbs`). A game owns its nouns, in two
+parts, each an abstract class here:
 
-- its network: how to save its architecture and build it again (:meth:`Game.describe`,
-  :meth:`Game.build`);
-- where the adapters go (:meth:`Game.adapter_targets`), and so where its frozen trunk ends
-  (:meth:`Game.trunk`) and what runs above it under a style (:meth:`Game.head`);
-- its data as :class:`Examples`: who acted, what they did, and how to encode what they saw.
+- :class:`Network`: how the core runs the game's network. How to save its architecture and build
+  it again, where the adapters go, so where its frozen trunk ends and what runs above it under a
+  style. Inference needs this part only (a bot loads a model and plays).
+- :class:`Game`: how the game's data becomes what the verbs consume. Its training data for
+  styles, a user's files read into one player's :class:`Query`, the properties it measures and
+  steers along, its recipe. A third game writes these two classes and nothing else of the core.
 
-Chess (:mod:`playas.chess.styles`) is the worked example.
+Chess (:mod:`playas.chess.model`, :mod:`playas.chess.game`) is the worked example.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -48,33 +49,93 @@ class Examples:
         return len(self.target)
 
 
-class Game:
-    """A game's side of the protocol. ``name`` goes into checkpoints: a chess file never loads as
-    another game's."""
+class Network(ABC):
+    """A game's network as the core runs it. ``name`` goes into checkpoints: a chess file never
+    loads as another game's."""
 
     name: str = ""
 
+    @abstractmethod
     def describe(self, net: nn.Module) -> dict:
         """The architecture of a base network, stored in its checkpoint (no weights)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def build(self, described: dict) -> nn.Module:
         """A base network (random weights) from what :meth:`describe` stored."""
-        raise NotImplementedError
 
+    @abstractmethod
     def adapter_targets(self, net: nn.Module, adapt: dict) -> tuple[str, ...]:
         """Names of the submodules to wrap in MHR layers, from the recipe's ``mhr`` settings."""
-        raise NotImplementedError
 
+    @abstractmethod
     def trunk(self, model, x: torch.Tensor) -> torch.Tensor:
         """The frozen part of the styled ``model`` (below every adapter) on inputs ``x``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def head(self, model, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Action logits from trunk output ``h`` under routing logits ``z`` (N, H, S) or (H, S)."""
-        raise NotImplementedError
 
     def style_logliks(self, model, cache, z: torch.Tensor) -> torch.Tensor | None:
         """Optional fast path: log-likelihoods (styles, examples) of every style at once.
         None falls back to running the head once per style."""
         return None
+
+
+@dataclass
+class Query:
+    """One player's decisions read from a user's files, the trunk already run over them:
+    what enroll and identify work on. ``games`` counts the games they came from."""
+
+    cache: "TrunkCache"  # noqa: F821 (playas.core.trunk; not imported here, so this file stays light)
+    games: int
+    player: str = ""  # the player's name as the files wrote it
+
+
+@dataclass
+class StyleData:
+    """What training styles learns from, as a game hands it to :func:`playas.core.verbs.train_styles`.
+
+    ``names`` get a row each (with ``games`` training games); ``train`` and ``val`` are examples
+    whose player ids index ``players``. ``card`` is what the game says about its data on the model
+    card; ``finish(model, val_cache)``, run once on the writing process after training, may add
+    to the model (a repertoire) and returns more for the card.
+    """
+
+    names: list[str]
+    games: list[int]
+    players: list[str]
+    train: Examples
+    val: Examples | None
+    card: dict = field(default_factory=dict)
+    finish: Callable | None = None
+    per_epoch: int | None = None  # examples an epoch (None: every training example)
+
+
+class Game(ABC):
+    """A game's nouns for the core's verbs (see the module docstring)."""
+
+    name: str = ""
+    network: Network
+    unit: str = "decisions"  # what one example is called in messages: moves, decisions
+    files: str = "files"  # what a user's files are, for help and errors: PGN files, replays
+    min_enroll_games: int = 1
+    properties: dict[str, str] = {}  # measured property -> what it is, in a few words
+    map_colors: Sequence[str] = ()  # player facts a style map can be coloured by
+
+    @abstractmethod
+    def style_recipe(self, values: dict | None, where: str = "recipe") -> dict:
+        """The styles recipe: ``values`` (from a file and flags) checked, over the defaults."""
+
+    @abstractmethod
+    def style_data(self, base_card: dict, data_dir, recipe: dict) -> StyleData:
+        """The players, training and validation examples of a prepared dataset, for styles."""
+
+    @abstractmethod
+    def read_query(self, model, card: dict, files: Sequence, player: str | None, **options) -> Query:
+        """One player's decisions in the user's ``files`` (``player`` names them where the files
+        hold several), the trunk of the styled ``model`` run over them. ``options`` are the
+        game's own reading flags. Raises PlayasError, in one sentence, on files it cannot read."""
+
+    @abstractmethod
+    def measure(self, data_dir=None, files: Sequence | None = None, **options) -> dict[str, dict]:
+        """Each player's :attr:`properties` (and ``"games"``), from a prepared dataset or files."""

@@ -216,7 +216,7 @@ def merge(model: nn.Module, w: torch.Tensor) -> None:
             setattr(parent, attr, layer.merged(w))
 
 
-class Styled(nn.Module):
+class MHRModel(nn.Module):
     """A base model with MHR adapters and a style table: ``styled(x, z=logits)``.
 
     ``z`` is per-sample routing logits (N, H, S) or one style's (H, S); rows of the table are

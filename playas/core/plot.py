@@ -15,7 +15,7 @@ def project_2d(vectors: torch.Tensor) -> np.ndarray:
     return (x @ v[:2].T).numpy()
 
 
-def style_map(table, meta: dict, out, color_by: str = "year") -> None:
+def style_map(table, meta: dict, out, color_by: str = "year", label: str | None = None) -> None:
     """Write a labelled scatter of the style table to ``out`` (.png or .svg); needs matplotlib."""
     try:
         import matplotlib
@@ -30,7 +30,7 @@ def style_map(table, meta: dict, out, color_by: str = "year") -> None:
     known = ~np.isnan(values)
     if known.any():
         sc = ax.scatter(xy[known, 0], xy[known, 1], c=values[known], cmap="viridis", s=36, zorder=2)
-        fig.colorbar(sc, ax=ax, shrink=0.6, label={"year": "median year of games", "elo": "mean rating"}[color_by])
+        fig.colorbar(sc, ax=ax, shrink=0.6, label=label or {"year": "median year of games", "elo": "mean rating"}.get(color_by, color_by))
     if (~known).any():
         ax.scatter(xy[~known, 0], xy[~known, 1], c="lightgray", s=36, zorder=2, label=f"no {color_by}")
         ax.legend(loc="lower right")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .game import Examples, Game
+from .game import Examples, Network
 from .progress import Progress
 
 
@@ -37,7 +37,7 @@ class TrunkCache:
 
 
 @torch.no_grad()
-def cache_trunk(game: Game, model, ex: Examples, batch_size: int = 1024, allowed: bool = True) -> TrunkCache:
+def cache_trunk(game: Network, model, ex: Examples, batch_size: int = 1024, allowed: bool = True) -> TrunkCache:
     """Run ``game``'s trunk of ``model`` once per distinct input of ``ex`` (with ``allowed``, keep
     the legal actions too, which likelihoods need and training does not)."""
     n = len(ex)

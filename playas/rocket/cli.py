@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
-from ..core.config import recipe_with as _recipe
+from ..core import commands as cc
 from ..core.errors import PlayasError
 from ..shipped import default_model
 
 DEFAULT_MODEL = str(default_model("rocket"))
-
-
-
-
-def _style_flags(p) -> None:
-    p.add_argument("--style", help="a player (Posix) or a blend (Posix:0.5,Nadir:0.5)")
-    p.add_argument("--steer", action="append", metavar="PROPERTY=AMOUNT",
-                   help="move the style along a property measured from replays: speed, boost_per_minute, "
-                        "supersonic, airborne, ball_distance, height (repeatable)")
+STYLE_EXAMPLE = "Posix:0.5,Nadir:0.5"
+MAX_CARS = 3  # a side
 
 
 def _controls(c) -> str:
@@ -43,46 +35,33 @@ def prepare_cmd(a) -> int:
     return 0
 
 
-def _is_main() -> bool:
-    from ..core.distributed import is_main  # under torchrun, rank 0 alone reports
-
-    return is_main()
-
-
 def train_base_cmd(a) -> int:
-    from .train import BASE_SCHEMA, train_base
+    from ..core.distributed import is_main
+    from .train import base_recipe, train_base
 
-    card = train_base(a.data, a.out, _recipe(a.recipe, BASE_SCHEMA, {"epochs": a.epochs}),
-                      checkpoint_seconds=a.checkpoint_seconds)
+    card = train_base(a.data, a.out, base_recipe(*cc.recipe_values(a)), checkpoint_seconds=a.checkpoint_seconds)
     m = card["metrics"]
-    if _is_main():
+    if is_main():  # under torchrun, rank 0 alone reports
         print(f"wrote {a.out}: train_acc {m.get('train_acc')}, val_acc {m.get('val_acc')}")
     return 0
 
 
-def train_styles_cmd(a) -> int:
-    from .train import STYLES_SCHEMA, train_styles
-
-    card = train_styles(a.base, a.data, a.out, _recipe(a.recipe, STYLES_SCHEMA, {"epochs": a.epochs}),
-                        checkpoint_seconds=a.checkpoint_seconds)
-    m = card["metrics"]
-    if _is_main():
-        print(f"wrote {a.out}: {card['players']} players, val_acc {m.get('val_acc')}")
-    return 0
-
-
 def eval_cmd(a) -> int:
-    from .dataset import RocketData
+    from .dataset import RocketData, load_replays
     from .evaluate import predictions, scores
     from .model import load_model
     from .train import split_games
 
-    data = RocketData.open(a.data)
+    if bool(a.data) == bool(a.games):
+        raise PlayasError("give either --data DIR or --games REPLAY...")
+    data = RocketData.open(a.data) if a.data else load_replays(a.games)
     results = {}
     for path in a.model:
         model, blob = load_model(path)
-        split = blob["card"].get("split") or split_games(data)
-        rows = data.rows(split[a.split])
+        if a.games:
+            rows = data.rows()
+        else:
+            rows = data.rows((blob["card"].get("split") or split_games(data))[a.split])
         if not len(rows):
             raise PlayasError(f"{path} has no {a.split} games in {a.data}")
         styles = ["own", "mean", "base"] if "styles" in blob else ["base"]
@@ -98,35 +77,11 @@ def eval_cmd(a) -> int:
     return 0
 
 
-def identify_cmd(a) -> int:
-    from .styles import identify
-
-    r = identify(a.model, a.replay, a.player, method=a.method, seconds=a.seconds)
-    ranked = r["ranking"][: a.top]
-    if a.json:
-        print(json.dumps({"games": r["games"], "seconds": r["seconds"], "method": a.method, "ranking": ranked}))
-        return 0
-    print(f"{a.player}: {r['decisions']:,} decisions ({r['seconds']:.0f} s of play) in {r['games']} game(s); "
-          f"ranked by {a.method}")
-    for i, x in enumerate(ranked, 1):
-        print(f"{i:>3}. {x['name']:<28} {x['score']:+.4f}")
-    return 0
-
-
-def enroll_cmd(a) -> int:
-    from .styles import enroll
-
-    r = enroll(a.model, a.name, a.replay, a.player or a.name, a.out)
-    print(f"wrote {a.out}: enrolled {r['name']} from {r['games']} game(s), {r['decisions']:,} decisions")
-    print("nearest styles: " + ", ".join(f"{n} {s:+.2f}" for n, s in r["similar"]))
-    return 0
-
-
 def predict_cmd(a) -> int:
-    from ..core.styles import parse_steer
-    from .styles import predict
+    from ..core.table import parse_steer
+    from .predict import predict
 
-    r = predict(a.model, a.replay, a.player, a.at, a.style, parse_steer(a.steer), a.top)
+    r = predict(a.model, a.game, a.player, a.at, _mean(a.style), parse_steer(a.steer), a.top)
     if a.json:
         print(json.dumps(r))
         return 0
@@ -141,91 +96,79 @@ def predict_cmd(a) -> int:
     return 0
 
 
-def match_cmd(a) -> int:
+def _mean(style: str | None) -> str | None:
+    """``mean`` and no style are the same thing: the mean of every style row."""
+    return None if style is None or style.strip() == "mean" else style
+
+
+def play_cmd(a) -> int:
+    from ..core.output import writable_folder
     from .match import play_match, summary_text, write_match
 
-    styles = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
-    blue, orange = styles(a.blue), styles(a.orange)
+    blue, orange = a.style or ["mean"], a.vs or ["mean"]
+    if len(blue) > MAX_CARS or len(orange) > MAX_CARS:
+        raise PlayasError(f"a side has 1 to {MAX_CARS} cars: one --style (blue) or --vs (orange) each")
+    out = writable_folder(a.out)
     r = play_match(blue, orange, minutes=a.minutes, seed=a.seed, model=a.model, temperature=a.temperature)
-    paths = write_match(r, a.out)
+    paths = write_match(r, out)
     print(summary_text(r), end="")
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return 0
 
 
+def _query_flags(p) -> None:
+    p.add_argument("--seconds", type=cc.number(0, above=True), help="only the first N seconds of their play")
+
+
+GAME_COMMANDS = cc.GameCommands(
+    name="rocket", game="playas.rocket.game:GAME", default_model=DEFAULT_MODEL,
+    files="replay files (.replay) or folders of them", style_example=STYLE_EXAMPLE,
+    recipe_example="configs/rocket-styles.yml",
+    map_colors=("speed", "boost_per_minute", "supersonic", "airborne", "ball_distance", "height"),
+    query_flags=_query_flags, query_options=lambda a: {"seconds": getattr(a, "seconds", None)})
+
+
 def register(games):
     """Add ``rocket`` and its commands to the top-level parser; returns its subcommands."""
-    from ..core.commands import add_styles_command
-
     rk = games.add_parser("rocket", help="Rocket League: replays, models, styles").add_subparsers(
         dest="cmd", metavar="COMMAND", required=True)
-    p = rk.add_parser("prepare", help="real .replay files into per-player decisions, encoded once")
+    p = cc.command(rk, "prepare", "real .replay files into per-player decisions, encoded once")
     p.add_argument("replays", nargs="+", help=".replay files or folders of them")
     p.add_argument("--out", required=True, help="dataset folder to create")
-    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--workers", type=cc.whole(1), help="processes (default: all cores)")
     p.set_defaults(func=prepare_cmd)
 
-    p = rk.add_parser("train-base", help="train the base policy on every player's decisions (resumable)")
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--recipe", help="YAML recipe (configs/rocket-base.yml)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--checkpoint-seconds", type=float, default=120.0, help="save the state to resume from this often")
+    p = cc.command(rk, "train-base", "train the base policy on every player's decisions (resumable)")
+    cc.training_flags(p, "configs/rocket-base.yml")
     p.set_defaults(func=train_base_cmd)
 
-    p = rk.add_parser("train-styles", help="MHR adapters and a style vector per player (resumable)")
-    p.add_argument("--base", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--recipe", help="YAML recipe (configs/rocket-styles.yml)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--checkpoint-seconds", type=float, default=120.0, help="save the state to resume from this often")
-    p.set_defaults(func=train_styles_cmd)
+    cc.add_style_verbs(rk, GAME_COMMANDS)
 
-    p = rk.add_parser("eval", help="action accuracy of models on held-out games")
-    p.add_argument("--model", action="append", required=True, help="a checkpoint; repeat to compare")
-    p.add_argument("--data", required=True, help="the prepared dataset the models were trained on")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--json", action="store_true")
+    p = cc.command(rk, "eval", "action accuracy of models on held-out games")
+    p.add_argument("--model", action="append", required=True, help="a model file; repeat to compare")
+    p.add_argument("--data", help="the prepared dataset the models were trained on")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="with --data: which games")
+    p.add_argument("--games", nargs="+", metavar="FILE", help="replay files instead of a dataset (every decision)")
+    cc.output_flags(p, top=None)
     p.set_defaults(func=eval_cmd)
 
-    p = rk.add_parser("identify", help="who drove this car (behavioral stylometry)")
-    p.add_argument("--replay", nargs="+", required=True, help="replay file(s)")
-    p.add_argument("--player", required=True, help="the in-game name of the car's driver in the replay")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"a styled model (default: {DEFAULT_MODEL})")
-    p.add_argument("--seconds", type=float, help="only the first N seconds of their play")
-    p.add_argument("--top", type=int, default=10)
-    p.add_argument("--method", default="likelihood", choices=["likelihood", "vector"])
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=identify_cmd)
-
-    p = rk.add_parser("enroll", help="add a player to a styled model from a few of their replays")
-    p.add_argument("--name", required=True, help="the name their style gets")
-    p.add_argument("--replay", nargs="+", required=True)
-    p.add_argument("--player", help="their in-game name in the replays (default: --name)")
-    p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=enroll_cmd)
-
-    p = rk.add_parser("predict", help="a style's action probabilities at a moment of a replay")
-    p.add_argument("--replay", required=True)
-    p.add_argument("--player", required=True, help="whose car (in-game name)")
-    p.add_argument("--at", type=float, default=30.0, help="seconds into their play")
-    p.add_argument("--model", default=DEFAULT_MODEL)
-    _style_flags(p)
-    p.add_argument("--top", type=int, default=5)
-    p.add_argument("--json", action="store_true")
+    p = cc.command(rk, "predict", "a style's action probabilities at a moment of a replay")
+    cc.model_flag(p, DEFAULT_MODEL, "styled model")
+    p.add_argument("--game", required=True, metavar="FILE", help="a replay file")
+    p.add_argument("--player", required=True, help="whose car (their in-game name)")
+    p.add_argument("--at", type=cc.number(0), default=30.0, help="seconds into their play")
+    cc.style_flags(p, STYLE_EXAMPLE)
+    cc.output_flags(p, top=5)
     p.set_defaults(func=predict_cmd)
 
-    p = rk.add_parser("match", help="a simulated soccar match (RocketSim) with a style driving every car")
-    p.add_argument("--blue", required=True, help="a player (or mean) per blue car, comma-separated: Posix,Nadir")
-    p.add_argument("--orange", required=True, help="one style per orange car, comma-separated (1 to 3)")
-    p.add_argument("--minutes", type=float, default=5.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--temperature", type=float, default=1.0, help="1 samples the policy as learned (seeded: the same seed, the same match); 0 takes the likeliest action")
-    p.add_argument("--model", default=DEFAULT_MODEL)
+    p = cc.command(rk, "play", "a simulated soccar match (RocketSim), a style driving every car")
+    cc.model_flag(p, DEFAULT_MODEL, "styled model")
+    cc.style_flags(p, STYLE_EXAMPLE, repeat="repeat for each blue car, 1 to 3", steer=False)
+    p.add_argument("--vs", action="append", help="an orange car's style; repeat for each orange car (default: mean)")
+    p.add_argument("--minutes", type=cc.number(0, above=True), default=5.0, help="match length, in minutes of play")
+    p.add_argument("--seed", type=cc.whole(0), default=0, help="the same seed plays the same match")
+    p.add_argument("--temperature", type=cc.number(0), default=1.0,
+                   help="1 samples the policy as learned; 0 takes the likeliest action (a car can stall)")
     p.add_argument("--out", required=True, help="folder for summary.txt/.json, trajectories.npz, pitch.svg")
-    p.set_defaults(func=match_cmd)
-
-    add_styles_command(rk, "playas.rocket.model", DEFAULT_MODEL)
+    p.set_defaults(func=play_cmd)
     return rk

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..core.mhr import Styled
-from ..core.styled import routed_rows, table_rows
+from ..core.mhr import MHRModel
+from ..core.learning import routed_rows, table_rows
 from .actions import TABLE
 from .dataset import RocketData
 from .model import ROCKET, pack
@@ -21,7 +21,7 @@ def predictions(model, data: RocketData, rows: np.ndarray, style: str = "own", b
     ``own`` (each player's row; the mean row for players without one), ``mean``, or ``base``
     (the network before any style)."""
     model.eval()
-    styled = isinstance(model, Styled)
+    styled = isinstance(model, MHRModel)
     net = model.unadapted_base() if styled and style == "base" else (model.base if styled else model)
     k = net.config.context
     table = table_rows(model, data.players) if styled else None

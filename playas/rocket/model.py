@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import checkpoint
-from ..core.game import Game
+from ..core.game import Network
 from .actions import TABLE
 from .frames import OBS_SIZE
 
@@ -154,7 +154,7 @@ def unpack(x: torch.Tensor):
     return x[..., :-2], x[..., -2].long(), x[..., -1] > 0.5
 
 
-class RocketGame(Game):
+class RocketNetwork(Network):
     """Rocket League for :mod:`playas.core`: adapters on every linear layer of the last
     ``adapt_blocks`` blocks, or (0) on the last block's MLP only, whose frozen trunk is then one
     vector a decision."""
@@ -187,7 +187,7 @@ def first_adapted_block(model) -> int:
     return min(idx) if idx else len(model.base.blocks)
 
 
-ROCKET = RocketGame()
+ROCKET = RocketNetwork()
 
 
 def save_model(path, model, card: dict) -> None:

@@ -3,9 +3,9 @@
 Games are split whole (never by frame): :func:`split_games` holds out one game of every player
 with 3 or more for testing, and a few others for validation. :func:`train_base` trains
 :class:`~playas.rocket.model.RocketNet` on every training decision of every player, predicting
-each decision of a window from the ones before it; :func:`train_styles` freezes it, puts MHR
+each decision of a window from the ones before it; :mod:`playas.rocket.game` freezes it, puts MHR
 adapters on its last block and learns one style row per player with 2 or more training games,
-through :mod:`playas.core.styled` unchanged.
+through :mod:`playas.core.learning` unchanged.
 """
 
 from __future__ import annotations
@@ -17,15 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core import config, distributed, styled
-from ..core.card import read_card
+from ..core import config, distributed
 from ..core import train as core_train
-from ..core.errors import PlayasError
-from ..core.game import Examples
-from ..core.trunk import TrunkCache, cache_trunk
 from .dataset import RocketData
-from .model import ROCKET, PolicyConfig, RocketNet, load_base, pack, save_model
-from .properties import add_directions, player_properties
+from .model import PolicyConfig, RocketNet, save_model
 
 BASE_RECIPE = {
     "net": {"context": 16, "width": 128, "layers": 2, "heads": 4, "previous_action": False},
@@ -124,7 +119,7 @@ def accuracy(net: RocketNet, data: RocketData, idx: np.ndarray, context: int, ba
     return {"val_loss": round(nll / n, 4), "val_acc": round(correct / n, 4)}
 
 
-def _mine(games: list[int]) -> list[int]:
+def mine(games: list[int]) -> list[int]:
     """This rank's share of ``games`` (whole replays): every world-th one, all in a single process."""
     p = distributed.part()
     return list(games) if p is None else list(games)[p[0]::p[1]]
@@ -136,7 +131,7 @@ def train_base(data_dir, out, recipe: dict | None = None, checkpoint_seconds: fl
     r = base_recipe(recipe)
     data = RocketData.open(data_dir)
     split = split_games(data, r["test"], r["val_games"], r["seed"])
-    train_idx, val_idx = data.rows(_mine(split["train"])), data.rows(_mine(split["val"]))
+    train_idx, val_idx = data.rows(mine(split["train"])), data.rows(mine(split["val"]))
     k = r["net"]["context"]
     torch.manual_seed(r["seed"])
     net = RocketNet(PolicyConfig(**r["net"]))
@@ -166,64 +161,4 @@ def train_base(data_dir, out, recipe: dict | None = None, checkpoint_seconds: fl
     net.eval()
     if distributed.is_main():  # one writer
         save_model(out, net, card)
-    return card
-
-
-def examples(data: RocketData, idx: np.ndarray, context: int) -> Examples:
-    """Decisions ``idx`` for the core: each a window of the ones before it."""
-    idx = np.asarray(idx, np.int64)
-    return Examples(players=list(data.players), player=data.player[idx], target=data.action[idx],
-                    inputs=lambda i: pack(*data.windows(idx[i], context)))
-
-
-def cache(model, data: RocketData, idx: np.ndarray) -> TrunkCache:
-    """The frozen trunk's output for decisions ``idx``."""
-    return cache_trunk(ROCKET, model, examples(data, idx, model.base.config.context), batch_size=2048)
-
-
-def train_styles(base_path, data_dir, out, recipe: dict | None = None, games: list[int] | None = None,
-                 checkpoint_seconds: float = 120.0) -> dict:
-    """MHR adapters and one style row per player with ``min_games`` training games (resumable).
-    ``games``: the games to learn from (default: the base's training split). Under torchrun
-    each rank caches and trains on its share of the games; rank 0 writes ``out``."""
-    r = styles_recipe(recipe)
-    data = RocketData.open(data_dir)
-    net = load_base(base_path)
-    split = read_card(base_path).get("split") or split_games(data, False)
-    games = split["train"] if games is None else games
-    counts = {p: len(set(data.games_of(p)) & set(games)) for p in range(len(data.players))}
-    unknown = [n for n in r["holdout"] if n not in data.players]
-    if unknown:
-        raise PlayasError(f"holdout players not in {data_dir}: {', '.join(unknown)}")
-    keep = [p for p, n in counts.items() if n >= r["min_games"] and data.players[p] not in r["holdout"]]
-    if not keep:
-        raise PlayasError(f"no player has {r['min_games']} training games in {data_dir}")
-    names = [data.players[p] for p in keep]
-    train_idx = data.rows(_mine(games), keep)
-    val_idx = data.rows(_mine(split.get("val") or []), keep)
-    torch.manual_seed(r["seed"])
-    model = styled.new_styled(ROCKET, net, names, [counts[p] for p in keep], r["mhr"])
-    t0 = time.process_time()
-    train = cache(model, data, train_idx)
-    val = cache(model, data, val_idx) if distributed.any_across(len(val_idx) > 0) else None  # all ranks or none
-    history = styled.train_styles(
-        ROCKET, model, train, val, data.players, epochs=r["epochs"], batch_size=distributed.share(r["batch_size"]),
-        lr_adapters=r["lr_adapters"], lr_styles=r["lr_styles"], per_epoch=None, seed=r["seed"],
-        state_path=Path(out).with_suffix(".train-state"), checkpoint_seconds=checkpoint_seconds)
-    train_decisions = distributed.sum_across(len(train_idx))
-    if not distributed.is_main():  # rank 0 alone writes the model
-        return {"players": len(model.table), "history": history, "metrics": history[-1] if history else {}}
-    props = player_properties(data, set(games))
-    add_directions(model, {n: v for n, v in props.items() if n in model.table.names})
-    card = {"kind": "styled", "base": str(base_path), "recipe": r, "split": split,
-            "players": len(model.table), "player_meta": {n: {k: round(v, 3) for k, v in props[n].items()}
-                                                          for n in model.table.names}, "games_per_player": dict(zip(model.table.names, model.table.games)),
-            "player_keys": {data.players[p]: data.keys[p] for p in keep},
-            "data": {"path": str(data_dir), "input_hash": data.manifest["input_hash"],
-                     "train_decisions": train_decisions},
-            "world_size": distributed.setup().world,
-            "cpu_seconds_this_run": round(time.process_time() - t0, 1),
-            "history": history, "metrics": history[-1] if history else {}}
-    model.eval()
-    save_model(out, model, card)
     return card

@@ -169,7 +169,7 @@ def add_command(commands) -> None:
 
 
 def rlbot_cmd(a) -> int:
-    from ...core.styles import parse_steer
+    from ...core.table import parse_steer
 
     r = write_bot_folder(a.out, a.style, a.model, steer=parse_steer(a.steer), temperature=a.temperature,
                          name=a.name, agent_id=a.agent_id, copy_model=not a.link_model)

@@ -21,6 +21,7 @@ from .errors import PlayasError
 from .repertoire import Repertoire
 
 
+MEAN = "mean"  # the style that is the mean of every row
 STEER_CLAMP = 1e-3  # steered weights stay in (0, 1), no further out than trained rows (|z| <= 6.9)
 
 
@@ -53,10 +54,16 @@ class StyleTable(nn.Module):
         hint = f"; did you mean {', '.join(close)}?" if close else f"; `styles list` shows all {len(self)}"
         raise PlayasError(f"unknown player {name!r}{hint}")
 
-    def add(self, name: str, games: int = 0, init: torch.Tensor | None = None) -> int:
-        """Append a row for a new player (few-shot enrollment); returns its index."""
+    def check_new(self, name: str) -> None:
+        """Refuse a name the table already holds (before any work is spent on enrolling it)."""
+        if not name.strip():
+            raise PlayasError("a new player needs a name")
         if name in self.names:
             raise PlayasError(f"player {name!r} is already in the style table")
+
+    def add(self, name: str, games: int = 0, init: torch.Tensor | None = None) -> int:
+        """Append a row for a new player (few-shot enrollment); returns its index."""
+        self.check_new(name)
         row = init if init is not None else self.z.detach().mean(0)
         self.z = nn.Parameter(torch.cat([self.z.detach(), row[None].float()]))
         self.names.append(name)
@@ -66,9 +73,14 @@ class StyleTable(nn.Module):
     # --- styles ----------------------------------------------------------------------------
     def shares(self, style: str | None) -> np.ndarray | None:
         """Each player's share of a style string (one-hot for a player, the normalised weights of
-        a blend); None for the mean style."""
-        if style is None or style.strip() in ("", "base", "mean"):
+        a blend); None for the mean style (``mean``, or no style at all).
+
+        ``base`` is not a style: it names the network before any style (eval's ``[base]``)."""
+        if style is None or style.strip() in ("", MEAN):
             return None
+        if style.strip() == "base" and "base" not in self.names:
+            raise PlayasError("'base' is the network before any style, not a style; "
+                              "write mean for the mean of all styles")
         if style.strip() in self.names:  # a name with a comma or colon ("Carlsen, Magnus") as it is
             weights = {style.strip(): 1.0}
         else:
@@ -82,7 +94,7 @@ class StyleTable(nn.Module):
         return out
 
     def resolve(self, style: str | None, steer: dict[str, float] | None = None) -> torch.Tensor:
-        """The (H, S) routing logits of a style string; None or ``"base"`` is the mean player.
+        """The (H, S) routing logits of a style string; None or ``"mean"`` is the mean player.
         A blend mixes its players' rows by their shares."""
         shares = self.shares(style)
         z = self.z.detach()

@@ -7,7 +7,7 @@
   player; :func:`identify` ranks known players by the similarity of a row fitted on a query, or
   by the likelihood of the query's actions under each style (:func:`style_logliks`).
 
-Each takes the :class:`~playas.core.game.Game` whose network it runs.
+Each takes the :class:`~playas.core.game.Network` whose network it runs.
 """
 
 from __future__ import annotations
@@ -20,25 +20,25 @@ from . import fitting
 from . import train as core_train
 from .distributed import any_across
 from .errors import PlayasError
-from .game import Game
-from .mhr import MHRConfig, Styled, adapter_parameters
+from .game import Network
+from .mhr import MHRConfig, MHRModel, adapter_parameters
 from .repertoire import Repertoire, fit_prior_weight
-from .styles import StyleTable
+from .table import StyleTable
 from .trunk import TrunkCache
 
 METHODS = ("likelihood", "vector")
 
 
-def new_styled(game: Game, net, names: list[str], games: list[int], mhr: dict, temperature: float = 1.0) -> Styled:
+def new_styled(game: Network, net, names: list[str], games: list[int], mhr: dict, temperature: float = 1.0) -> MHRModel:
     """``net`` with MHR adapters where ``game`` puts them and a fresh row per player; the base frozen."""
     cfg = MHRConfig(heads=mhr["heads"], skills=mhr["skills"], rank=mhr["rank"], temperature=temperature,
                     targets=game.adapter_targets(net, mhr))
-    model = Styled(net, cfg, StyleTable(names, cfg.heads, cfg.skills, games))
+    model = MHRModel(net, cfg, StyleTable(names, cfg.heads, cfg.skills, games))
     model.freeze_base()
     return model
 
 
-def routed_rows(model: Styled, player: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def routed_rows(model: MHRModel, player: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Each example's routing logits: its player's row (``rows`` maps player ids to table rows,
     -1 for players not in the table, who get the mean style)."""
     r = rows[player]
@@ -46,12 +46,12 @@ def routed_rows(model: Styled, player: torch.Tensor, rows: torch.Tensor) -> torc
     return torch.where((r >= 0)[:, None, None], z[r.clamp(min=0)], z.mean(0, keepdim=True))
 
 
-def table_rows(model: Styled, players: list[str]) -> torch.Tensor:
+def table_rows(model: MHRModel, players: list[str]) -> torch.Tensor:
     """For each of ``players`` (a dataset's names), its row in the table, or -1."""
     return torch.tensor([model.table.names.index(n) if n in model.table.names else -1 for n in players])
 
 
-def _own_logits(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor, batch_size: int = 1024):
+def _own_logits(game: Network, model: MHRModel, cache: TrunkCache, rows: torch.Tensor, batch_size: int = 1024):
     """(example indices, logits over the allowed actions) a batch at a time, each example under its
     own player's style."""
     model.eval()
@@ -66,7 +66,7 @@ def _own_logits(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor
 
 
 @torch.no_grad()
-def evaluate(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor) -> dict:
+def evaluate(game: Network, model: MHRModel, cache: TrunkCache, rows: torch.Tensor) -> dict:
     """Loss and top-1 accuracy over the allowed actions, each example under its player's style."""
     was_training = model.training
     nll = correct = 0.0
@@ -79,7 +79,7 @@ def evaluate(game: Game, model: Styled, cache: TrunkCache, rows: torch.Tensor) -
 
 
 @torch.no_grad()
-def learn_repertoire(game: Game, model: Styled, situations, players, actions, val: TrunkCache,
+def learn_repertoire(game: Network, model: MHRModel, situations, players, actions, val: TrunkCache,
                      names: list[str], depth: int | None = None) -> dict:
     """Give ``model``'s table a repertoire: the counts of ``actions`` taken by ``players`` (ids into
     ``names``) in ``situations``, and the prior weights (k, k_net) that fit the held-out examples
@@ -100,7 +100,7 @@ def learn_repertoire(game: Game, model: Styled, situations, players, actions, va
             "val_loglik_by_prior_weight": scores, "val_loglik_network_alone": float(own[known].mean())}
 
 
-def train_styles(game: Game, model: Styled, train: TrunkCache, val: TrunkCache | None, players: list[str], *,
+def train_styles(game: Network, model: MHRModel, train: TrunkCache, val: TrunkCache | None, players: list[str], *,
                  epochs: int, batch_size: int, lr_adapters: float, lr_styles: float, per_epoch: int | None,
                  seed: int, state_path, desc: str = "train-styles", checkpoint_seconds: float = 120.0) -> list[dict]:
     """Train ``model``'s adapters and style rows on cached examples of ``players`` (the names the
@@ -132,7 +132,7 @@ def train_styles(game: Game, model: Styled, train: TrunkCache, val: TrunkCache |
         state_path=state_path, desc=desc, checkpoint_seconds=checkpoint_seconds)
 
 
-def fit_styles(game: Game, model: Styled, cache: TrunkCache, group: torch.Tensor | None = None, groups: int = 1,
+def fit_styles(game: Network, model: MHRModel, cache: TrunkCache, group: torch.Tensor | None = None, groups: int = 1,
                epochs: int = 4, lr: float = 0.1, batch_size: int = 256, seed: int = 0) -> torch.Tensor:
     """Fit one new style row per group of cached examples, everything else frozen: (groups, H, S).
 
@@ -162,7 +162,7 @@ def fit_styles(game: Game, model: Styled, cache: TrunkCache, group: torch.Tensor
 
 
 @torch.no_grad()
-def style_logliks(game: Game, model: Styled, cache: TrunkCache, z: torch.Tensor | None = None,
+def style_logliks(game: Network, model: MHRModel, cache: TrunkCache, z: torch.Tensor | None = None,
                   batch_size: int = 1024) -> torch.Tensor:
     """Log-likelihood of every cached action under every style: (styles, examples). The styles
     are the table's rows, or the routing logits ``z`` (styles, H, S)."""
@@ -183,7 +183,7 @@ def style_logliks(game: Game, model: Styled, cache: TrunkCache, z: torch.Tensor 
     return out
 
 
-def person_logliks(game: Game, model: Styled, cache: TrunkCache) -> torch.Tensor:
+def person_logliks(game: Network, model: MHRModel, cache: TrunkCache) -> torch.Tensor:
     """Log-likelihood of every cached action under every known person: (players, examples). A
     person is their style row and, where the table has one, their repertoire
     (:mod:`playas.core.repertoire`); without, the routed network alone."""
@@ -194,7 +194,7 @@ def person_logliks(game: Game, model: Styled, cache: TrunkCache) -> torch.Tensor
     return rep.logliks(ll, rep.lookup(cache.situation.numpy(), cache.target.numpy(), len(model.table)))
 
 
-def identify(game: Game, model: Styled, cache: TrunkCache, method: str = "likelihood") -> np.ndarray:
+def identify(game: Network, model: MHRModel, cache: TrunkCache, method: str = "likelihood") -> np.ndarray:
     """Scores of every known player for one query's cached examples (higher is more likely theirs)."""
     if method == "vector":
         return fitting.rank_by_similarity(fit_styles(game, model, cache)[0], model.table.z.detach())
@@ -203,11 +203,10 @@ def identify(game: Game, model: Styled, cache: TrunkCache, method: str = "likeli
     raise PlayasError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def enroll(game: Game, model: Styled, name: str, cache: TrunkCache, games: int) -> torch.Tensor:
+def enroll(game: Network, model: MHRModel, name: str, cache: TrunkCache, games: int) -> torch.Tensor:
     """Add ``name`` to ``model``'s table from their cached examples: fit their row, append it,
     and count their choices into the table's repertoire where it has one."""
-    if name in model.table.names:
-        raise PlayasError(f"player {name!r} is already in the style table")
+    model.table.check_new(name)
     z = fit_styles(game, model, cache)[0]
     row = model.table.add(name, games=games, init=z)
     rep = model.table.repertoire

@@ -1,27 +1,28 @@
-"""Chess style vectors: train a style table from a prepared dataset, enroll a player from PGN,
-score PGN games under every style.
+"""Chess's nouns for the core's style verbs (:mod:`playas.core.verbs`): the styles recipe, a
+prepared dataset as training examples, PGN files as one player's query, the properties measured
+from games, and each player's repertoire.
 
-The style machinery itself is :mod:`playas.core.styled`, the same for every game; this module
-turns chess data into its :class:`~playas.core.game.Examples` (the moves of tracked players,
-their positions as lc0 planes, the legal moves) and reads the recipe.
+Training and ingestion live here, never in the play path: the engine and bots load a model
+through :mod:`playas.chess.model` and :mod:`playas.chess.policy` alone.
 """
 
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..core import checkpoint, config, distributed, styled
+from ..core import checkpoint, config, distributed, learning
 from ..core.errors import PlayasError
-from ..core.game import Examples
+from ..core.game import Examples, Game, Query, StyleData
+from ..core.output import writable_file
 from ..core.trunk import TrunkCache, cache_trunk
 from .dataset import BOOK_PLIES, ChessData
-from .prepare import prepare
-from .model import CHESS, load_base, load_styled, save_model
+from .model import CHESS, load_styled, save_model, style_plies
+from .properties import PROPERTIES
 
 DEFAULT_RECIPE = {
     "mhr": {"heads": 8, "skills": 8, "rank": 4, "adapt_blocks": 1},
@@ -54,6 +55,8 @@ def recipe_from(values: dict | None, where: str = "recipe") -> dict:
     return {**DEFAULT_RECIPE, **r, "mhr": {**DEFAULT_RECIPE["mhr"], **r.get("mhr", {})}}
 
 
+# --- a prepared dataset as examples ---------------------------------------------------------------
+
 def examples(data: ChessData, idx: np.ndarray, book_plies: int = 0) -> Examples:
     """The moves at rows ``idx`` of a prepared dataset, for the core; those within the first
     ``book_plies`` plies of their game name their position for a repertoire."""
@@ -83,11 +86,6 @@ def within_plies(data: ChessData, idx: np.ndarray, max_ply: int | None) -> np.nd
     return idx if max_ply is None else idx[data.ply[idx] < max_ply]
 
 
-def style_plies(card: dict) -> int | None:
-    """The plies a styled model's styles learned from (``max_ply`` of the recipe in its card)."""
-    return (card.get("recipe") or {}).get("max_ply")
-
-
 def player_meta(data: ChessData) -> dict:
     """Median year and mean rating of each player's games (for the style map)."""
     g = data.games
@@ -105,16 +103,11 @@ def player_meta(data: ChessData) -> dict:
     return out
 
 
-def train_styles(base_path, data_dir, out, recipe: dict | None = None, checkpoint_seconds: float = 120.0) -> dict:
-    """Train adapters and one style vector per dataset player over a frozen base (resumable).
-
-    Under torchrun each rank caches and trains on its share of the games (DDP keeps the table
-    and adapters the same everywhere); rank 0 learns the repertoire and writes ``out``."""
-    r = recipe_from(recipe)
-    world = distributed.setup().world
+def style_data(data_dir, r: dict) -> StyleData:
+    """A prepared dataset's tracked players, their sampled training moves and validation moves.
+    Under torchrun each rank reads its share of the games; the counts are the whole dataset's."""
     full = ChessData(data_dir)  # every game: the same player counts and sample on every rank
-    data = ChessData(data_dir, part=distributed.part()) if world > 1 else full
-    net = load_base(base_path)
+    data = ChessData(data_dir, part=distributed.part()) if distributed.setup().world > 1 else full
     unknown = [n for n in r["holdout"] if n not in full.players]
     if unknown:
         raise PlayasError(f"holdout players not in the dataset: {', '.join(unknown)}")
@@ -128,32 +121,17 @@ def train_styles(base_path, data_dir, out, recipe: dict | None = None, checkpoin
         raise PlayasError(f"{data_dir} has too few training positions ({len(train_idx)})")
     g = full.games[games]
     per_player = [int(((g["white"] == p) | (g["black"] == p)).sum()) for p in keep]
-    torch.manual_seed(r["seed"])
-    model = styled.new_styled(CHESS, net, names, per_player, r["mhr"])
-    t0 = time.process_time()
-    # The base is frozen below the adapters: its output for every training position is computed
-    # once (float16), so each epoch only runs the adapted top of the network.
-    train = cache_trunk(CHESS, model, examples(data, train_idx), allowed=False)
-    val = cache_trunk(CHESS, model, examples(data, val_idx, r["book_plies"]))
-    history = styled.train_styles(
-        CHESS, model, train, val, data.players, epochs=r["epochs"], batch_size=distributed.share(r["batch_size"]),
-        lr_adapters=r["lr_adapters"], lr_styles=r["lr_styles"], per_epoch=distributed.share(r["positions_per_epoch"]),
-        seed=r["seed"], state_path=Path(out).with_suffix(".train-state"), checkpoint_seconds=checkpoint_seconds)
-    train_positions = distributed.sum_across(len(train_idx))
-    if not distributed.is_main():  # rank 0 alone counts the repertoire and writes the model
-        return {"players": len(model.table), "history": history, "metrics": history[-1] if history else {}}
-    # the repertoire counts every training game; its prior weight is fitted on rank 0's validation share
-    book = learn_repertoire(model, full, val, r["book_plies"], keep) if r["book_plies"] else None
-    card = {"kind": "styled", "base": str(base_path), "recipe": r, "world_size": world,
-            "player_meta": player_meta(full),
-            "players": len(model.table), "games_per_player": dict(zip(model.table.names, model.table.games)),
-            "data": {"path": str(data_dir), "input_hash": full.manifest["input_hash"],
-                     "train_positions": train_positions, "split_seed": full.manifest["seed"]},
-            "cpu_seconds_this_run": round(time.process_time() - t0, 1),
-            "history": history, "metrics": history[-1] if history else {}, "repertoire": book}
-    model.eval()
-    save_model(out, model, card)
-    return card
+
+    def finish(model, val: TrunkCache | None) -> dict:
+        # the repertoire counts every training game; its prior weight is fitted on rank 0's validation share
+        if not r["book_plies"] or val is None:
+            return {"repertoire": None}
+        return {"repertoire": learn_repertoire(model, full, val, r["book_plies"], keep)}
+
+    card = {"player_meta": player_meta(full),
+            "data": {"input_hash": full.manifest["input_hash"], "split_seed": full.manifest["seed"]}}
+    return StyleData(names, per_player, list(data.players), examples(data, train_idx),
+                     examples(data, val_idx, r["book_plies"]), card, finish, r["positions_per_epoch"])
 
 
 def learn_repertoire(model, data: ChessData, val: TrunkCache, book_plies: int, players=None) -> dict:
@@ -161,8 +139,8 @@ def learn_repertoire(model, data: ChessData, val: TrunkCache, book_plies: int, p
     prior weight fitted on the cached validation moves ``val``."""
     rows = data.targets("train", players=players)
     rows = rows[data.ply[rows] < book_plies]
-    return styled.learn_repertoire(CHESS, model, situations(data, rows, book_plies), data.mover[rows],
-                                   np.asarray(data.rows["move"][rows]), val, data.players, depth=book_plies)
+    return learning.learn_repertoire(CHESS, model, situations(data, rows, book_plies), data.mover[rows],
+                                     np.asarray(data.rows["move"][rows]), val, data.players, depth=book_plies)
 
 
 def add_repertoire(model_path, data_dir, out, book_plies: int = 30, val_positions: int = 10_000, skip=()) -> dict:
@@ -171,6 +149,7 @@ def add_repertoire(model_path, data_dir, out, book_plies: int = 30, val_position
     Players in ``skip`` get none (their games are counted some other way)."""
     if not 0 < book_plies <= BOOK_PLIES:
         raise PlayasError(f"the repertoire reaches 1 to {BOOK_PLIES} plies, not {book_plies}")
+    writable_file(out, "model")
     model, blob = load_styled(model_path)
     data = ChessData(data_dir)
     known = [i for i, n in enumerate(data.players) if n in model.table.names and n not in skip]
@@ -186,21 +165,26 @@ def add_repertoire(model_path, data_dir, out, book_plies: int = 30, val_position
     return book
 
 
-# --- PGN queries: enroll and identify ----------------------------------------------------------
+# --- PGN files as a query ---------------------------------------------------------------------------
 
-def encode_games(pgns, *, owner_from_filename: bool = False, players=None,
+def encode_games(pgns, *, owner_from_filename: bool = False, players=None, min_games: int | None = None,
                  plies: int | None = None) -> tuple[ChessData, tempfile.TemporaryDirectory]:
     """PGN files -> a temporary dataset with every game (to ``plies``) in its test split."""
+    from .prepare import prepare
+
     size = sum(p.stat().st_size for p in map(Path, pgns) if p.exists())  # prepare names a missing file
     tmp = tempfile.TemporaryDirectory(prefix="playas-")
     prepare(pgns, Path(tmp.name) / "d", owner_from_filename_=owner_from_filename, players=players,
-            split=(0.0, 0.0, 1.0), workers=1 if size < 2e6 else None, plies=plies)
+            min_games=min_games, split=(0.0, 0.0, 1.0), workers=1 if size < 2e6 else None, plies=plies)
     return ChessData(Path(tmp.name) / "d"), tmp
 
 
-def query(model, pgns, *, owner_from_filename=False, player=None, max_ply: int | None = None) -> tuple[TrunkCache, int]:
-    """One player's moves in PGN files with the trunk run (only those within the first
-    ``max_ply`` plies of each game when the styles learned from openings), and the game count."""
+def read_query(model, card: dict, pgns: Sequence, player: str | None, owner_from_filename: bool = False) -> Query:
+    """One player's moves in PGN files with the trunk run (only those within the first plies the
+    styles learned from, when they learned from openings), and how many games they came from."""
+    if bool(player) == bool(owner_from_filename):
+        raise PlayasError("say whose moves these are with exactly one of --player NAME or --owner-from-filename")
+    max_ply = style_plies(card)
     data, tmp = encode_games(pgns, owner_from_filename=owner_from_filename, players=[player] if player else None,
                              plies=max_ply)
     with tmp:
@@ -211,33 +195,40 @@ def query(model, pgns, *, owner_from_filename=False, player=None, max_ply: int |
         if not len(idx):
             raise PlayasError("no moves of the player were found in these games; check --player")
         rep = model.table.repertoire
-        return cache_trunk(CHESS, model, examples(data, idx, (rep.depth or 0) if rep else 0)), int(len(data.games))
+        cache = cache_trunk(CHESS, model, examples(data, idx, (rep.depth or 0) if rep else 0))
+        return Query(cache, int(len(data.games)), data.players[0])
 
 
-def enroll(model_path, name: str, pgns, out, *, owner_from_filename=False, player=None, min_games: int = 5,
-           source: dict | None = None) -> dict:
-    """Add ``name`` to the style table from their games; only the new row is trained. ``source``
-    (where the games came from, e.g. ``{"lichess_user": ...}``) goes on the model card."""
-    model, blob = load_styled(model_path)
-    if name in model.table.names:
-        raise PlayasError(f"player {name!r} is already in {model_path}")
-    cache, n_games = query(model, pgns, owner_from_filename=owner_from_filename, player=player,
-                           max_ply=style_plies(blob["card"]))
-    if n_games < min_games:
-        raise PlayasError(f"{n_games} games of {name} found; enrollment needs at least {min_games}")
-    styled.enroll(CHESS, model, name, cache, n_games)
-    card = checkpoint.card_for_copy(blob)
-    card.setdefault("enrolled", {})[name] = {"games": n_games, "positions": len(cache),
-                                             **({"source": source} if source else {})}
-    card["players"] = len(model.table)
-    save_model(out, model, card)
-    return {"name": name, "games": n_games, "similar": model.table.similar(name, 5)}
+class ChessGame(Game):
+    """Chess: PGN files in, lc0's network (:data:`playas.chess.model.CHESS`) under the styles."""
+
+    name = "chess"
+    network = CHESS
+    unit = "moves"
+    files = "PGN files (.pgn, .pgn.gz, .pgn.zst)"
+    min_enroll_games = 5
+    properties = PROPERTIES
+    map_colors = ("year", "elo")
+
+    def style_recipe(self, values, where="recipe"):
+        return recipe_from(values, where)
+
+    def style_data(self, base_card, data_dir, recipe):
+        return style_data(data_dir, recipe)
+
+    def read_query(self, model, card, files, player, **options):
+        return read_query(model, card, files, player, **options)
+
+    def measure(self, data_dir=None, files=None, games_per_player: int = 100, split: str | None = None,
+                owner_from_filename: bool = False, players=None, min_games=None):
+        from .properties import dataset_properties
+
+        if files:
+            data, tmp = encode_games(files, owner_from_filename=owner_from_filename, players=players,
+                                     min_games=min_games)
+            with tmp:
+                return dataset_properties(data, games_per_player)
+        return dataset_properties(ChessData(data_dir), games_per_player, split=split)
 
 
-def identify(model_path, pgns, *, owner_from_filename=False, player=None, method: str = "likelihood") -> dict:
-    """Rank the known players of a styled model by how likely they played the moves in ``pgns``."""
-    model, blob = load_styled(model_path)
-    cache, n_games = query(model, pgns, owner_from_filename=owner_from_filename, player=player,
-                           max_ply=style_plies(blob["card"]))
-    scores = styled.identify(CHESS, model, cache, method)
-    return {"games": n_games, "moves": len(cache), "method": method, "names": model.table.names, "scores": scores}
+GAME = ChessGame()
