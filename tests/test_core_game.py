@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playas.core import checkpoint, learning as styled
+from playas.core import checkpoint, learning as styled, verbs
 from playas.core.card import card_players
 from playas.core.errors import PlayasError
-from playas.core.game import Examples, Network
+from playas.core.game import Examples, Game, Network, Query, StyleData
 from playas.core.repertoire import PRIOR_WEIGHTS
 from playas.core.trunk import cache_trunk
 
@@ -245,3 +245,80 @@ def test_a_repertoire_names_and_plays_the_person(trained):
     again = type(rep).from_dict(rep.to_dict())
     assert np.array_equal(again.keys, rep.keys) and np.array_equal(again.counts, rep.counts)
     assert (again.prior_weight, again.network_weight) == (rep.prior_weight, rep.network_weight)
+
+
+# --- a third game writes only its nouns: the core's verbs then work for it ---------------------
+
+class ToyGame(Game):
+    """The toy as a whole game: a dataset is an .npz of contexts, actions and players; a user's
+    file is one player's .npz. Nothing else of the core is written for it."""
+
+    name, network, unit, files = "toy", TOY, "decisions", "toy files (.npz)"
+    min_enroll_games = 2
+    properties = {"plays_zero": "share of decisions that take action 0"}
+
+    def style_recipe(self, values, where="recipe"):
+        r = {"mhr": {"heads": 4, "skills": 4, "rank": 2}, "batch_size": 64, "epochs": 3, "lr_adapters": 0.01,
+             "lr_styles": 0.1, "seed": 0, **(values or {})}
+        if not isinstance(r["epochs"], int) or r["epochs"] < 1:
+            raise PlayasError(f"{where}: epochs must be a whole number of at least 1, not {r['epochs']!r}")
+        return r
+
+    def style_data(self, base_card, data_dir, recipe):
+        d = np.load(data_dir)
+        names = [str(n) for n in d["names"]]
+        x = torch.from_numpy(d["x"])
+        ex = Examples(names, d["player"], d["target"], inputs=lambda i: x[torch.as_tensor(i)])
+        return StyleData(names, [int((d["player"] == i).sum()) // 100 for i in range(len(names))], names, ex, None,
+                         {"data": {"input_hash": "toy"}})
+
+    def read_query(self, model, card, files, player, **options):
+        d = [np.load(f) for f in files]
+        if player is not None and any(str(f["who"]) != player for f in d):
+            raise PlayasError(f"{player!r} did not play in these files")
+        x = torch.from_numpy(np.concatenate([f["x"] for f in d]))
+        y = np.concatenate([f["target"] for f in d])
+        ex = Examples([str(d[0]["who"])], np.zeros(len(y), np.int64), y, inputs=lambda i: x[torch.as_tensor(i)])
+        return Query(cache_trunk(TOY, model, ex), len(files), str(d[0]["who"]))
+
+    def measure(self, data_dir=None, files=None, **options):
+        d = np.load(data_dir)
+        return {str(n): {"games": 1, "plays_zero": float((d["target"][d["player"] == i] == 0).mean())}
+                for i, n in enumerate(d["names"])}
+
+
+def _toy_file(path, who: str, favourite, n: int, seed: int):
+    x, y = play(favourite, n, seed)
+    np.savez(path, x=x, target=y, who=who)
+    return path
+
+
+def test_the_core_verbs_run_a_game_that_writes_only_its_nouns(trained, tmp_path):
+    """train_styles, enroll, identify and steer from core.verbs, through ToyGame alone."""
+    model, _ = trained
+    game = ToyGame()
+    base = tmp_path / "base.pt"
+    checkpoint.save_model(base, TOY, model.unadapted_base(), {"kind": "base"})  # the trained base, plain
+    ex = examples(list(FAVOURITE), 800, seed=0)
+    np.savez(tmp_path / "data.npz", x=ex.inputs(np.arange(len(ex))).numpy(), target=ex.target, player=ex.player,
+             names=np.array(list(FAVOURITE)))
+    card = verbs.train_styles(game, base, tmp_path / "data.npz", tmp_path / "styled.pt")
+    assert card["players"] == 4 and card["games_per_player"] == {n: 8 for n in FAVOURITE}
+    for i, name in enumerate(FAVOURITE):
+        f = _toy_file(tmp_path / f"{name}.npz", name, FAVOURITE[name], 60, seed=4000 + i)
+        ranking = verbs.identify(game, tmp_path / "styled.pt", [f], player=name)
+        assert ranking.top(1)[0][0] == name and ranking.rank_of(name) == 1 and ranking.examples == 60
+    eve = [_toy_file(tmp_path / f"eve{i}.npz", "eve", (FAVOURITE["ann"], FAVOURITE["bob"]), 60, 50 + i)
+           for i in range(2)]
+    with pytest.raises(PlayasError, match="needs at least 2"):
+        verbs.enroll(game, tmp_path / "styled.pt", "Eve", eve[:1], tmp_path / "eve.pt")
+    r = verbs.enroll(game, tmp_path / "styled.pt", "Eve", eve, tmp_path / "eve.pt")
+    assert r.games == 2 and r.examples == 120 and {n for n, _ in r.similar[:2]} == {"ann", "bob"}
+    with pytest.raises(PlayasError, match="already in the style table"):
+        verbs.enroll(game, tmp_path / "eve.pt", "Eve", eve, tmp_path / "eve2.pt")
+    assert verbs.identify(game, tmp_path / "eve.pt", [eve[0]]).top(1)[0][0] == "Eve"
+    wrote = verbs.steer(game, tmp_path / "styled.pt", game.measure(tmp_path / "data.npz"), tmp_path / "steer.pt")
+    steered = checkpoint.load_styled(tmp_path / "steer.pt", TOY)[0]
+    assert wrote == ["plays_zero"] and probs(steered, steer={"plays_zero": 2.0})[0] > probs(steered)[0] + 0.05
+    with pytest.raises(PlayasError, match="is a folder"):
+        verbs.enroll(game, tmp_path / "styled.pt", "Zed", eve, tmp_path)  # before any work
