@@ -4,6 +4,7 @@ cost one sentence, not a finished computation."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from .errors import PlayasError
@@ -38,5 +39,9 @@ def _writable_folder(folder: Path, what: str, target: Path) -> None:
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
         raise PlayasError(f"{what} {target}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise PlayasError(f"{what} {target}: cannot write in {existing}")
+    try:  # a real probe: permissions, read-only mounts and special file systems all answer here
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".playas-probe-")
+    except OSError:
+        raise PlayasError(f"{what} {target}: cannot write in {existing}") from None
+    os.close(fd)
+    os.unlink(probe)
