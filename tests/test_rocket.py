@@ -150,5 +150,15 @@ def test_shipped_model_on_the_shipped_sample(capsys):
                        "--style", "Posix:0.5,Nadir:0.5", "--steer", "speed=4", "--json")
     p = json.loads(out)
     assert code == 0 and p["style"] == "Posix:0.5,Nadir:0.5" and 0 < p["did"]["p"] <= 1
+
+    def boost(steer: str) -> tuple[float, dict]:  # the chance of a boosting action, and every action's
+        code, out, _ = run(capsys, "rocket", "predict", "--game", SAMPLE, "--player", "rustixote", "--at", "30",
+                           "--style", "Posix:0.5,Nadir:0.5", "--steer", steer, "--top", "90", "--json")
+        top = json.loads(out)["top"]
+        return sum(x["p"] for x in top if x["controls"][6]), {x["action"]: x["p"] for x in top}
+
+    (slow, p_slow), (plain, p_plain), (fast, p_fast) = boost("speed=-4"), boost("speed=0"), boost("speed=4")
+    assert fast > 1.2 * slow  # toward the fastest drivers: more boost
+    assert 0.5 * sum(abs(p_fast[a] - p_plain.get(a, 0)) for a in p_fast) > 0.05  # a visible change
     code, out, _ = run(capsys, "rocket", "styles", "similar", "Posix", "--top", "3")
     assert code == 0 and len(out.strip().splitlines()) == 3
