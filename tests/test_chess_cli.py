@@ -1,6 +1,7 @@
 """The chess subcommands end to end, as a user runs them: real files, real processes."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,32 @@ def test_names_with_commas_from_a_uci_gui(comma_names):
     assert any(line.startswith('info string "Carlsen, Magnus":0.5,"Tal, Mikhail":0.5 plays ') for line in said), said
     assert not any("unknown" in line or "error" in line for line in said), said
     assert sum(line.startswith("bestmove ") for line in out) == 2
+
+
+# --- playing against an engine -------------------------------------------------------------
+
+def test_play_finds_debians_stockfish_off_path_and_names_the_model(tmp_path):
+    """/usr/games is not on root's PATH; the games say the style is a model of the person."""
+    out = tmp_path / "g.pgn"
+    r = subprocess.run([sys.executable, "-m", "playas.cli", "chess", "play", "--style", "Tal", "--vs", "stockfish",
+                        "--skill", "0", "--games", "2", "--max-plies", "8", "--engine-time", "0.01", "--out", out],
+                       capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert text.count('[White "Tal (playas model)"]') == 1 and text.count('[Black "Tal (playas model)"]') == 1
+    assert text.count('[WhiteType "program"]') == 2 and '"Tal"' not in text
+
+
+@pytest.mark.parametrize("engine, message", [
+    ("/no/such/stockfish", "UCI engine /no/such/stockfish does not exist; pass --engine PATH"),
+    ("nosuchengine", "UCI engine 'nosuchengine' is not on PATH or in /usr/games, /usr/local/games, "
+                     "/usr/local/bin, /opt/homebrew/bin; install it (apt-get install nosuchengine) or pass --engine PATH"),
+])
+def test_a_missing_engine_is_one_sentence(engine, message, tmp_path, capsys):
+    from playas.cli import main
+
+    out = tmp_path / "g.pgn"
+    assert main(["chess", "play", "--model", str(MAIA), "--vs", "stockfish", "--engine", engine, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not out.exists()

@@ -9,7 +9,6 @@ import os
 import queue
 import random
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,11 +21,13 @@ import pytest
 import torch
 
 from playas.bots.arena import play_clocked
+from playas.chess.play import find_engine
 from playas.chess.search import search
 from playas.chess.policy import Policy
 from playas.chess.prepare import prepare
 from playas.chess.styles import train_styles
 from playas.chess.train import train_base
+from playas.core.errors import PlayasError
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIA = ROOT / "models" / "maia-1900.pt"
@@ -35,13 +36,13 @@ MOVE = re.compile(r"([a-h][1-8][a-h][1-8][qrbn]?) ([0-9.]+)%")
 
 
 def program(name: str) -> str:
-    """A Debian program's path (games live in /usr/games, often not on PATH)."""
-    path = shutil.which(name) or shutil.which(name, path="/usr/games")
-    if not path:
+    """A Debian program's path, found as ``playas chess play`` finds its engine (/usr/games too)."""
+    try:
+        return find_engine(name)
+    except PlayasError as e:
         if os.environ.get("CI"):
             pytest.fail(f"{name} is not installed on CI (.ci/run installs it)")
-        pytest.skip(f"{name} is not installed (apt-get install {name})")
-    return path
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="module")
