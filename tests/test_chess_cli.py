@@ -1,9 +1,12 @@
 """The chess subcommands end to end, as a user runs them: real files, real processes."""
 
+import gzip
 import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -204,3 +207,48 @@ def test_a_missing_engine_is_one_sentence(engine, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not out.exists()
+
+
+# --- files that are not PGN ----------------------------------------------------------------
+
+def _png() -> bytes:
+    """A real 1x1 grey PNG image."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0\x80")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("Tal.png", _png(), "Tal.png is not a PGN file (it is a PNG image)"),
+    ("Tal.pgn", b"my notes on Tal's games\n" * 50, 'Tal.pgn is not a PGN file (no [Tag "value"] pair or first move'),
+    ("Tal.pgn.gz", b'[White "Tal"]\n\n1. e4 e5 1-0\n', "Tal.pgn.gz is not gzip-compressed as its name says"),
+])
+@pytest.mark.parametrize("command", ["prepare", "identify"])
+def test_a_file_that_is_not_pgn_is_one_sentence_and_nothing_is_written(command, name, data, message, tmp_path,
+                                                                      capsys):
+    from playas.cli import main
+
+    (tmp_path / name).write_bytes(data)
+    out = tmp_path / "out"
+    args = (["prepare", str(tmp_path / name), "--out", str(out), "--owner-from-filename"] if command == "prepare"
+            else ["identify", "--games", str(tmp_path / name), "--player", "Tal"])
+    assert main(["chess", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_pgn_is_still_read_plain_gzip_and_zstd(shared_data, tmp_path):
+    """The check reads the start of real collections as PGN, whatever their compression."""
+    import zstandard
+
+    from playas.chess.pgn import check_pgn
+
+    gz = shared_data / "chess" / "pgnmentor" / "Tal.pgn.gz"
+    text = gzip.decompress(gz.read_bytes())
+    (tmp_path / "Tal.pgn").write_bytes(text)
+    (tmp_path / "Tal.pgn.zst").write_bytes(zstandard.ZstdCompressor().compress(text))
+    (tmp_path / "bare.pgn").write_text("1. e4 e5 2. Nf3 Nc6 1/2-1/2\n")  # movetext alone is PGN too
+    for p in [gz, tmp_path / "Tal.pgn", tmp_path / "Tal.pgn.zst", tmp_path / "bare.pgn"]:
+        check_pgn(p)
