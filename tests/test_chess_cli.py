@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -252,3 +253,18 @@ def test_pgn_is_still_read_plain_gzip_and_zstd(shared_data, tmp_path):
     (tmp_path / "bare.pgn").write_text("1. e4 e5 2. Nf3 Nc6 1/2-1/2\n")  # movetext alone is PGN too
     for p in [gz, tmp_path / "Tal.pgn", tmp_path / "Tal.pgn.zst", tmp_path / "bare.pgn"]:
         check_pgn(p)
+
+
+def test_the_readmes_chess_commands_read_shipped_pgn_files():
+    """Every PGN a README chess example reads (``$ playas chess ...`` with its output shown) is in
+    the repository, so it runs on a fresh clone (a Lichess dump is shown as a download, not an example)."""
+    commands = [x for x in (ROOT / "README.md").read_text().splitlines() if x.startswith("$ playas chess")]
+    read = [w for c in commands for w in c.split("#")[0].split()[1:] if re.search(r"\.pgn(\.gz|\.zst)?$", w)
+            and not re.search(r"--out\s+" + re.escape(w), c)]
+    assert len(read) >= 3, read
+    for w in read:
+        assert list(ROOT.glob(w)), f"README reads {w}, which is not shipped"
+    from playas.chess.pgn import iter_game_texts
+
+    # as the README says: the first 100 of Tal's games, 30 of Carlsen's from 2021
+    assert [len(list(iter_game_texts(ROOT / "samples" / f))) for f in ("Tal.pgn", "Carlsen.pgn")] == [100, 30]
