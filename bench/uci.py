@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -31,6 +30,8 @@ import numpy as np
 from playas.bots.arena import play_clocked
 from playas.shipped import default_model
 from playas.chess.pgn import iter_game_texts
+from playas.chess.play import find_engine
+from playas.core.errors import PlayasError
 
 from .common import ROOT, SHARED, record, table
 
@@ -120,10 +121,10 @@ def bench_latency(model: str, positions: list[list[str]], nodes: int) -> tuple[f
 
 
 def stockfish_path(given: str | None) -> str:
-    path = given or shutil.which("stockfish") or shutil.which("stockfish", path="/usr/games")
-    if not path:
-        sys.exit("bench/uci.py: Stockfish not found; apt-get install stockfish, or pass --stockfish PATH")
-    return path
+    try:
+        return find_engine(given or "stockfish")
+    except PlayasError as e:
+        sys.exit(f"bench/uci.py: {str(e).replace('--engine', '--stockfish')}")
 
 
 def bench_strength(a, styles: list[str], skills: list[int]) -> list[list]:

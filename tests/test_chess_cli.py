@@ -1,8 +1,13 @@
 """The chess subcommands end to end, as a user runs them: real files, real processes."""
 
+import gzip
 import json
+import os
+import re
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -174,3 +179,92 @@ def test_names_with_commas_from_a_uci_gui(comma_names):
     assert any(line.startswith('info string "Carlsen, Magnus":0.5,"Tal, Mikhail":0.5 plays ') for line in said), said
     assert not any("unknown" in line or "error" in line for line in said), said
     assert sum(line.startswith("bestmove ") for line in out) == 2
+
+
+# --- playing against an engine -------------------------------------------------------------
+
+def test_play_finds_debians_stockfish_off_path_and_names_the_model(tmp_path):
+    """/usr/games is not on root's PATH; the games say the style is a model of the person."""
+    out = tmp_path / "g.pgn"
+    r = subprocess.run([sys.executable, "-m", "playas.cli", "chess", "play", "--style", "Tal", "--vs", "stockfish",
+                        "--skill", "0", "--games", "2", "--max-plies", "8", "--engine-time", "0.01", "--out", out],
+                       capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert text.count('[White "Tal (playas model)"]') == 1 and text.count('[Black "Tal (playas model)"]') == 1
+    assert text.count('[WhiteType "program"]') == 2 and '"Tal"' not in text
+
+
+@pytest.mark.parametrize("engine, message", [
+    ("/no/such/stockfish", "UCI engine /no/such/stockfish does not exist; pass --engine PATH"),
+    ("nosuchengine", "UCI engine 'nosuchengine' is not on PATH or in /usr/games, /usr/local/games, "
+                     "/usr/local/bin, /opt/homebrew/bin; install it (apt-get install nosuchengine) or pass --engine PATH"),
+])
+def test_a_missing_engine_is_one_sentence(engine, message, tmp_path, capsys):
+    from playas.cli import main
+
+    out = tmp_path / "g.pgn"
+    assert main(["chess", "play", "--model", str(MAIA), "--vs", "stockfish", "--engine", engine, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
+# --- files that are not PGN ----------------------------------------------------------------
+
+def _png() -> bytes:
+    """A real 1x1 grey PNG image."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0\x80")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("Tal.png", _png(), "Tal.png is not a PGN file (it is a PNG image)"),
+    ("Tal.pgn", b"my notes on Tal's games\n" * 50, 'Tal.pgn is not a PGN file (no [Tag "value"] pair or first move'),
+    ("Tal.pgn.gz", b'[White "Tal"]\n\n1. e4 e5 1-0\n', "Tal.pgn.gz is not gzip-compressed as its name says"),
+])
+@pytest.mark.parametrize("command", ["prepare", "identify"])
+def test_a_file_that_is_not_pgn_is_one_sentence_and_nothing_is_written(command, name, data, message, tmp_path,
+                                                                      capsys):
+    from playas.cli import main
+
+    (tmp_path / name).write_bytes(data)
+    out = tmp_path / "out"
+    args = (["prepare", str(tmp_path / name), "--out", str(out), "--owner-from-filename"] if command == "prepare"
+            else ["identify", "--games", str(tmp_path / name), "--player", "Tal"])
+    assert main(["chess", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_pgn_is_still_read_plain_gzip_and_zstd(shared_data, tmp_path):
+    """The check reads the start of real collections as PGN, whatever their compression."""
+    import zstandard
+
+    from playas.chess.pgn import check_pgn
+
+    gz = shared_data / "chess" / "pgnmentor" / "Tal.pgn.gz"
+    text = gzip.decompress(gz.read_bytes())
+    (tmp_path / "Tal.pgn").write_bytes(text)
+    (tmp_path / "Tal.pgn.zst").write_bytes(zstandard.ZstdCompressor().compress(text))
+    (tmp_path / "bare.pgn").write_text("1. e4 e5 2. Nf3 Nc6 1/2-1/2\n")  # movetext alone is PGN too
+    for p in [gz, tmp_path / "Tal.pgn", tmp_path / "Tal.pgn.zst", tmp_path / "bare.pgn"]:
+        check_pgn(p)
+
+
+def test_the_readmes_chess_commands_read_shipped_pgn_files():
+    """Every PGN a README chess example reads (``$ playas chess ...`` with its output shown) is in
+    the repository, so it runs on a fresh clone (a Lichess dump is shown as a download, not an example)."""
+    commands = [x for x in (ROOT / "README.md").read_text().splitlines() if x.startswith("$ playas chess")]
+    read = [w for c in commands for w in c.split("#")[0].split()[1:] if re.search(r"\.pgn(\.gz|\.zst)?$", w)
+            and not re.search(r"--out\s+" + re.escape(w), c)]
+    assert len(read) >= 3, read
+    for w in read:
+        assert list(ROOT.glob(w)), f"README reads {w}, which is not shipped"
+    from playas.chess.pgn import iter_game_texts
+
+    # as the README says: the first 100 of Tal's games, 30 of Carlsen's from 2021
+    assert [len(list(iter_game_texts(ROOT / "samples" / f))) for f in ("Tal.pgn", "Carlsen.pgn")] == [100, 30]

@@ -9,7 +9,6 @@ import os
 import queue
 import random
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,12 +21,14 @@ import pytest
 import torch
 
 from playas.bots.arena import play_clocked
+from playas.chess.play import find_engine
 from playas.chess.search import search
 from playas.chess.policy import Policy
 from playas.chess.prepare import prepare
 from playas.chess.game import GAME
 from playas.core.verbs import train_styles
 from playas.chess.train import train_base
+from playas.core.errors import PlayasError
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIA = ROOT / "models" / "maia-1900.pt"
@@ -36,13 +37,13 @@ MOVE = re.compile(r"([a-h][1-8][a-h][1-8][qrbn]?) ([0-9.]+)%")
 
 
 def program(name: str) -> str:
-    """A Debian program's path (games live in /usr/games, often not on PATH)."""
-    path = shutil.which(name) or shutil.which(name, path="/usr/games")
-    if not path:
+    """A Debian program's path, found as ``playas chess play`` finds its engine (/usr/games too)."""
+    try:
+        return find_engine(name)
+    except PlayasError as e:
         if os.environ.get("CI"):
             pytest.fail(f"{name} is not installed on CI (.ci/run installs it)")
-        pytest.skip(f"{name} is not installed (apt-get install {name})")
-    return path
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +156,26 @@ def test_polyglot_runs_the_engine_as_an_xboard_engine(stockfish, tmp_path):
         assert len(g.board.move_stack) >= 20 or g.termination == "checkmate"
     finally:
         xb.quit()
+
+
+def test_polyglot_lets_xboard_choose_any_player(tmp_path):
+    """Polyglot passes on only the first 16 entries of a combo, so xboard's Player list stops at
+    the B's; PlayerName takes any player typed, and that player plays."""
+    styled = ROOT / "models" / "pgnmentor-197.pt"
+    log = tmp_path / "polyglot.log"
+    ini = tmp_path / "playas.ini"
+    ini.write_text(f"[PolyGlot]\nEngineDir = {ROOT}\nEngineCommand = {sys.executable} -m playas.bots.uci "
+                   f"--model {styled}\nLog = true\nLogFile = {log}\nBook = false\n\n[Engine]\nTemperature = 0\n")
+    xb = chess.engine.SimpleEngine.popen_xboard([program("polyglot"), str(ini)], cwd=tmp_path)
+    try:
+        assert "Tal" not in xb.options["Player"].var and "PlayerName" in xb.options
+        xb.configure({"PlayerName": "Tal"})
+        board = chess.Board()
+        board.push_uci("e2e4")
+        assert xb.play(board, chess.engine.Limit(time=2)).move in board.legal_moves
+    finally:
+        xb.quit()
+    assert re.search(r"Engine->Adapter: info string Tal plays [a-h][1-8]", log.read_text())
 
 
 # --- the protocol's edge cases ---------------------------------------------------------------
@@ -286,6 +307,25 @@ def test_garbage_is_ignored_with_a_note(raw):
     raw.send("position fen 8/8/8/8/8/8/8/8 w - - 0 1")
     raw.send("go")
     assert raw.until("bestmove")[-1] == "bestmove (none)"
+
+
+def test_a_misspelt_player_gets_a_suggestion_and_values_read_as_uci_writes_them():
+    r = Raw("--model", str(ROOT / "models" / "pgnmentor-197.pt"))
+    try:
+        for line in ["uci", "setoption name Player value Tall", "setoption name PlayerName value Petrosain",
+                     "setoption name OwnBook value maybe", "setoption name Style value Tal:0.5,Nobody:0.5", "isready"]:
+            r.send(line)
+        notes = [x for x in r.until("readyok") if x.startswith("info string")]
+        assert notes == ["info string unknown player 'Tall'; did you mean Tal? Player stays mean",
+                         "info string unknown player 'Petrosain'; did you mean Petrosian? Player stays mean",
+                         "info string OwnBook is true or false, not 'maybe'; OwnBook stays true",
+                         "info string unknown player 'Nobody'; `styles list` shows all 197; Style stays <empty>"]
+        r.send("setoption name PlayerName value petrosian")  # typed, any case: the same choice as Player
+        r.send("position startpos")
+        r.send("go nodes 1")
+        assert any(x.startswith("info string Petrosian plays") for x in r.until("bestmove"))
+    finally:
+        assert r.close() == 0
 
 
 def test_every_go_gets_exactly_one_bestmove(raw):

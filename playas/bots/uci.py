@@ -12,12 +12,14 @@ Three threads: the main thread reads stdin and answers each command at once, so 
 a third thread from start-up, so ``uciok`` comes back before torch is even imported (the
 ``Player`` names come from the model card); ``isready`` waits for the load, as UCI intends.
 
-Options: ``Player`` (a known player, or ``mean``), ``Style`` (a blend such as
-``Tal:0.7,Petrosian:0.3``; overrides Player), ``Steer`` (``capture_rate=1.5,early_queen=-1``),
+Options: ``Player`` (a known player, or ``mean``), ``PlayerName`` (the same choice typed, for
+GUIs that show only part of a long list: xboard through polyglot shows 16 of a combo's entries),
+``Style`` (a blend such as ``Tal:0.7,Petrosian:0.3``; overrides Player), ``Steer`` (``capture_rate=1.5,early_queen=-1``),
 ``Temperature`` (0 plays the most likely move, 1 samples the player's own distribution),
 ``Nodes`` (1 is the pure style; more searches), ``MultiPV``, ``Seed`` (0: random), ``Model``,
 ``Threads``, ``Move Overhead``, ``Ponder``, ``UCI_ShowWDL``, ``UCI_Opponent`` (recorded only).
-A bad value is refused with an ``info string`` saying why, and the option keeps its value.
+A bad value is refused with an ``info string`` saying why, and the option keeps its value;
+values are written as UCI writes them (``true``, ``<empty>``).
 """
 
 from __future__ import annotations
@@ -35,8 +37,7 @@ from pathlib import Path
 import chess
 
 from .. import __version__
-from ..chess.encoding import BOOK_PLIES
-from ..chess.limits import Limits
+from ..chess.limits import BOOK_PLIES, Limits
 from ..core.card import card_players
 from ..core.errors import PlayasError
 from ..shipped import default_model
@@ -58,10 +59,10 @@ class Option:
     min: int | None = None
     max: int | None = None
     vars: list[str] = field(default_factory=list)
+    open: bool = False  # a combo that also takes values off its list, for the engine to check (typed names)
 
     def declaration(self) -> str:
-        d = ("true" if self.default else "false") if self.type == "check" else self.default
-        line = f"option name {self.name} type {self.type} default {'<empty>' if d == '' else d}"
+        line = f"option name {self.name} type {self.type} default {uci_text(self.default)}"
         if self.type == "spin":
             line += f" min {self.min} max {self.max}"
         return line + "".join(f" var {v}" for v in self.vars)
@@ -85,13 +86,23 @@ class Option:
             for v in self.vars:
                 if v.lower() == text.lower():
                     return v
+            if self.open:
+                return text
             raise PlayasError(f"{self.name} {text!r} is not one of the {len(self.vars)} choices")
         return "" if text == "<empty>" else text
 
 
+def uci_text(value) -> str:
+    """A value as UCI writes it: ``true``/``false``, ``<empty>`` for an empty string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "<empty>" if value == "" else str(value)
+
+
 def make_options(model: Path, players: list[str]) -> dict[str, Option]:
     opts = [
-        Option("Player", "combo", MEAN, vars=[MEAN] + sorted(players, key=str.lower)),
+        Option("Player", "combo", MEAN, vars=[MEAN] + sorted(players, key=str.lower), open=True),
+        Option("PlayerName", "string", ""),  # Player typed: any player (polyglot shows 16 combo entries)
         Option("Style", "string", ""),  # a blend like Tal:0.7,Petrosian:0.3; overrides Player
         Option("Steer", "string", ""),  # capture_rate=1.5,early_queen=-1
         Option("Temperature", "string", "1"),
@@ -335,13 +346,16 @@ class UciEngine:
         opt = opts.get(name.lower())
         if opt is None:
             raise PlayasError(f"unknown option {name!r}")
+        if opt.name == "PlayerName":  # Player typed: one value says who plays, whichever was set
+            opt, text = opts["player"], MEAN if text in ("", "<empty>") else text
         try:
             value = opt.parse(text)
             if opt.name != "Model" or value != self.values["Model"]:  # the rest are cheap to re-apply
                 self._apply(opt.name, value)
                 self.values[opt.name] = value
         except PlayasError as e:
-            raise PlayasError(f"{e}; {opt.name} stays {self.values[opt.name]!r}") from None
+            said = str(e) if str(e).endswith("?") else f"{e};"  # after "did you mean Tal?" a new clause
+            raise PlayasError(f"{said} {opt.name} stays {uci_text(self.values[opt.name])}") from None
 
     def _apply(self, name: str, value) -> None:
         """Make an option take effect; raises (changing nothing) when the value cannot work."""

@@ -3,7 +3,8 @@
 The UCI engine fills a :class:`Limits` from ``go``; the Lichess bot from a game's clock. The
 move interface (:mod:`playas.chess.engine`) reads its ``nodes`` and ``searchmoves``; the
 protocols turn :meth:`Limits.budget` into a deadline, since only they know when the clock runs
-(UCI's ``ponderhit``, the moment Lichess sent the position).
+(UCI's ``ponderhit``, the moment Lichess sent the position). :data:`BOOK_PLIES` bounds the
+other limit a protocol offers: how deep a style's own games (its repertoire) may decide.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import chess
+
+from .encoding import BOOK_PLIES  # noqa: F401  (re-exported: the bots' BookDepth/book_depth range)
 
 
 @dataclass

@@ -56,6 +56,72 @@ def _byte_chunks(path: Path, size: int = 1 << 16) -> Iterator[bytes]:
                 yield block
 
 
+# The first bytes of files that get given as PGN by mistake, and what they are
+_MAGIC = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+          b"%PDF": "a PDF document", b"PK\x03\x04": "a zip archive", b"BZh": "bzip2-compressed",
+          b"\xfd7zXZ": "xz-compressed", b"7z\xbc\xaf": "a 7-Zip archive", b"\x7fELF": "a program",
+          b"\xff\xfe": "UTF-16 text; save it as UTF-8", b"\xfe\xff": "UTF-16 text; save it as UTF-8"}
+_COMPRESSED = {b"\x1f\x8b": ("gzip", ".gz"), b"\x28\xb5\x2f\xfd": ("zstd", ".zst")}  # read by name, not content
+_PGN_START = re.compile(rb'^\s*\[\w+\s+"|(?:^|\s)1\.\s*(?:[KQRBN]?[a-h]?[1-8]?x?[a-h][1-8]|O-O)', re.M)
+SNIFF_BYTES = 1 << 16  # a PGN shows a tag pair or its first move long before this
+
+
+def _pgn_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, if it names a file; else PlayasError saying what it is."""
+    path = Path(path)
+    if not path.exists():
+        raise PlayasError(f"PGN file {path} does not exist")
+    if path.is_dir():
+        raise PlayasError(f"{path} is a directory, not a PGN file")
+    return path
+
+
+def check_pgn(path: str | os.PathLike) -> None:
+    """Refuse, in one sentence naming it, a file that is not PGN (an image, a zip, text without
+    tags or moves), which would otherwise read as a file of no games. Reads the first 64 KB only.
+
+    A compressed file damaged after its start passes: reading it keeps the games before the damage.
+    """
+    path = _pgn_file(path)
+    with open(path, "rb") as f:
+        raw = f.read(16)
+    for magic, kind in _MAGIC.items():
+        if raw.startswith(magic):
+            raise PlayasError(f"{path} is not a PGN file (it is {kind})")
+    for magic, (kind, suffix) in _COMPRESSED.items():
+        if raw.startswith(magic) and not path.name.lower().endswith(suffix):
+            raise PlayasError(f"{path} is {kind}-compressed; name it {path.name}{suffix} to have it read")
+    head = _head(path)
+    if b"\0" in head:
+        raise PlayasError(f"{path} is not a PGN file (it holds binary data)")
+    if head.strip() and not _PGN_START.search(head):
+        raise PlayasError(f"{path} is not a PGN file (no [Tag \"value\"] pair or first move in its first "
+                          f"{SNIFF_BYTES // 1024} KB)")
+
+
+def _head(path: Path) -> bytes:
+    """The first SNIFF_BYTES of the file's text (decompressed), or as much as reads before damage."""
+    head = b""
+    try:
+        for chunk in _byte_chunks(path):
+            head += chunk
+            if len(head) >= SNIFF_BYTES:
+                break
+    except Exception as e:
+        if not _damage(e):
+            raise
+        if not head:  # not even the start reads
+            kind = {suffix: kind for kind, suffix in _COMPRESSED.values()}.get(path.suffix.lower())
+            said = f"is not {kind}-compressed as its name says" if kind else "cannot be read"
+            raise PlayasError(f"{path} {said} ({e})") from None
+    return head[:SNIFF_BYTES]
+
+
+def _damage(e: Exception) -> bool:
+    """Whether ``e`` says a file is cut off or corrupt (rather than a bug here)."""
+    return isinstance(e, (OSError, EOFError, zlib.error)) or type(e).__module__.startswith("zstandard")
+
+
 def decode_game(data: bytes) -> str:
     """A game's text: UTF-8 where it is valid, Latin-1 otherwise (old databases)."""
     try:
@@ -71,11 +137,7 @@ def iter_game_texts(path: str | os.PathLike) -> Iterator[str]:
     (truncated or corrupt compression) yields every game before the damage, then the cut-off
     game marked ``*TRUNCATED*``, then raises :class:`PlayasError` naming the file.
     """
-    path = Path(path)
-    if not path.exists():
-        raise PlayasError(f"PGN file {path} does not exist")
-    if path.is_dir():
-        raise PlayasError(f"{path} is a directory, not a PGN file")
+    path = _pgn_file(path)
     lines: list[bytes] = []
     seen_moves = False
     rest = b""
@@ -92,8 +154,7 @@ def iter_game_texts(path: str | os.PathLike) -> Iterator[str]:
                     seen_moves = True
                 lines.append(line.rstrip(b"\r"))
     except Exception as e:
-        if isinstance(e, OSError) or isinstance(e, EOFError) or isinstance(e, zlib.error) \
-                or type(e).__module__.startswith("zstandard"):
+        if _damage(e):
             if seen_moves:
                 yield decode_game(b"\n".join(lines + [rest])) + "\n*TRUNCATED*"
             raise PlayasError(f"{path} is damaged ({e})") from None

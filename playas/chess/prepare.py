@@ -28,7 +28,7 @@ from ..core.errors import PlayasError
 from ..core.progress import Progress
 from . import encoding as enc
 from .dataset import BOOK_PLIES, FORMAT_VERSION, GAME_DTYPE, ROW_ARRAYS, SHARD_GAMES, SPLITS, RESULTS, UNKNOWN_RESULT
-from .pgn import NamePattern, header_names, iter_game_texts, mainline, owner_from_filename, read_tags
+from .pgn import NamePattern, check_pgn, header_names, iter_game_texts, mainline, owner_from_filename, read_tags
 
 
 # --- who is who --------------------------------------------------------------------------
@@ -327,8 +327,7 @@ def _check_arguments(paths: list[Path], owner_from_filename_, players, min_games
     if not paths:
         raise PlayasError("no PGN files given")
     for p in paths:
-        if not p.exists():
-            raise PlayasError(f"PGN file {p} does not exist")
+        check_pgn(p)
     if abs(sum(split) - 1) > 1e-6 or min(split) < 0:
         raise PlayasError(f"split fractions {split} must be non-negative and sum to 1")
 
