@@ -7,6 +7,7 @@ A style vector that learns the person learns their favourite.
 """
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from torch import nn
 
 from playas.core import checkpoint, learning as styled, verbs
 from playas.core.card import card_players
+from playas.core.config import number, section, setting, whole
+from playas.core.learning import Adapters
 from playas.core.errors import PlayasError
 from playas.core.game import Examples, Game, Network, Query, StyleData
 from playas.core.repertoire import PRIOR_WEIGHTS
@@ -249,6 +252,23 @@ def test_a_repertoire_names_and_plays_the_person(trained):
 
 # --- a third game writes only its nouns: the core's verbs then work for it ---------------------
 
+@dataclass
+class ToyAdapters(Adapters):
+    heads: int = setting(4, whole(1), "heads")
+    skills: int = setting(4, whole(1), "skills")
+    rank: int = setting(2, whole(1), "rank")
+
+
+@dataclass
+class ToyRecipe:
+    mhr: ToyAdapters = section(ToyAdapters, "the adapters")
+    batch_size: int = setting(64, whole(1), "examples a step")
+    epochs: int = setting(3, whole(1), "passes")
+    lr_adapters: float = setting(0.01, number(0), "the adapters' learning rate")
+    lr_styles: float = setting(0.1, number(0), "the style rows'")
+    seed: int = setting(0, whole(0), "seed")
+
+
 class ToyGame(Game):
     """The toy as a whole game: a dataset is an .npz of contexts, actions and players; a user's
     file is one player's .npz. Nothing else of the core is written for it."""
@@ -257,12 +277,7 @@ class ToyGame(Game):
     min_enroll_games = 2
     properties = {"plays_zero": "share of decisions that take action 0"}
 
-    def style_recipe(self, values, where="recipe"):
-        r = {"mhr": {"heads": 4, "skills": 4, "rank": 2}, "batch_size": 64, "epochs": 3, "lr_adapters": 0.01,
-             "lr_styles": 0.1, "seed": 0, **(values or {})}
-        if not isinstance(r["epochs"], int) or r["epochs"] < 1:
-            raise PlayasError(f"{where}: epochs must be a whole number of at least 1, not {r['epochs']!r}")
-        return r
+    recipe = ToyRecipe
 
     def style_data(self, base_card, data_dir, recipe):
         d = np.load(data_dir)
@@ -302,6 +317,8 @@ def test_the_core_verbs_run_a_game_that_writes_only_its_nouns(trained, tmp_path)
     ex = examples(list(FAVOURITE), 800, seed=0)
     np.savez(tmp_path / "data.npz", x=ex.inputs(np.arange(len(ex))).numpy(), target=ex.target, player=ex.player,
              names=np.array(list(FAVOURITE)))
+    with pytest.raises(PlayasError, match="^recipe: epochs must be a whole number of at least 1, not 0$"):
+        verbs.train_styles(game, base, tmp_path / "data.npz", tmp_path / "styled.pt", {"epochs": 0})
     card = verbs.train_styles(game, base, tmp_path / "data.npz", tmp_path / "styled.pt")
     assert card["players"] == 4 and card["games_per_player"] == {n: 8 for n in FAVOURITE}
     for i, name in enumerate(FAVOURITE):

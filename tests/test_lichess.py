@@ -492,10 +492,11 @@ def test_config_errors_are_one_sentence(tmp_path, capsys, monkeypatch, styled_mo
     monkeypatch.setenv("LICHESS_TOKEN", TOKEN)
     (tmp_path / "bad.yml").write_text("engine: {style: [\n")
     typo = _config(tmp_path, challenge={"concurency": 2})
+    two = _config(tmp_path, challenge={"concurrency": "two"})
     cases = [(tmp_path / "missing.yml", "config file"),
              (tmp_path / "bad.yml", "is not valid YAML"),
              (_config(tmp_path, token="lip_x"), "holds a token"),
-             (_config(tmp_path, challenge={"concurrency": "two"}), "challenge.concurrency must be a whole number"),
+             (two, f"config file {two}: challenge.concurrency must be a whole number of at least 1, not 'two'\n"),
              (typo, f"config file {typo}: unknown setting 'challenge.concurency'; "
                     "did you mean 'challenge.concurrency'?"),
              (_config(tmp_path, engine={"model": str(MAIA), "temprature": 0}), "unknown setting 'engine.temprature'"),

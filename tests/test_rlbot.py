@@ -13,8 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import subprocess
 import sys
 import time
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,6 +37,9 @@ from rlbot.config import load_player_config
 
 from playas.bots.rlbot import add_command, write_bot_folder
 from playas.bots.rlbot.bot import PlayasBot, load_settings
+from playas.bots.rlbot.folder import cmd_command, run_commands, sh_command
+from playas.bots.rlbot.settings import Drive, settings_toml, toml_value
+from playas.core.errors import PlayasError
 from tests.rlbot_server import RLBotLoopback, is_neutral
 
 BAD_LINES = ("ERROR", "CRITICAL", "Traceback")
@@ -48,12 +54,23 @@ def styles() -> list[str]:
     return (wanted + [n for n in names if n not in wanted])[:2]
 
 
+def _venv_python(folder, python=sys.executable):
+    """A stand-in for the venv the folder's README asks for: ``venv/bin/python`` runs ``python``."""
+    p = folder / "venv" / "bin" / "python"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(f"#!/bin/sh\nexec {shlex.quote(python)} \"$@\"\n")
+    p.chmod(0o755)
+    return p
+
+
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory, styles):
-    """Two bot folders: the first with the model copied in, the second naming it by path."""
+    """Two bot folders: the first as RLBot users get it (the model copied in, run by the folder's
+    own venv), the second naming the model by path and run by this Python (``python=``)."""
     root = tmp_path_factory.mktemp("rlbot")
     a = write_bot_folder(root / "a", styles[0], MODEL)
-    b = write_bot_folder(root / "b", styles[1], MODEL, copy_model=False)
+    _venv_python(a["dir"])
+    b = write_bot_folder(root / "b", styles[1], MODEL, copy_model=False, python=sys.executable)
     return [a, b]
 
 
@@ -68,14 +85,19 @@ def test_bot_folder_reads_as_rlbot_reads_it(folders, styles):
     a, b = folders
     for r, style in zip(folders, styles):
         d = r["dir"]
-        assert {p.name for p in d.iterdir()} >= {"bot.toml", "loadout.toml", "playas.toml"}
+        assert {p.name for p in d.iterdir()} >= {"bot.toml", "loadout.toml", "playas.toml", "bot.py",
+                                                 "requirements.txt", "README.txt"}
         player = load_player_config(d / "bot.toml", 1)  # rlbot's own reader, as RLBotServer's launcher
         bot = player.variety
         assert bot.agent_id == r["agent_id"] and bot.name == f"playas {style}" and not bot.hivemind
-        assert bot.run_command.split()[0] == sys.executable and "playas.bots.rlbot.bot" in bot.run_command
+        assert bot.root_dir == str(d.absolute())  # the commands run in the folder
+        settings = tomllib.loads((d / "bot.toml").read_text(encoding="utf-8"))["settings"]
+        assert settings["run_command"] == r".\venv\Scripts\python.exe bot.py"  # Windows: the folder's venv
+        assert bot.run_command == settings["run_command_linux"] == r["run_command"]  # on Linux, rlbot takes this
         assert bot.loadout is not None and bot.loadout.team_color_id == 1
         s = load_settings(bot.root_dir, env={})
         assert s["style"] == style and s["decide_every"] == 8
+    assert a["run_command"] == "./venv/bin/python bot.py" and shlex.split(b["run_command"]) == [sys.executable, "bot.py"]
     assert (a["dir"] / "model.pt").is_file() and load_settings(a["dir"], env={})["model"] == str(a["dir"] / "model.pt")
     assert not (b["dir"] / "model.pt").exists() and load_settings(b["dir"], env={})["model"] == str(MODEL.resolve())
     env = load_settings(b["dir"], env={"PLAYAS_STYLE": "Someone", "PLAYAS_MODEL": "/x/y.pt"})
@@ -94,6 +116,104 @@ def test_rlbot_command(tmp_path, styles, capsys):
     a = parser.parse_args(["rlbot", "--style", "Nobody At All", "--out", str(tmp_path / "no")])
     with pytest.raises(PlayasError):
         a.func(a)
+
+
+def _run(command: str, folder: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``command`` as RLBotServer runs it on Linux: ``/bin/sh -c`` in the folder."""
+    return subprocess.run(["/bin/sh", "-c", command], cwd=folder, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, **(env or {})))
+
+
+def test_the_windows_command_is_quoted_for_cmd_exe():
+    """cmd.exe /c keeps a line's quotes only in narrow cases, else it strips the first and the last:
+    a line that needs quotes is wrapped in one more pair, so what runs is the quoted command."""
+    assert cmd_command([r".\venv\Scripts\python.exe", "bot.py"]) == r".\venv\Scripts\python.exe bot.py"
+    for python in (r"C:\Program Files\Python311\python.exe", r"C:\Program Files (x86)\Py & Co\python.exe"):
+        line = run_commands(python, windows=True)["run_command"]
+        assert line == f'""{python}" bot.py"'
+        assert line[1:-1] == f'"{python}" bot.py'  # what cmd.exe runs once it strips the outer pair
+        assert tomllib.loads(f"run_command = {toml_value(line)}")["run_command"] == line
+    assert run_commands(r"C:\Python311\python.exe", windows=True)["run_command_linux"] == "./venv/bin/python bot.py"
+    for bad in (r"C:\100%\python.exe", 'C:\\a"b\\python.exe'):
+        with pytest.raises(PlayasError, match="cannot be quoted for cmd.exe"):
+            cmd_command([bad, "bot.py"])
+
+
+def test_the_linux_command_is_quoted_for_sh(folders, tmp_path, styles):
+    """A Python at a path with a space, a quote and a dollar: the folder's command runs it through
+    /bin/sh -c, as RLBotServer does, and the bot reads its own folder's settings."""
+    python = _venv_python(tmp_path / "it's a $HOME", sys.executable)
+    assert sh_command([str(python), "bot.py"]) == "'" + str(python).replace("'", "'\\''") + "' bot.py"
+    assert '"' not in sh_command([str(python)])  # RLBot wraps the line in double quotes
+    with pytest.raises(PlayasError, match="cannot be in an RLBot command on Linux"):
+        sh_command(['/opt/a"b/python'])
+    r = write_bot_folder(tmp_path / "spaced bot", styles[0], MODEL, python=str(python), check=False)
+    assert r["run_command"] == sh_command([str(python), "bot.py"])
+    done = _run(r["run_command"] + " --check", r["dir"])
+    assert done.returncode == 0 and done.stdout.startswith(f"playas bot ready: drives as {styles[0]}, "), done
+    done = _run(shlex.join([sys.executable, str(r["dir"] / "bot.py"), "--check"]), tmp_path)  # from elsewhere:
+    assert done.returncode == 0 and f"settings {r['dir'] / 'playas.toml'}" in done.stdout, done  # its own folder
+    done = _run(folders[0]["run_command"] + " --check", folders[0]["dir"])  # the venv command, as written
+    assert done.returncode == 0 and f"settings {folders[0]['dir'] / 'playas.toml'}" in done.stdout, done
+
+
+def test_the_folder_says_plainly_what_it_needs(folders):
+    d = folders[0]["dir"]
+    readme = (d / "README.txt").read_text(encoding="utf-8")
+    for needed in ("Python 3.11", "-m venv venv", r"venv\Scripts\python -m pip install -r requirements.txt",
+                   "./venv/bin/python -m pip install -r requirements.txt", "bot.py --check",
+                   r"Windows (cmd.exe /c):   .\venv\Scripts\python.exe bot.py",
+                   "Linux (/bin/sh -c):     ./venv/bin/python bot.py", "ranked online play is cheating"):
+        assert needed in readme, needed
+    wanted = [line for line in (d / "requirements.txt").read_text().splitlines() if not line.startswith("#")]
+    assert wanted == [f"{Path(__file__).resolve().parents[1].as_posix()}[rocket]"]  # this checkout, its extra
+
+
+def test_bot_settings_are_checked_with_one_sentence(folders, tmp_path):
+    """playas.toml through the bot's own start (the folder's run command): an unknown key gets
+    "did you mean", a wrong type names the key and the file; the bot ends (2) before connecting."""
+    a = folders[0]
+    d = tmp_path / "bad"
+    write_bot_folder(d, None, MODEL, copy_model=False, python=sys.executable, check=False)
+    settings = d / "playas.toml"
+    for body, said in [("[playas]\ntemprature = 0.5\n",
+                        "unknown setting 'playas.temprature'; did you mean 'playas.temperature'?"),
+                       ('[playas]\ntemperature = "hot"\n', "playas.temperature must be a number from 0 to 100, not 'hot'"),
+                       ("[playas]\ndecide_every = 0\n", "playas.decide_every must be a whole number of at least 1, not 0"),
+                       ("[playa]\nstyle = 'x'\n", "unknown setting 'playa'; did you mean 'playas'?"),
+                       ("[playas.steer]\nspeed = 'fast'\n", "playas.steer must map names to numbers")]:
+        settings.write_text(body)
+        done = _run(shlex.join([sys.executable, "bot.py"]), d)  # no --check: the bot's real start
+        assert done.returncode == 2 and done.stdout == "", done
+        assert done.stderr.startswith(f"playas: error: bot settings {settings}: {said}"), done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+    settings.write_text("[playas\n")
+    with pytest.raises(PlayasError, match=f"^bot settings {settings} is not valid TOML"):
+        load_settings(d, env={})
+    done = _run(a["run_command"] + " --check", a["dir"], env={"PLAYAS_TEMPERATURE": "hot"})
+    assert done.returncode == 2 and done.stderr == ("playas: error: environment variable PLAYAS_TEMPERATURE: "
+                                                    "playas.temperature must be a number from 0 to 100, not 'hot'\n")
+    assert load_settings(a["dir"], env={"PLAYAS_TEMPERATURE": "0.5", "PLAYAS_SEED": "3"})["temperature"] == 0.5
+
+
+def test_one_default_for_every_setting(folders, tmp_path, styles):
+    """Temperature 1 (sampling: 0 can leave a car standing still) and the rest, from the declaration
+    only: a folder written without them, and the example file, read back the declared defaults."""
+    defaults = Drive()
+    assert defaults.temperature == 1.0 and defaults.decide_every == 8
+    s = load_settings(folders[0]["dir"], env={})
+    assert (s["temperature"], s["seed"], s["decide_every"], s["steer"]) == (1.0, 0, 8, {})
+    example = Path(__file__).resolve().parents[1] / "configs" / "rlbot" / "playas.toml"
+    assert example.read_text(encoding="utf-8") == settings_toml(style="Posix", model="model.pt")  # written, not kept
+    s = load_settings(example.parent, env={})
+    assert s["style"] == "Posix" and s["temperature"] == defaults.temperature and s["decide_every"] == 8
+    r = write_bot_folder(tmp_path / "warm", styles[0], MODEL, copy_model=False, temperature=0.25,
+                         steer={"speed": 0.5}, check=False)
+    s = load_settings(r["dir"], env={})
+    assert s["temperature"] == 0.25 and s["steer"] == {"speed": 0.5}
+    with pytest.raises(PlayasError, match="playas.temperature must be a number from 0 to 100, not -1"):
+        write_bot_folder(tmp_path / "cold", styles[0], MODEL, temperature=-1, check=False)
+    assert not (tmp_path / "cold").exists()  # refused before anything was written
 
 
 # --- get_output on its own --------------------------------------------------------------------
@@ -190,7 +310,7 @@ def test_decision_latency_one_car(folders, bot):
 # --- real processes over the wire -------------------------------------------------------------
 
 
-def test_a_1v1_match_over_the_wire(folders, tmp_path):
+def test_a_1v1_match_over_the_wire(folders, tmp_path, styles):
     with RLBotLoopback([(folders[0]["dir"] / "bot.toml", 0), (folders[1]["dir"] / "bot.toml", 1)],
                        seed=1, log_dir=tmp_path) as server:
         server.start_bots()
@@ -209,6 +329,8 @@ def test_a_1v1_match_over_the_wire(folders, tmp_path):
             assert a.inputs > 12 * 120 * 0.5, (a.inputs, log)  # answered most ticks
             assert a.non_neutral > 0 and a.wrong_index == 0 and a.first_input_tick is not None
             assert "playas retiring" in log
+        for a, style, log in zip(server.agents, styles, logs):
+            assert f"drives as {style} " in log, log  # each bot read its own folder's playas.toml
             print(f"{a.agent_id}: {log[log.index('playas retiring'):].splitlines()[0]}")
         assert not server.errors
         assert min(result["car_distance"]) > 500  # both cars drove

@@ -106,9 +106,9 @@ def import_lc0_cmd(a) -> int:
 
 def train_base_cmd(a) -> int:
     from ..core.distributed import is_main
-    from .train import recipe_from, train_base
+    from .train import BaseRecipe, train_base
 
-    card = train_base(a.data, a.out, recipe_from(*cc.recipe_values(a, ["--positions-per-epoch", "--init"])),
+    card = train_base(a.data, a.out, cc.training_recipe(a, BaseRecipe, ["--positions-per-epoch", "--init"]),
                       checkpoint_seconds=a.checkpoint_seconds)
     m = card["metrics"]
     if is_main():  # under torchrun, rank 0 alone reports

@@ -9,6 +9,7 @@ through :mod:`playas.chess.model` and :mod:`playas.chess.policy` alone.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from ..core import checkpoint, config, distributed, learning
+from ..core.config import number, optional, section, setting, whole
 from ..core.errors import PlayasError
 from ..core.game import Examples, Game, Query, StyleData
 from ..core.output import writable_file
@@ -24,35 +26,33 @@ from .dataset import BOOK_PLIES, ChessData
 from .model import CHESS, load_styled, save_model, style_plies
 from .properties import PROPERTIES
 
-DEFAULT_RECIPE = {
-    "mhr": {"heads": 8, "skills": 8, "rank": 4, "adapt_blocks": 1},
-    "batch_size": 256,
-    "epochs": 3,
-    "positions_per_epoch": 300_000,  # None: every cached training position, each epoch
-    "games_per_player": 300,  # training games per player, a random sample of the train split
-    "lr_adapters": 0.001,
-    "lr_styles": 0.1,  # style vectors learn much faster than adapters (MHR's two speeds)
-    "val_positions": 10_000,
-    "max_ply": None,  # train on moves within a game's first N plies only (openings), or every move
-    "holdout": [],  # players left out of training (to enroll later, for few-shot measurement)
-    "book_plies": 30,  # each player's repertoire: their own moves in every training game to this ply (0: none)
-    "seed": 0,
-}
+@dataclass
+class ChessAdapters(learning.Adapters):
+    """The adapters of a chess styled model: the last residual block's convolutions too, by default."""
 
-RECIPE_SCHEMA = {
-    "mhr": {"heads": config.whole(1), "skills": config.whole(1), "rank": config.whole(1),
-            "adapt_blocks": config.whole(0)},
-    "batch_size": config.whole(1), "epochs": config.whole(1), "positions_per_epoch": config.optional(config.whole(1)),
-    "games_per_player": config.optional(config.whole(1)), "lr_adapters": config.number(0),
-    "lr_styles": config.number(0), "val_positions": config.whole(0), "max_ply": config.optional(config.whole(1)),
-    "holdout": config.names, "book_plies": config.whole(0, BOOK_PLIES), "seed": config.whole(0),
-}
+    adapt_blocks: int = setting(1, whole(0), "residual blocks below the policy head that get adapters too")
 
 
-def recipe_from(values: dict | None, where: str = "recipe") -> dict:
-    """The recipe: ``values`` checked against :data:`RECIPE_SCHEMA` over the defaults."""
-    r, _ = config.check_config(values or {}, RECIPE_SCHEMA, where)
-    return {**DEFAULT_RECIPE, **r, "mhr": {**DEFAULT_RECIPE["mhr"], **r.get("mhr", {})}}
+@dataclass
+class StylesRecipe:
+    """``playas chess train-styles``' recipe (configs/styles.yml)."""
+
+    mhr: ChessAdapters = section(ChessAdapters, "the adapters")
+    batch_size: int = setting(256, whole(1), "positions a step")
+    epochs: int = setting(3, whole(1), "passes")
+    positions_per_epoch: int | None = setting(300_000, optional(whole(1)),
+                                              "positions a pass (none: every cached training position)")
+    games_per_player: int | None = setting(300, optional(whole(1)),
+                                           "training games per player, a random sample of the train split")
+    lr_adapters: float = setting(0.001, number(0), "the adapters' learning rate")
+    lr_styles: float = setting(0.1, number(0), "the style vectors' (MHR's two speeds: much faster than adapters)")
+    val_positions: int = setting(10_000, whole(0), "validation positions after each epoch")
+    max_ply: int | None = setting(None, optional(whole(1)),
+                                  "train on moves within a game's first N plies only (openings); none: every move")
+    holdout: list[str] = setting([], config.names, "players left out of training (to enroll later, few-shot)")
+    book_plies: int = setting(30, whole(0, BOOK_PLIES),
+                              "each player's repertoire: their own moves in every training game to this ply (0: none)")
+    seed: int = setting(0, whole(0), "the seed of every random choice")
 
 
 # --- a prepared dataset as examples ---------------------------------------------------------------
@@ -208,10 +208,7 @@ class ChessGame(Game):
     files = "PGN files (.pgn, .pgn.gz, .pgn.zst)"
     min_enroll_games = 5
     properties = PROPERTIES
-    map_colors = ("year", "elo")
-
-    def style_recipe(self, values, where="recipe"):
-        return recipe_from(values, where)
+    recipe = StylesRecipe
 
     def style_data(self, base_card, data_dir, recipe):
         return style_data(data_dir, recipe)

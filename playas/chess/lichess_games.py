@@ -25,8 +25,8 @@ import requests
 
 from .. import __version__
 from ..core.errors import PlayasError
-from ..core.net import network_problem
 from ..core.progress import Progress
+from .lichess_http import network_problem
 from .pgn import header_names
 
 LOG = logging.getLogger("playas.chess.lichess")

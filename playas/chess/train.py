@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,38 +11,45 @@ import torch
 import torch.nn.functional as F
 
 from ..core import config, distributed
+from ..core.config import number, optional, optional_text, section, setting, whole
 from ..core import train as core_train
 from ..core.errors import PlayasError
 from .dataset import ChessData
 from .model import ChessNet, NetConfig, load_base, save_model
 
-DEFAULT_RECIPE = {
-    "net": {"blocks": 6, "filters": 64, "se_ratio": 8},
-    "batch_size": 256,
-    "epochs": 2,
-    "positions_per_epoch": 200_000,  # a random subset of the training targets per epoch
-    "lr": 0.002,
-    "weight_decay": 1e-4,
-    "value_weight": 0.5,
-    "val_positions": 10_000,
-    "games_per_player": None,  # a random sample of each player's training games (None: all)
-    "init": None,  # a plain checkpoint to start from (fine-tuning), instead of random weights
-    "seed": 0,
-}
 
-RECIPE_SCHEMA = {
-    "net": {"blocks": config.whole(1), "filters": config.whole(1), "se_ratio": config.whole(1)},
-    "batch_size": config.whole(1), "epochs": config.whole(1), "positions_per_epoch": config.optional(config.whole(1)),
-    "lr": config.number(0), "weight_decay": config.number(0), "value_weight": config.number(0),
-    "val_positions": config.whole(0), "games_per_player": config.optional(config.whole(1)),
-    "init": config.optional_text, "seed": config.whole(0),
-}
+@dataclass
+class Net:
+    """The SE-ResNet's shape (Maia-1 is 6 blocks of 64 filters, SE ratio 8)."""
+
+    blocks: int = setting(6, whole(1), "residual blocks")
+    filters: int = setting(64, whole(1), "channels of every block")
+    se_ratio: int = setting(8, whole(1), "squeeze-and-excitation reduction ratio")
+
+
+@dataclass
+class BaseRecipe:
+    """``playas chess train-base``'s recipe (configs/base.yml)."""
+
+    net: Net = section(Net, "the network's shape (ignored with init: the checkpoint's own)")
+    batch_size: int = setting(256, whole(1), "positions a step")
+    epochs: int = setting(2, whole(1), "passes")
+    positions_per_epoch: int | None = setting(200_000, optional(whole(1)),
+                                              "a random subset of the training targets per epoch (none: all)")
+    lr: float = setting(0.002, number(0), "AdamW's learning rate")
+    weight_decay: float = setting(1e-4, number(0), "AdamW's weight decay")
+    value_weight: float = setting(0.5, number(0), "the value head's share of the loss")
+    val_positions: int = setting(10_000, whole(0), "validation positions after each epoch")
+    games_per_player: int | None = setting(None, optional(whole(1)),
+                                           "a random sample of each player's training games (none: all)")
+    init: str | None = setting(None, optional_text,
+                               "a plain checkpoint to start from (fine-tuning), instead of random weights")
+    seed: int = setting(0, whole(0), "the seed of every random choice")
 
 
 def recipe_from(values: dict | None, where: str = "recipe") -> dict:
-    """The recipe: ``values`` checked against :data:`RECIPE_SCHEMA` over the defaults."""
-    r, _ = config.check_config(values or {}, RECIPE_SCHEMA, where)
-    return {**DEFAULT_RECIPE, **r, "net": {**DEFAULT_RECIPE["net"], **r.get("net", {})}}
+    """The recipe: ``values`` checked against :class:`BaseRecipe`, over its defaults."""
+    return config.recipe(BaseRecipe, (values, where))
 
 
 def make_batch(data: ChessData, idx: np.ndarray, with_legal: bool = False) -> dict:

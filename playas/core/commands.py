@@ -181,23 +181,20 @@ def _is_main() -> bool:
     return is_main()
 
 
-def recipe_values(a, flags=()) -> tuple[dict, str]:
-    """The recipe file's settings (none without ``--recipe``) with the flags' over them, and where
-    they came from, for a recipe checker (``Game.style_recipe``) to check in one place."""
-    from .config import read_yaml_mapping
+def training_recipe(a, settings: type, flags=()) -> dict:
+    """The recipe of settings class ``settings``: its defaults, then the ``--recipe`` file, then
+    ``--epochs`` and the other ``flags`` that were given."""
+    from .config import recipe_with
 
-    values = read_yaml_mapping(a.recipe, "recipe") if a.recipe else {}
-    for key in ("epochs", *(f.lstrip("-").replace("-", "_") for f in flags)):
-        if getattr(a, key, None) is not None:
-            values[key] = getattr(a, key)
-    return values, f"recipe {a.recipe}" if a.recipe else "recipe"
+    keys = ("epochs", *(f.lstrip("-").replace("-", "_") for f in flags))
+    return recipe_with(a.recipe, settings, {k: getattr(a, k, None) for k in keys})
 
 
 def _train_styles(a, gc: GameCommands) -> int:
     from .verbs import train_styles
 
     game = gc.load()
-    recipe = game.style_recipe(*recipe_values(a, gc.recipe_flags))
+    recipe = training_recipe(a, game.recipe, gc.recipe_flags)
     card = train_styles(game, a.base, a.data, a.out, recipe, checkpoint_seconds=a.checkpoint_seconds)
     m = card["metrics"]
     if _is_main():

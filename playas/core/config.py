@@ -1,34 +1,81 @@
-"""Reading the YAML files users write (training recipes, bot configs), checked against a schema.
+"""The settings users write (training recipes, the Lichess bot's config, the RLBot bot's settings):
+declared once, read by one loader.
 
-A schema maps each key to a checker (``check(key, value) -> value``, raising one sentence that
-names the dotted key) or to a nested schema (a section). ``load_config`` reads a file and checks
-it; an unknown key or a value of the wrong kind fails with one sentence naming the key and the file.
+A settings class is a dataclass whose fields are declared with :func:`setting` (the default, the
+checker and the help text of one setting, together) or :func:`section` (a nested settings class)::
+
+    @dataclass
+    class Recipe:
+        epochs: int = setting(2, whole(1), "passes over the training positions")
+
+:func:`load` reads a YAML or TOML file (by its suffix) into such a class; :func:`build` lays
+checked layers (a file, the command line, the environment) over the declared defaults, the one
+merge there is; :func:`recipe` is the same, as the plain dict a model card keeps. An unknown key
+fails with one sentence that names it and suggests the near one ("did you mean"); a value of the
+wrong kind fails with one sentence naming the dotted key and the file. A checker is
+``check(key, value) -> value``, raising one :class:`PlayasError` that names the (dotted) key.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import difflib
+from dataclasses import field
 from pathlib import Path
 
 from .errors import PlayasError
 
 
-def read_yaml_mapping(path, what: str) -> dict:
-    """The mapping in YAML file ``path``; ``what`` names the file in errors ("recipe", "config file").
+# --- declaring ---------------------------------------------------------------------------------
 
-    A missing file, bad YAML or bad text encoding, or a document that is not a mapping fails
-    with one sentence. An empty file is an empty mapping.
+def setting(default, check, help: str):
+    """A field of a settings class: its ``default``, its checker and its ``help``, in one place."""
+    meta = {"check": check, "help": help}
+    if isinstance(default, (list, dict)):  # a fresh copy for each instance
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def section(cls, help: str = ""):
+    """A field of a settings class holding the nested settings class ``cls`` (a mapping in the file)."""
+    return field(default_factory=cls, metadata={"section": cls, "help": help})
+
+
+def declared(cls) -> dict:
+    """The settings of class ``cls`` by key: its :func:`setting` and :func:`section` fields (a field
+    declared otherwise, such as where the file was, is not read from files)."""
+    return {f.name: f for f in dataclasses.fields(cls) if "check" in f.metadata or "section" in f.metadata}
+
+
+def describe(cls, prefix: str = "") -> list[tuple[str, object, str]]:
+    """(dotted key, default, help) of every setting of ``cls``, sections' settings in place."""
+    out = []
+    for key, f in declared(cls).items():
+        if "section" in f.metadata:
+            out += describe(f.metadata["section"], f"{prefix}{key}.")
+        else:
+            out.append((prefix + key, getattr(cls(), key), f.metadata["help"]))
+    return out
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def read_mapping(path, what: str) -> dict:
+    """The mapping in file ``path``, YAML or (``.toml``) TOML; ``what`` names it in errors ("recipe").
+
+    A missing file, bad YAML or TOML or text encoding, or a document that is not a mapping fails
+    with one sentence. An empty YAML file is an empty mapping.
     """
-    import yaml
-
     p = Path(path)
     if not p.is_file():
         raise PlayasError(f"{what} {p} does not exist")
+    toml = p.suffix.lower() == ".toml"
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        data = _parse(p.read_text(encoding="utf-8"), toml)
+    except (ValueError, UnicodeDecodeError) as e:  # yaml.YAMLError and TOMLDecodeError are ValueErrors here
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise PlayasError(f"{what} {p} is not valid YAML ({first})") from None
+        raise PlayasError(f"{what} {p} is not valid {'TOML' if toml else 'YAML'} ({first})") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -36,57 +83,118 @@ def read_yaml_mapping(path, what: str) -> dict:
     return data
 
 
-def load_config(path, schema: dict, what: str, unused=()) -> tuple[dict, list[str]]:
-    """The checked settings of YAML file ``path`` and the ``unused`` keys it holds (see check_config)."""
-    return check_config(read_yaml_mapping(path, what), schema, f"{what} {path}", unused)
+def _parse(text: str, toml: bool):
+    if toml:
+        import tomllib
+
+        return tomllib.loads(text)
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(str(e)) from None
 
 
-def recipe_with(path, schema: dict, overrides: dict) -> dict:
-    """A recipe file's checked settings (none without a file), then the command line's (set ones)."""
-    recipe = load_config(path, schema, "recipe")[0] if path else {}
-    recipe.update({k: v for k, v in overrides.items() if v})
-    return recipe
+def load(path, cls, what: str, unused=()) -> tuple:
+    """File ``path`` read into settings class ``cls`` over its defaults, and the ``unused`` keys it
+    holds (see :func:`check`)."""
+    return build(cls, [(read_mapping(path, what), f"{what} {path}")], unused)
 
 
-def check_config(data: dict, schema: dict, where: str, unused=()) -> tuple[dict, list[str]]:
-    """``data`` checked against ``schema``: (the checked values of the keys present, the unused keys found).
+def build(cls, layers, unused=()) -> tuple:
+    """Settings class ``cls``: its defaults, then each layer's checked values over them, in turn.
 
-    ``schema`` maps a key to a checker or to a nested schema (a section, whose value must be a
-    mapping; an empty section is an empty mapping). ``unused`` holds dotted keys that other tools
-    read (lichess-bot's ``polyglot``...): they are accepted whole and listed. Any other unknown
-    key, or a bad value, raises one PlayasError that starts with ``where`` (the file).
+    ``layers`` holds (mapping, where) pairs: a file's settings, the command line's, the
+    environment's; ``where`` starts each layer's error. Returns the instance and the ``unused``
+    keys found (see :func:`check`).
+    """
+    values = _as_dict(cls())
+    found: list[str] = []
+    for data, where in layers:
+        checked, more = check(cls, data or {}, where, unused)
+        _lay(cls, values, checked)
+        found += more
+    return _instance(cls, values), found
+
+
+def recipe(cls, *layers) -> dict:
+    """A training recipe as a model card keeps it: :func:`build` of ``cls`` as a plain dict."""
+    return _as_dict(build(cls, layers)[0])
+
+
+def recipe_with(path, cls, overrides: dict) -> dict:
+    """The recipe of settings class ``cls``: its defaults, then recipe file ``path`` (if any), then
+    the command line's ``overrides`` (the ones given, not None)."""
+    layers = [(read_mapping(path, "recipe"), f"recipe {path}")] if path else []
+    layers.append(({k: v for k, v in overrides.items() if v is not None}, "command line"))
+    return recipe(cls, *layers)
+
+
+def check(cls, data: dict, where: str, unused=()) -> tuple[dict, list[str]]:
+    """``data`` checked against settings class ``cls``: (the checked values of the keys present, the
+    unused keys found).
+
+    A section's value must be a mapping (an empty one is empty). ``unused`` holds dotted keys that
+    other tools read (lichess-bot's ``engine.polyglot``...): they are accepted whole and listed. Any
+    other unknown key, or a bad value, raises one PlayasError that starts with ``where``.
     """
     found: list[str] = []
     try:
-        return _check(data, schema, "", set(unused), found), found
+        return _check(data, cls, "", set(unused), found), found
     except PlayasError as e:
         raise PlayasError(f"{where}: {e}") from None
 
 
-def _check(data: dict, schema: dict, prefix: str, unused: set, found: list) -> dict:
+def _check(data: dict, cls, prefix: str, unused: set, found: list) -> dict:
+    known = declared(cls)
     out = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
-        rule = schema.get(key) if isinstance(key, str) else None
-        if rule is None:
+        f = known.get(key) if isinstance(key, str) else None
+        if f is None:
             if dotted in unused:
                 found.append(dotted)
                 continue
-            raise PlayasError(f"unknown setting {dotted!r}{_suggestion(key, schema, prefix)}")
-        if isinstance(rule, dict):
+            raise PlayasError(f"unknown setting {dotted!r}{_suggestion(key, known, prefix)}")
+        if "section" in f.metadata:
             if value is None:
                 value = {}
             if not isinstance(value, dict):
                 raise PlayasError(f"{dotted} must be a mapping of settings, not {value!r}")
-            out[key] = _check(value, rule, f"{dotted}.", unused, found)
+            out[key] = _check(value, f.metadata["section"], f"{dotted}.", unused, found)
         else:
-            out[key] = rule(dotted, value)
+            out[key] = f.metadata["check"](dotted, value)
     return out
 
 
-def _suggestion(key, schema: dict, prefix: str) -> str:
-    close = difflib.get_close_matches(str(key), [k for k in schema if isinstance(k, str)], n=1)
+def _suggestion(key, known: dict, prefix: str) -> str:
+    close = difflib.get_close_matches(str(key), list(known), n=1)
     return f"; did you mean {prefix + close[0]!r}?" if close else ""
+
+
+def _as_dict(obj) -> dict:
+    """A settings instance as nested dicts of its fields (copies)."""
+    return dataclasses.asdict(obj)
+
+
+def _lay(cls, values: dict, checked: dict) -> None:
+    """``checked`` over ``values`` in place: a section key by key, any other setting whole."""
+    known = declared(cls)
+    for key, v in checked.items():
+        if "section" in known[key].metadata:
+            _lay(known[key].metadata["section"], values[key], v)
+        else:
+            values[key] = v
+
+
+def _instance(cls, values: dict):
+    """Settings class ``cls`` from nested dicts, sections built as their own classes."""
+    kwargs = dict(values)
+    for key, f in declared(cls).items():
+        if "section" in f.metadata:
+            kwargs[key] = _instance(f.metadata["section"], kwargs[key])
+    return cls(**kwargs)
 
 
 # --- checkers: each returns the value or raises one sentence naming the (dotted) key ----------
@@ -119,11 +227,6 @@ def optional(checker):
 
 
 optional_whole = optional(whole(0))
-
-
-def anything(key, v):
-    """Any value, unchecked (opaque data another part reads)."""
-    return v
 
 
 def flag(key, v):

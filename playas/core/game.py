@@ -120,11 +120,7 @@ class Game(ABC):
     files: str = "files"  # what a user's files are, for help and errors: PGN files, replays
     min_enroll_games: int = 1
     properties: dict[str, str] = {}  # measured property -> what it is, in a few words
-    map_colors: Sequence[str] = ()  # player facts a style map can be coloured by
-
-    @abstractmethod
-    def style_recipe(self, values: dict | None, where: str = "recipe") -> dict:
-        """The styles recipe: ``values`` (from a file and flags) checked, over the defaults."""
+    recipe: type  # the styles recipe, a settings class (:func:`playas.core.config.setting`)
 
     @abstractmethod
     def style_data(self, base_card: dict, data_dir, recipe: dict) -> StyleData:

@@ -12,12 +12,15 @@ Each takes the :class:`~playas.core.game.Network` whose network it runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from . import fitting
 from . import train as core_train
+from .config import setting, whole
 from .distributed import any_across
 from .errors import PlayasError
 from .game import Network
@@ -27,6 +30,16 @@ from .table import StyleTable
 from .trunk import TrunkCache
 
 METHODS = ("likelihood", "vector")
+
+
+@dataclass
+class Adapters:
+    """A recipe's ``mhr`` section: the MHR adapters of a styled model (DESIGN.md, "MHR layer")."""
+
+    heads: int = setting(8, whole(1), "heads: each adapted layer's dimensions split in this many parts")
+    skills: int = setting(8, whole(1), "skills: LoRA pairs in each head's inventory")
+    rank: int = setting(4, whole(1), "the rank of each LoRA pair")
+    adapt_blocks: int = setting(0, whole(0), "blocks below the head that get adapters too (where: the game's)")
 
 
 def new_styled(game: Network, net, names: list[str], games: list[int], mhr: dict, temperature: float = 1.0) -> MHRModel:

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import checkpoint, distributed, learning
+from . import checkpoint, config, distributed, learning
 from .card import read_card
 from .errors import PlayasError
 from .game import Game
@@ -65,7 +65,7 @@ def train_styles(game: Game, base_path, data_dir, out, recipe: dict | None = Non
     ``out``'s ``.train-state``). Under torchrun each rank caches and trains on its share of the
     data (DDP keeps the table and adapters the same everywhere); rank 0 alone finishes and writes
     ``out``. Returns the model card."""
-    r = game.style_recipe(recipe)
+    r = config.recipe(game.recipe, (recipe, "recipe"))
     writable_file(out, "model")
     world = distributed.setup().world
     net = checkpoint.load_base(base_path, game.network)

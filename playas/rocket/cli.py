@@ -37,9 +37,9 @@ def prepare_cmd(a) -> int:
 
 def train_base_cmd(a) -> int:
     from ..core.distributed import is_main
-    from .train import base_recipe, train_base
+    from .train import BaseRecipe, train_base
 
-    card = train_base(a.data, a.out, base_recipe(*cc.recipe_values(a)), checkpoint_seconds=a.checkpoint_seconds)
+    card = train_base(a.data, a.out, cc.training_recipe(a, BaseRecipe), checkpoint_seconds=a.checkpoint_seconds)
     m = card["metrics"]
     if is_main():  # under torchrun, rank 0 alone reports
         print(f"wrote {a.out}: train_acc {m.get('train_acc')}, val_acc {m.get('val_acc')}")

@@ -16,7 +16,7 @@ from ..core.verbs import add_directions
 from .dataset import RocketData, load_replays
 from .model import ROCKET, pack
 from .properties import PROPERTIES, player_properties
-from .train import mine, split_games, styles_recipe
+from .train import StylesRecipe, mine, split_games
 
 DECISIONS_PER_SECOND = 15  # decisions a second of play (replays are read at this rate)
 
@@ -105,10 +105,7 @@ class RocketGame(Game):
     files = "replay files (.replay) or folders of them"
     min_enroll_games = 1
     properties = PROPERTIES
-    map_colors = tuple(PROPERTIES)
-
-    def style_recipe(self, values, where="recipe"):
-        return styles_recipe(values, where)
+    recipe = StylesRecipe
 
     def style_data(self, base_card, data_dir, recipe):
         return style_data(base_card, data_dir, recipe)

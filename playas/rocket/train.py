@@ -11,64 +11,64 @@ through :mod:`playas.core.learning` unchanged.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core import config, distributed
+from ..core import config, distributed, learning
+from ..core.config import number, optional, section, setting, whole
 from ..core import train as core_train
 from .dataset import RocketData
 from .model import PolicyConfig, RocketNet, save_model
 
-BASE_RECIPE = {
-    "net": {"context": 16, "width": 128, "layers": 2, "heads": 4, "previous_action": False},
-    "batch_size": 256,  # windows; every decision of a window is a target
-    "epochs": 8,
-    "windows_per_epoch": None,  # None: as many windows as training decisions / context
-    "lr": 0.002,
-    "weight_decay": 0.01,
-    "test": True,  # hold out a game of every player with 3+ games (False: train on every game)
-    "val_games": 8,
-    "seed": 0,
-}
-BASE_SCHEMA = {
-    "net": {"context": config.whole(1), "width": config.whole(8), "layers": config.whole(1), "heads": config.whole(1),
-            "previous_action": config.flag},
-    "batch_size": config.whole(1), "epochs": config.whole(1), "windows_per_epoch": config.optional(config.whole(1)),
-    "lr": config.number(0), "weight_decay": config.number(0), "test": config.flag, "val_games": config.whole(0),
-    "seed": config.whole(0),
-}
-STYLES_RECIPE = {
-    "mhr": {"heads": 8, "skills": 8, "rank": 4, "adapt_blocks": 0},
-    "batch_size": 512,
-    "epochs": 4,
-    "lr_adapters": 0.002,
-    "lr_styles": 0.1,
-    "min_games": 2,  # training games a player needs for a style row of their own
-    "holdout": [],  # players left out of the table (enrolled few-shot later)
-    "seed": 0,
-}
-STYLES_SCHEMA = {
-    "mhr": {"heads": config.whole(1), "skills": config.whole(1), "rank": config.whole(1),
-            "adapt_blocks": config.whole(0)},
-    "batch_size": config.whole(1), "epochs": config.whole(1), "lr_adapters": config.number(0),
-    "lr_styles": config.number(0), "min_games": config.whole(1), "holdout": config.names, "seed": config.whole(0),
-}
+@dataclass
+class Net:
+    """The causal transformer's shape (:class:`~playas.rocket.model.PolicyConfig`)."""
+
+    context: int = setting(16, whole(1), "decisions a window sees (itself and those before it)")
+    width: int = setting(128, whole(8), "the model's width")
+    layers: int = setting(2, whole(1), "transformer blocks")
+    heads: int = setting(4, whole(1), "attention heads")
+    previous_action: bool = setting(False, config.flag, "feed each decision the action taken before it")
 
 
-def _recipe(defaults: dict, schema: dict, values: dict | None, where: str, nested: str) -> dict:
-    r, _ = config.check_config(values or {}, schema, where)
-    return {**defaults, **r, nested: {**defaults[nested], **r.get(nested, {})}}
+@dataclass
+class BaseRecipe:
+    """``playas rocket train-base``'s recipe (configs/rocket-base.yml)."""
+
+    net: Net = section(Net, "the network's shape")
+    batch_size: int = setting(256, whole(1), "windows a step; every decision of a window is a target")
+    epochs: int = setting(8, whole(1), "passes")
+    windows_per_epoch: int | None = setting(None, optional(whole(1)),
+                                            "windows a pass (none: as many as training decisions / context)")
+    lr: float = setting(0.002, number(0), "AdamW's learning rate")
+    weight_decay: float = setting(0.01, number(0), "AdamW's weight decay")
+    test: bool = setting(True, config.flag,
+                         "hold out a game of every player with 3+ games (false: train on every game)")
+    val_games: int = setting(8, whole(0), "games held out for validation")
+    seed: int = setting(0, whole(0), "the seed of every random choice")
+
+
+@dataclass
+class StylesRecipe:
+    """``playas rocket train-styles``' recipe (configs/rocket-styles.yml)."""
+
+    mhr: learning.Adapters = section(learning.Adapters, "the adapters (adapt_blocks 0: the last block's MLP only)")
+    batch_size: int = setting(512, whole(1), "decisions a step")
+    epochs: int = setting(4, whole(1), "passes")
+    lr_adapters: float = setting(0.002, number(0), "the adapters' learning rate")
+    lr_styles: float = setting(0.1, number(0), "the style rows' (MHR's two speeds: much faster than adapters)")
+    min_games: int = setting(2, whole(1), "training games a player needs for a style row of their own")
+    holdout: list[str] = setting([], config.names, "players left out of the table (enrolled few-shot later)")
+    seed: int = setting(0, whole(0), "the seed of every random choice")
 
 
 def base_recipe(values=None, where="recipe") -> dict:
-    return _recipe(BASE_RECIPE, BASE_SCHEMA, values, where, "net")
-
-
-def styles_recipe(values=None, where="recipe") -> dict:
-    return _recipe(STYLES_RECIPE, STYLES_SCHEMA, values, where, "mhr")
+    """The base recipe: ``values`` checked against :class:`BaseRecipe`, over its defaults."""
+    return config.recipe(BaseRecipe, (values, where))
 
 
 def split_games(data: RocketData, test: bool = True, val_games: int = 8, seed: int = 0) -> dict:

@@ -19,7 +19,7 @@ import requests
 from berserk.clients import Bots
 
 from ... import __version__
-from ...core.net import network_problem
+from ...chess.lichess_http import network_problem
 
 LOG = logging.getLogger("playas.lichess")
 TOKEN_VARIABLE = "LICHESS_TOKEN"

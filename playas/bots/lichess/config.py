@@ -4,10 +4,10 @@ The YAML keys are lichess-bot's where lichess-bot has one (``url``, ``challenge.
 ``accept_bot``, ``max_base``, ``greeting.hello``, ``engine.draw_or_resign``, ``abort_time``,
 ``max_takebacks_accepted``, ``pgn_directory``...), so an operator's habits carry over; the keys
 that are playas' own (the style, ``rate_limit_wait``, ``challenge.max_queue``) are documented in
-``configs/lichess.yml``. The file is read by the one validated loader
-(:func:`playas.core.config.load_config`): a key of lichess-bot's that this bot does not use
-(:data:`LICHESS_BOT_KEYS`: ``engine.polyglot``, ``matchmaking``...) is accepted and reported once
-at start-up; any other unknown key (a typo such as ``challenge.concurency``) fails with one
+``configs/lichess.yml``. Each setting is declared once below (default, checker and help
+together) and the file is read by the one loader (:mod:`playas.core.config`): a key of
+lichess-bot's that this bot does not use (:data:`LICHESS_BOT_KEYS`: ``engine.polyglot``,
+``matchmaking``...) is accepted and reported once at start-up; any other unknown key (a typo such as ``challenge.concurency``) fails with one
 sentence naming the key and the file. The token is never read from here.
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...core.config import (check_config, choice, flag, mapping_of_numbers, names, number, optional_text,
-                            optional_whole, read_yaml_mapping, subset, text, whole)
+from ...core.config import (build, choice, flag, mapping_of_numbers, names, number, optional_text, optional_whole,
+                            read_mapping, section, setting, subset, text, whole)
 from ...core.errors import PlayasError
 
 SPEEDS = ("ultraBullet", "bullet", "blitz", "rapid", "classical", "correspondence")
@@ -31,103 +31,91 @@ MODES = ("casual", "rated")
 class DrawOrResign:
     """lichess-bot's ``engine.draw_or_resign``, judged by the value head (scores in centipawns)."""
 
-    offer_draw_enabled: bool = True  # offer draws, and accept the opponent's, when about even
-    offer_draw_score: int = 30  # "about even": the bot's score is at most this
-    offer_draw_moves: int = 10  # offer only after this many moves in a row about even
-    offer_draw_pieces: int = 10  # and with at most this many pieces on the board
-    resign_enabled: bool = False
-    resign_score: int = -1000  # resign when the score stays at or below this...
-    resign_moves: int = 3  # ...for this many moves in a row
-
-    CHECKS = {"offer_draw_enabled": flag, "offer_draw_score": whole(0), "offer_draw_moves": whole(1),
-              "offer_draw_pieces": whole(2), "resign_enabled": flag,
-              "resign_score": whole(None, 0), "resign_moves": whole(1)}
+    offer_draw_enabled: bool = setting(True, flag, "offer draws, and accept the opponent's, when about even")
+    offer_draw_score: int = setting(30, whole(0), "about even: the bot's score is at most this")
+    offer_draw_moves: int = setting(10, whole(1), "offer only after this many moves in a row about even")
+    offer_draw_pieces: int = setting(10, whole(2), "and with at most this many pieces on the board")
+    resign_enabled: bool = setting(False, flag, "resign lost positions")
+    resign_score: int = setting(-1000, whole(None, 0), "resign when the score stays at or below this...")
+    resign_moves: int = setting(3, whole(1), "...for this many moves in a row")
 
 
 @dataclass
 class EngineConfig:
-    model: str | None = None  # default: the shipped styled model, else Maia-1900
-    style: str | None = None  # a player or a blend; none is the mean style (or the plain model)
-    styles: list[str] = field(default_factory=list)  # several: each game plays one (see style_for)
-    steer: dict[str, float] = field(default_factory=dict)
-    temperature: float = 1.0  # 0 plays the most likely move, 1 samples the player's own choices
-    nodes: int = 1  # 1: one network evaluation a move, the pure style; more: a small search
-    own_book: bool = True  # the player's own games decide where they reach (their repertoire)
-    book_depth: int | None = None  # ...up to this ply; none: as deep as the repertoire goes
-    move_overhead: int = 1000  # milliseconds kept back from each move's time for the network
-    threads: int = 1  # torch threads; the games share the model and run side by side
-    draw_or_resign: DrawOrResign = field(default_factory=DrawOrResign)
+    """lichess-bot's ``engine`` section: the model and how it plays."""
 
-    CHECKS = {"model": optional_text, "style": optional_text, "styles": names, "steer": mapping_of_numbers,
-              "temperature": number(0, 100), "nodes": whole(1), "own_book": flag,
-              "book_depth": optional_whole, "move_overhead": whole(0), "threads": whole(1)}
+    model: str | None = setting(None, optional_text, "default: the shipped styled model, else Maia-1900")
+    style: str | None = setting(None, optional_text,
+                                "a player or a blend; none is the mean style (or the plain model)")
+    styles: list[str] = setting([], names, "several: each game plays one (see style_for)")
+    steer: dict[str, float] = setting({}, mapping_of_numbers, "steer the style along measured properties")
+    temperature: float = setting(1.0, number(0, 100),
+                                 "0 plays the most likely move, 1 samples the player's own choices")
+    nodes: int = setting(1, whole(1), "1: one network evaluation a move, the pure style; more: a small search")
+    own_book: bool = setting(True, flag, "the player's own games decide where they reach (their repertoire)")
+    book_depth: int | None = setting(None, optional_whole, "...up to this ply; none: as deep as the repertoire goes")
+    move_overhead: int = setting(1000, whole(0), "milliseconds kept back from each move's time for the network")
+    threads: int = setting(1, whole(1), "torch threads; the games share the model and run side by side")
+    draw_or_resign: DrawOrResign = section(DrawOrResign, "draws and resignation")
 
 
 @dataclass
 class ChallengeConfig:
     """lichess-bot's ``challenge`` section: which challenges to accept, and how many games at once."""
 
-    concurrency: int = 1
-    sort_by: str = "best"  # the queue: best (highest rated first) or first (first come)
-    preference: str = "none"  # none, human or bot: who goes first in the queue
-    max_queue: int = 10  # challenges that wait for a free slot; beyond this they are declined (later)
-    accept_bot: bool = True
-    only_bot: bool = False
-    max_increment: int = 180
-    min_increment: int = 0
-    max_base: int = 10800
-    min_base: int = 0
-    max_days: int = 14
-    min_days: int = 1
-    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
-    time_controls: list[str] = field(default_factory=lambda: ["bullet", "blitz", "rapid", "classical"])
-    modes: list[str] = field(default_factory=lambda: list(MODES))
-    bullet_requires_increment: bool = False
-    max_simultaneous_games_per_user: int = 5
-    allow_list: list[str] = field(default_factory=list)  # when set, only these may challenge
-    block_list: list[str] = field(default_factory=list)
-    min_rating: int | None = None
-    max_rating: int | None = None
-
-    CHECKS = {"concurrency": whole(1), "sort_by": choice("best", "first"), "preference": choice("none", "human", "bot"),
-              "max_queue": whole(0), "accept_bot": flag, "only_bot": flag, "max_increment": whole(0),
-              "min_increment": whole(0), "max_base": whole(0), "min_base": whole(0), "max_days": whole(1),
-              "min_days": whole(1), "variants": subset(*VARIANTS), "time_controls": subset(*SPEEDS),
-              "modes": subset(*MODES), "bullet_requires_increment": flag,
-              "max_simultaneous_games_per_user": whole(1), "allow_list": names, "block_list": names,
-              "min_rating": optional_whole, "max_rating": optional_whole}
+    concurrency: int = setting(1, whole(1), "games at once")
+    sort_by: str = setting("best", choice("best", "first"), "the queue: best (highest rated first) or first come")
+    preference: str = setting("none", choice("none", "human", "bot"), "who goes first in the queue")
+    max_queue: int = setting(10, whole(0),
+                             "challenges that wait for a free slot; beyond this they are declined (later)")
+    accept_bot: bool = setting(True, flag, "accept challenges from bots (else: noBot)")
+    only_bot: bool = setting(False, flag, "accept only bots (else: onlyBot)")
+    max_increment: int = setting(180, whole(0), "seconds")
+    min_increment: int = setting(0, whole(0), "seconds")
+    max_base: int = setting(10800, whole(0), "seconds of initial clock")
+    min_base: int = setting(0, whole(0), "seconds of initial clock")
+    max_days: int = setting(14, whole(1), "correspondence: days per move")
+    min_days: int = setting(1, whole(1), "correspondence: days per move")
+    variants: list[str] = setting(list(VARIANTS), subset(*VARIANTS), "the rules played")
+    time_controls: list[str] = setting(["bullet", "blitz", "rapid", "classical"], subset(*SPEEDS), "the speeds played")
+    modes: list[str] = setting(list(MODES), subset(*MODES), "casual and/or rated")
+    bullet_requires_increment: bool = setting(False, flag, "decline bullet without increment (timeControl)")
+    max_simultaneous_games_per_user: int = setting(5, whole(1), "more against one player: declined (later)")
+    allow_list: list[str] = setting([], names, "when set, only these may challenge")
+    block_list: list[str] = setting([], names, "these may not")
+    min_rating: int | None = setting(None, optional_whole, "the challenger's rating at least this")
+    max_rating: int | None = setting(None, optional_whole, "the challenger's rating at most this")
 
 
 @dataclass
 class Greeting:
     """Chat at the start and end of each game; ``{me}``, ``{opponent}`` and ``{style}`` are filled in."""
 
-    hello: str = "Hi! I'm {me}, playing as {style}. Good luck! Type !help for the commands I answer."
-    goodbye: str = "Good game!"
-    hello_spectators: str = "I'm {me}, playing as {style}. Type !help for the commands I answer."
-    goodbye_spectators: str = "Thanks for watching!"
-
-    CHECKS = {"hello": text, "goodbye": text, "hello_spectators": text, "goodbye_spectators": text}
+    hello: str = setting("Hi! I'm {me}, playing as {style}. Good luck! Type !help for the commands I answer.",
+                         text, "to the opponent, at the start")
+    goodbye: str = setting("Good game!", text, "to the opponent, at the end")
+    hello_spectators: str = setting("I'm {me}, playing as {style}. Type !help for the commands I answer.",
+                                    text, "to spectators, at the start")
+    goodbye_spectators: str = setting("Thanks for watching!", text, "to spectators, at the end")
 
 
 @dataclass
 class Config:
-    url: str = "https://lichess.org/"
-    engine: EngineConfig = field(default_factory=EngineConfig)
-    challenge: ChallengeConfig = field(default_factory=ChallengeConfig)
-    greeting: Greeting = field(default_factory=Greeting)
-    abort_time: float = 30  # seconds to wait for the opponent's first move before aborting
-    rate_limit_wait: float = 60  # seconds to pause after HTTP 429, as Lichess asks
-    stream_timeout: float = 30  # a stream silent this long (no keep-alive either) is reconnected
-    max_takebacks_accepted: int = 0  # per game
-    pgn_directory: str | None = None  # where finished games go (relative: from the config's folder); none: not saved
-    pgn_file_grouping: str = "game"  # game (a file each), opponent (a file per opponent) or all
-    path: Path | None = None
+    url: str = setting("https://lichess.org/", text, "the Lichess server")
+    engine: EngineConfig = section(EngineConfig, "the model and how it plays")
+    challenge: ChallengeConfig = section(ChallengeConfig, "incoming challenges")
+    greeting: Greeting = section(Greeting, "chat")
+    abort_time: float = setting(30, number(1), "seconds to wait for the opponent's first move before aborting")
+    rate_limit_wait: float = setting(60, number(0), "seconds to pause after HTTP 429, as Lichess asks")
+    stream_timeout: float = setting(30, number(1),
+                                    "a stream silent this long (no keep-alive either) is reconnected")
+    max_takebacks_accepted: int = setting(0, whole(0), "per game")
+    pgn_directory: str | None = setting(None, optional_text,
+                                        "where finished games go (relative: from the config's folder); none: not saved")
+    pgn_file_grouping: str = setting("game", choice("game", "opponent", "all"),
+                                     "game (a file each), opponent (a file per opponent) or all")
+    path: Path | None = None  # the file read (not a setting)
     unused: list[str] = field(default_factory=list)  # lichess-bot's keys found that this bot does not use
-
-    CHECKS = {"url": text, "abort_time": number(1), "rate_limit_wait": number(0), "stream_timeout": number(1),
-              "max_takebacks_accepted": whole(0), "pgn_directory": optional_text,
-              "pgn_file_grouping": choice("game", "opponent", "all")}
 
 
 # lichess-bot's keys (its config.yml.default and lib/config.py) that this bot accepts and does not use:
@@ -142,8 +130,6 @@ LICHESS_BOT_KEYS = (
     "challenge.games_reserved_for_humans", "challenge.online_block_list", "challenge.recent_bot_challenge_age",
     "challenge.max_recent_bot_challenges", "challenge.rating_difference",
 )
-SCHEMA = {**Config.CHECKS, "engine": {**EngineConfig.CHECKS, "draw_or_resign": DrawOrResign.CHECKS},
-          "challenge": ChallengeConfig.CHECKS, "greeting": Greeting.CHECKS}
 
 
 def parse_config(data: dict, path: Path | None = None) -> Config:
@@ -157,12 +143,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     if "token" in data:
         raise PlayasError(f"{path or 'the config'} holds a token; delete it and set the LICHESS_TOKEN "
                           "environment variable instead (playas reads the token only from there)")
-    values, unused = check_config(data, SCHEMA, where, LICHESS_BOT_KEYS)
-    engine = values.pop("engine", {})
-    draw_or_resign = DrawOrResign(**engine.pop("draw_or_resign", {}))
-    cfg = Config(engine=EngineConfig(**engine, draw_or_resign=draw_or_resign),
-                 challenge=ChallengeConfig(**values.pop("challenge", {})),
-                 greeting=Greeting(**values.pop("greeting", {})), **values)
+    cfg, unused = build(Config, [(data, where)], LICHESS_BOT_KEYS)
     try:
         _check_together(cfg)
     except PlayasError as e:
@@ -188,7 +169,7 @@ def _check_together(cfg: Config) -> None:
 
 def load_config(path) -> Config:
     """Read and check a YAML config; a missing file, bad YAML or a bad key fails with one sentence."""
-    return parse_config(read_yaml_mapping(path, "config file"), Path(path))
+    return parse_config(read_mapping(path, "config file"), Path(path))
 
 
 # --- challenges --------------------------------------------------------------------------------

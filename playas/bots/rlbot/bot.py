@@ -1,11 +1,10 @@
 """An RLBot v5 bot that drives as a player: :class:`PlayasBot`.
 
 RLBot starts it with the bot folder's ``run_command`` (working directory: the folder's
-``root_dir``) and ``RLBOT_AGENT_ID`` / ``RLBOT_SERVER_PORT`` in the environment; the settings come
-from ``playas.toml`` in that folder (written by :func:`~playas.bots.rlbot.folder.write_bot_folder`)
-and the environment, which wins: ``PLAYAS_STYLE``, ``PLAYAS_MODEL``, ``PLAYAS_TEMPERATURE``,
-``PLAYAS_SEED``, ``PLAYAS_BOT_DIR`` (where ``playas.toml`` is, default the working directory) and
-``PLAYAS_THREADS`` (torch threads, default 1).
+``root_dir``) and ``RLBOT_AGENT_ID`` / ``RLBOT_SERVER_PORT`` in the environment; what it drives
+as comes from ``playas.toml`` in that folder and ``PLAYAS_*`` variables (:mod:`.settings`), read
+before it connects, so a bad setting stops it with one line; ``PLAYAS_THREADS`` sets the torch
+threads (default 1).
 
 Each packet becomes one moment (:func:`~playas.rocket.sources.frame_from_packet`); the bot decides
 every 8 physics ticks (by ``match_info.frame_num``) and holds the action in between, as the model
@@ -20,17 +19,15 @@ import os
 import sys
 import time
 from collections import deque
-from pathlib import Path
 
-import tomllib
 from rlbot import flat
 from rlbot.managers import Bot
 
+from ...core.errors import PlayasError
 from ...rocket.sources import frame_from_packet
+from .settings import DECIDE_EVERY, load_settings
 
 DEFAULT_AGENT_ID = "playas/playas"
-DECIDE_EVERY = 8  # physics ticks per decision (120 Hz / 8 = 15 a second, as the replays were cut)
-SETTINGS_FILE = "playas.toml"
 PLAYING = (int(flat.MatchPhase.Kickoff), int(flat.MatchPhase.Active))  # phases in which cars drive
 
 
@@ -44,37 +41,6 @@ def controller(controls) -> flat.ControllerState:
     t, s, p, y, r, j, b, h = (float(v) for v in controls)
     return flat.ControllerState(throttle=t, steer=s, pitch=p, yaw=y, roll=r,
                                 jump=j > 0, boost=b > 0, handbrake=h > 0)
-
-
-def load_settings(folder=None, env=None) -> dict:
-    """The bot's settings: ``[playas]`` of ``playas.toml`` in ``folder`` (default ``PLAYAS_BOT_DIR``
-    or the working directory), overridden by the ``PLAYAS_*`` environment variables.
-
-    Keys: style (None: the mean player), model (None: the shipped default; relative to the
-    folder), steer (property -> amount), temperature, seed, decide_every, and ``source`` (the file
-    read, or None).
-    """
-    env = os.environ if env is None else env
-    folder = Path(folder or env.get("PLAYAS_BOT_DIR") or os.getcwd())
-    out = {"style": None, "model": None, "steer": None, "temperature": 0.0, "seed": 0,
-           "decide_every": DECIDE_EVERY, "source": None}
-    path = folder / SETTINGS_FILE
-    if path.is_file():
-        with open(path, "rb") as f:
-            table = tomllib.load(f).get("playas", {})
-        unknown = set(table) - (set(out) - {"source"})
-        if unknown:
-            raise ValueError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
-        out.update(table)
-        out["source"] = str(path)
-    for key, cast in (("style", str), ("model", str), ("temperature", float), ("seed", int)):
-        value = env.get(f"PLAYAS_{key.upper()}")
-        if value:
-            out[key] = cast(value)
-    if out["model"] and not Path(out["model"]).is_absolute():
-        out["model"] = str((folder / out["model"]).resolve())
-    out["decide_every"] = max(1, int(out["decide_every"]))
-    return out
 
 
 class PlayasBot(Bot):
@@ -96,7 +62,7 @@ class PlayasBot(Bot):
         from ...rocket.agent import Driver
 
         torch.set_num_threads(max(1, int(os.environ.get("PLAYAS_THREADS", "1"))))
-        self.settings = load_settings()
+        self.settings = self.settings or load_settings()
         s = self.settings
         self.driver = Driver(model=s["model"], style=s["style"], steer=s["steer"],
                              temperature=float(s["temperature"]), seed=int(s["seed"]))
@@ -175,8 +141,27 @@ class PlayasBot(Bot):
 
 
 def main(argv=None) -> int:
-    """Run the bot until the server says goodbye (``RLBOT_AGENT_ID``, ``RLBOT_SERVER_PORT``)."""
-    PlayasBot(DEFAULT_AGENT_ID).run(wants_match_communications=False, wants_ball_predictions=False)
+    """Run the bot until the server says goodbye (``RLBOT_AGENT_ID``, ``RLBOT_SERVER_PORT``).
+
+    The settings are read first: a bad one ends it with one line and exit status 2, before it
+    connects. ``--check`` reads them, says what the bot would drive as, and ends.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        settings = load_settings()
+    except PlayasError as e:
+        print(f"playas: error: {e}", file=sys.stderr)
+        return 2
+    if "--check" in argv:
+        if settings["model"] and not os.path.isfile(settings["model"]):
+            print(f"playas: error: model {settings['model']} does not exist", file=sys.stderr)
+            return 2
+        print(f"playas bot ready: drives as {settings['style'] or 'the mean player'}, model "
+              f"{settings['model'] or 'the shipped one'}, settings {settings['source'] or 'environment only'}")
+        return 0
+    bot = PlayasBot(DEFAULT_AGENT_ID)
+    bot.settings = settings
+    bot.run(wants_match_communications=False, wants_ball_predictions=False)
     return 0
 
 

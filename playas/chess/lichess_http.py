@@ -1,4 +1,9 @@
-"""What went wrong on the way to a web service, in a few words, for one-sentence errors."""
+"""What went wrong on the way to Lichess, in a few words, for one-sentence errors.
+
+Both Lichess clients say it the same way: the game fetcher (:mod:`playas.chess.lichess_games`)
+and the bot (:mod:`playas.bots.lichess.api`, which may import the chess package, not the other
+way round).
+"""
 
 from __future__ import annotations
 
