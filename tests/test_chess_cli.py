@@ -187,7 +187,7 @@ def test_play_finds_debians_stockfish_off_path_and_names_the_model(tmp_path):
     """/usr/games is not on root's PATH; the games say the style is a model of the person."""
     out = tmp_path / "g.pgn"
     r = subprocess.run([sys.executable, "-m", "playas.cli", "chess", "play", "--style", "Tal", "--vs", "stockfish",
-                        "--skill", "0", "--games", "2", "--max-plies", "8", "--engine-time", "0.01", "--out", out],
+                        "--skill", "0", "--rounds", "2", "--max-plies", "8", "--engine-time", "0.01", "--out", out],
                        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     text = out.read_text()

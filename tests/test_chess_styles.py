@@ -174,7 +174,7 @@ def test_properties_steering_and_play(world, tmp_path):
     assert "wrote 2 games" in r.stdout
     with open(pgn) as f:
         games = [chess.pgn.read_game(f) for _ in range(2)]
-    assert [g.headers["White"] for g in games] == ["Horwitz", "McDonnell"]
+    assert [g.headers["White"] for g in games] == ["Horwitz (playas model)", "McDonnell (playas model)"]
     assert all(not g.errors and len(list(g.mainline_moves())) > 0 for g in games)
     r = playas("chess", "predict", "--model", out, "--style", "Horwitz", "--steer", "capture_rate=3")
     assert r.stdout.splitlines()[0] == "style     Horwitz, steered capture_rate +3"
