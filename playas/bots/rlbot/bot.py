@@ -26,10 +26,12 @@ import tomllib
 from rlbot import flat
 from rlbot.managers import Bot
 
+from ...rocket.actions import engine_controls
 from ...rocket.sources import frame_from_packet
+from ...rocket.vocabulary import TICKS_PER_DECISION
 
 DEFAULT_AGENT_ID = "playas/playas"
-DECIDE_EVERY = 8  # physics ticks per decision (120 Hz / 8 = 15 a second, as the replays were cut)
+DECIDE_EVERY = TICKS_PER_DECISION  # the default of the decide_every setting: as the model was trained
 SETTINGS_FILE = "playas.toml"
 PLAYING = (int(flat.MatchPhase.Kickoff), int(flat.MatchPhase.Active))  # phases in which cars drive
 
@@ -37,13 +39,6 @@ PLAYING = (int(flat.MatchPhase.Kickoff), int(flat.MatchPhase.Active))  # phases 
 def neutral() -> flat.ControllerState:
     """No input at all."""
     return flat.ControllerState()
-
-
-def controller(controls) -> flat.ControllerState:
-    """The 8 controls of a Driver (throttle, steer, pitch, yaw, roll, jump, boost, handbrake)."""
-    t, s, p, y, r, j, b, h = (float(v) for v in controls)
-    return flat.ControllerState(throttle=t, steer=s, pitch=p, yaw=y, roll=r,
-                                jump=j > 0, boost=b > 0, handbrake=h > 0)
 
 
 def load_settings(folder=None, env=None) -> dict:
@@ -154,7 +149,7 @@ class PlayasBot(Bot):
             self._restart()
             return neutral()
         start = time.perf_counter()
-        self.held = controller(self.driver.act(frames, car, key=self.index))
+        self.held = engine_controls(flat.ControllerState, self.driver.act(frames, car, key=self.index))
         self.decision_seconds.append(time.perf_counter() - start)
         self.decided_at = frame
         return self.held
