@@ -78,7 +78,7 @@ def test_bot_folder_reads_as_rlbot_reads_it(folders, styles):
         assert bot.run_command.split()[0] == sys.executable and "playas.bots.rlbot.bot" in bot.run_command
         assert bot.loadout is not None and bot.loadout.team_color_id == 1
         s = load_settings(bot.root_dir, env={})
-        assert s["style"] == style and s["decide_every"] == 8
+        assert s["style"] == style and s["decide_every"] == TICKS_PER_DECISION
     assert (a["dir"] / "model.pt").is_file() and load_settings(a["dir"], env={})["model"] == str(a["dir"] / "model.pt")
     assert not (b["dir"] / "model.pt").exists() and load_settings(b["dir"], env={})["model"] == str(MODEL.resolve())
     env = load_settings(b["dir"], env={"PLAYAS_STYLE": "Someone", "PLAYAS_MODEL": "/x/y.pt"})

@@ -19,7 +19,8 @@ if not MODEL.exists():
 
 from playas.rocket.match import play_match, write_match
 from playas.rocket.sources import frame_from_arena
-from playas.rocket.vocabulary import BALL_FIELDS, CAR_FIELDS, FWD, POS, TICK_RATE, UP, Y
+from playas.rocket.vocabulary import (BACK_WALL, BALL_FIELDS, CAR_FIELDS, FWD, GOAL_DEPTH, POS, SIDE_WALL, TICK_RATE,
+                                      UP, X, Y)
 
 MINUTES = 20 / 60
 
@@ -71,7 +72,7 @@ def test_match_runs_and_stats_are_sane(match):
     assert match["score"]["blue"] + match["score"]["orange"] == len(match["goals"])
     assert tr["segment"][-1] == len(match["goals"])  # a kickoff after every goal
     assert tr["ball"].shape == (d, 3) and tr["cars"].shape == (d, 2, 3) and tr["present"].shape == (d, 2)
-    assert np.abs(tr["cars"][..., 0]).max() < 4200 and np.abs(tr["ball"][:, 1]).max() < 6000
+    assert np.abs(tr["cars"][..., X]).max() < SIDE_WALL + 100 and np.abs(tr["ball"][:, Y]).max() < BACK_WALL + GOAL_DEPTH
 
 
 def test_same_seed_same_match(match):
