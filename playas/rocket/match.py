@@ -47,7 +47,7 @@ from .referee import Referee
 from .sources import frame_from_arena
 from .vocabulary import DECISION_SECONDS, DECISIONS_PER_SECOND, POS, TICKS_PER_DECISION, VEL
 
-MAX_MINUTES = 60  # of game time in one match: an hour simulates in a few minutes of wall time
+MAX_MINUTES = 60  # of game time in one match: an hour of 1v1 simulates in about 3 minutes, of 3v3 in 10
 MAX_CARS = 3  # a side
 
 _inited = False
