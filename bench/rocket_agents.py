@@ -27,12 +27,13 @@ from bench.common import ROOT, arguments, finish, table
 from bench.rocket_styles import baseline_scores, histograms
 from playas.core import learning as styled
 from playas.rocket import actions
-from playas.rocket.dataset import RocketData
-from playas.rocket.frames import BOOST, OBS_SIZE, POS, VEL, observe
+from playas.rocket.dataset import RocketData, decision_scalars
+from playas.rocket.frames import OBS_SIZE, observe
 from playas.rocket.match import play_match
 from playas.rocket.model import ROCKET, load_styled
 from playas.rocket.properties import player_properties, properties
 from playas.rocket.game import cache
+from playas.rocket.vocabulary import TICK_RATE
 
 SHOWN = ("speed", "boost_per_minute", "airborne", "ball_distance")
 
@@ -42,12 +43,8 @@ def decisions_of(record: dict, car: int) -> tuple[np.ndarray, np.ndarray, np.nda
     would cut a replay of it)."""
     f, acts = record["frames"], record["actions"]
     t = np.flatnonzero(f.present[:, car])
-    c = f.cars[:, car]
-    grounded = actions.grounded_decisions(c)
-    speed = np.linalg.norm(c[t][:, VEL], axis=1)
-    scal = np.stack([speed, c[t, BOOST], c[t, 2], np.linalg.norm(c[t][:, POS] - f.ball[t, 0:3], axis=1),
-                     speed > 2200, ~grounded[t]], 1).astype(np.float32)
-    return observe(f, t, car), acts[t, car].astype(np.int16), scal
+    grounded = actions.grounded_decisions(f.cars[:, car])
+    return observe(f, t, car), acts[t, car].astype(np.int16), decision_scalars(f, car, t, grounded[t])
 
 
 def as_data(obs, act, scal, name: str) -> RocketData:
@@ -121,7 +118,7 @@ def main() -> None:
         rows.append([cars, f"{p50:.2f}", f"{p99:.2f}"])
     out.append("\n### Decision latency in the RLBot bot (`get_output`, in process, 1,200 ticks), ms per car\n")
     out.append(table(rows, ["cars", "p50", "p99"]))
-    out.append("\nBudget: one 120 Hz tick is 8.3 ms.")
+    out.append(f"\nBudget: one {TICK_RATE} Hz tick is {1000 / TICK_RATE:.1f} ms.")
 
     # 3. styles in play
     counts = {n: len(data.games_of(data.players.index(n))) for n in names if n in data.players}

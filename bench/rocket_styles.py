@@ -33,10 +33,11 @@ from playas.core import fitting, styled
 from playas.core.card import read_card
 from playas.core.trunk import TrunkCache
 from playas.rocket.dataset import RocketData, prepare
-from playas.rocket.evaluate import CONTROLS, predictions, scores
+from playas.rocket.evaluate import predictions, scores
 from playas.rocket.model import ROCKET, load_base, load_styled, pack
 from playas.rocket.game import cache
 from playas.rocket.train import window_targets
+from playas.rocket.vocabulary import CONTROLS
 
 BINS = {"speed": np.linspace(0, 2300, 13), "boost": np.linspace(0, 100, 11),
         "height": np.array([0, 25, 50, 100, 200, 400, 700, 1100, 1600, 2100]),

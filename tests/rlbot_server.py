@@ -39,10 +39,11 @@ from pathlib import Path
 from rlbot import flat
 from rlbot.config import load_player_config
 
-TICK_RATE = 120
+from playas.rocket.actions import engine_controls
+from playas.rocket.vocabulary import BACK_WALL, CONTROLS, GOAL_HALF_WIDTH, TICK_RATE
+
 BALL_RADIUS = 91.25
-GOAL_Y = 5120.0
-GOAL_HALF_WIDTH, GOAL_HEIGHT = 892.755, 642.775
+GOAL_HEIGHT = 642.775
 OCTANE_HITBOX = (118.01, 84.2, 36.16)
 OCTANE_OFFSET = (13.88, 0.0, 20.75)
 
@@ -67,6 +68,12 @@ def _v(v) -> flat.Vector3:
 def _rotator(rot_mat) -> flat.Rotator:
     a = rot_mat.as_angle()
     return flat.Rotator(float(a.pitch), float(a.yaw), float(a.roll))
+
+
+def as_struct(struct, controls):
+    """One engine's controls (RocketSim's ``CarControls``, RLBot's ``ControllerState``) as
+    another's, name by name, as the game applies a bot's input."""
+    return engine_controls(struct, [getattr(controls, name) for name in CONTROLS])
 
 
 def is_neutral(c: flat.ControllerState) -> bool:
@@ -162,9 +169,9 @@ class RLBotLoopback:
             mutators=flat.MutatorSettings(), enable_rendering=flat.DebugRendering.OffByDefault)
         self.field_info = flat.FieldInfo(
             boost_pads=[flat.BoostPad(_v(p.get_pos()), bool(p.is_big)) for p in self.pads],
-            goals=[flat.GoalInfo(0, flat.Vector3(0, -GOAL_Y, GOAL_HEIGHT / 2), flat.Vector3(0, 1, 0),
+            goals=[flat.GoalInfo(0, flat.Vector3(0, -BACK_WALL, GOAL_HEIGHT / 2), flat.Vector3(0, 1, 0),
                                  GOAL_HALF_WIDTH * 2, GOAL_HEIGHT),
-                   flat.GoalInfo(1, flat.Vector3(0, GOAL_Y, GOAL_HEIGHT / 2), flat.Vector3(0, -1, 0),
+                   flat.GoalInfo(1, flat.Vector3(0, BACK_WALL, GOAL_HEIGHT / 2), flat.Vector3(0, -1, 0),
                                  GOAL_HALF_WIDTH * 2, GOAL_HEIGHT)])
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -302,8 +309,7 @@ class RLBotLoopback:
                 demolished_timeout=float(s.demo_respawn_timer) if s.is_demoed else -1.0,
                 is_supersonic=bool(s.is_supersonic), is_bot=True, name=a.name, team=a.team,
                 boost=float(s.boost), player_id=a.player.player_id,
-                last_input=flat.ControllerState(c.throttle, c.steer, c.pitch, c.yaw, c.roll, c.jump, c.boost,
-                                                c.handbrake),
+                last_input=as_struct(flat.ControllerState, c),
                 has_jumped=bool(s.has_jumped), has_double_jumped=bool(s.has_double_jumped),
                 has_dodged=bool(s.has_flipped)))
         b = self.arena.ball.get_state()
@@ -346,9 +352,7 @@ class RLBotLoopback:
             frozen = self.phase == flat.MatchPhase.Countdown
             for a, car in zip(self.agents, self.cars):
                 c = a.controls
-                car.set_controls(self.rsim.CarControls() if frozen else self.rsim.CarControls(
-                    throttle=c.throttle, steer=c.steer, pitch=c.pitch, yaw=c.yaw, roll=c.roll,
-                    jump=c.jump, boost=c.boost, handbrake=c.handbrake))
+                car.set_controls(self.rsim.CarControls() if frozen else as_struct(self.rsim.CarControls, c))
             self.arena.step(1)
             self.tick += 1
             for i, (car, p) in enumerate(zip(self.cars, before)):
@@ -378,7 +382,7 @@ class RLBotLoopback:
         b = self.arena.ball.get_state()
         if self.phase == flat.MatchPhase.Kickoff and (abs(b.vel.x) + abs(b.vel.y) + abs(b.vel.z)) > 1.0:
             self.phase = flat.MatchPhase.Active
-        if abs(b.pos.y) > GOAL_Y + BALL_RADIUS:  # only a goal lets the ball behind the goal line
+        if abs(b.pos.y) > BACK_WALL + BALL_RADIUS:  # only a goal lets the ball behind the goal line
             self.score[0 if b.pos.y > 0 else 1] += 1
             self.goals.append(self.tick)
             self.kickoff()

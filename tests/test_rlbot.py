@@ -40,7 +40,10 @@ from playas.bots.rlbot.bot import PlayasBot, load_settings
 from playas.bots.rlbot.folder import cmd_command, run_commands, sh_command
 from playas.bots.rlbot.settings import Drive, settings_toml, toml_value
 from playas.core.errors import PlayasError
-from tests.rlbot_server import RLBotLoopback, is_neutral
+from playas.rocket.actions import TABLE
+from playas.rocket.vocabulary import DECISION_SECONDS, TICK_RATE, TICKS_PER_DECISION
+from tests.rlbot_server import RLBotLoopback, as_struct, is_neutral
+from tests.rocketsim_car import BOOST_ACTION, JUMP_ACTION, THROTTLE_ACTION, respond
 
 BAD_LINES = ("ERROR", "CRITICAL", "Traceback")
 
@@ -96,7 +99,7 @@ def test_bot_folder_reads_as_rlbot_reads_it(folders, styles):
         assert bot.run_command == settings["run_command_linux"] == r["run_command"]  # on Linux, rlbot takes this
         assert bot.loadout is not None and bot.loadout.team_color_id == 1
         s = load_settings(bot.root_dir, env={})
-        assert s["style"] == style and s["decide_every"] == 8
+        assert s["style"] == style and s["decide_every"] == TICKS_PER_DECISION
     assert a["run_command"] == "./venv/bin/python bot.py" and shlex.split(b["run_command"]) == [sys.executable, "bot.py"]
     assert (a["dir"] / "model.pt").is_file() and load_settings(a["dir"], env={})["model"] == str(a["dir"] / "model.pt")
     assert not (b["dir"] / "model.pt").exists() and load_settings(b["dir"], env={})["model"] == str(MODEL.resolve())
@@ -230,7 +233,7 @@ def _packet(phase=flat.MatchPhase.Active, frame=0, ball=True, players=2, demolis
             demolished_timeout=2.0 if (demolished and i == 0) else -1.0, team=team, boost=33.0, name=f"p{i}"))
     balls = [flat.BallInfo(flat.Physics(flat.Vector3(0, 0, 92.75)), flat.SphereShape(182.5))] if ball else []
     return flat.GamePacket(players=cars, balls=balls,
-                           match_info=flat.MatchInfo(seconds_elapsed=frame / 120, match_phase=phase, frame_num=frame))
+                           match_info=flat.MatchInfo(seconds_elapsed=frame / TICK_RATE, match_phase=phase, frame_num=frame))
 
 
 @pytest.fixture(scope="module")
@@ -271,26 +274,45 @@ def test_odd_packets_get_neutral_input(bot, caplog):
     assert is_neutral(uninitialised.get_output(_packet()))
 
 
-def test_decides_every_8_ticks_and_holds(bot):
+def test_decides_every_decision_and_holds(bot):
     bot._restart()
-    outs = [bot.get_output(_packet(frame=f)) for f in range(100, 124)]
+    t = TICKS_PER_DECISION
+    outs = [bot.get_output(_packet(frame=f)) for f in range(100, 100 + 3 * t)]
     n = len(bot.decision_seconds)
     assert all(isinstance(o, flat.ControllerState) for o in outs)
-    assert outs[0] is outs[7] and outs[8] is outs[15] and outs[16] is outs[23]  # held between decisions
-    bot.get_output(_packet(frame=124))
+    assert all(outs[k] is outs[k - k % t] for k in range(3 * t))  # held between decisions
+    assert outs[0] is not outs[t] and outs[t] is not outs[2 * t]  # and decided anew at each
+    bot.get_output(_packet(frame=100 + 3 * t))
     assert len(bot.decision_seconds) == n + 1
     bot.get_output(_packet(frame=3))  # the frame counter went back (a new match): decide again
     assert len(bot.decision_seconds) == n + 2
 
 
+def test_rlbot_controls_jump_and_boost_do_what_they_say(bot, monkeypatch):
+    """The RLBot path: the ControllerState get_output answers for the "jump" action, applied as the
+    game applies it (by name), lifts a grounded car without boosting; for a "boost" action it
+    drains boost and speeds the car up beyond throttle alone, on its wheels."""
+    said = {}
+    for name, a in (("jump", JUMP_ACTION), ("boost", BOOST_ACTION), ("throttle", THROTTLE_ACTION)):
+        monkeypatch.setattr(bot.driver, "act", lambda frames, car, key=None, a=a: TABLE[a])
+        bot._restart()
+        state = bot.get_output(_packet(frame=500))
+        assert (state.jump, state.boost, state.throttle) == (name == "jump", name == "boost", float(name != "jump"))
+        said[name] = respond(lambda rs, state=state: as_struct(rs.CarControls, state))
+    jump, boost, throttle = said["jump"], said["boost"], said["throttle"]
+    assert jump["rise"] > 20 and not jump["on_ground"] and jump["boost_used"] == 0
+    assert boost["boost_used"] > 2 and boost["on_ground"] and boost["rise"] < 5
+    assert boost["speed"] > 1.3 * throttle["speed"] and throttle["boost_used"] == 0
+
+
 def test_decision_latency_one_car(folders, bot):
-    """get_output in a RocketSim 1v0 at 120 Hz for 2400 ticks (300 decisions), in process: p50/p99."""
+    """get_output in a RocketSim 1v0 for 2400 ticks (300 decisions), in process: p50/p99."""
     server = RLBotLoopback([(folders[0]["dir"] / "bot.toml", 0)], seed=3)
     try:
         bot._restart()
         bot.decision_seconds.clear()
         every = []
-        for _ in range(2400):
+        for _ in range(300 * TICKS_PER_DECISION):
             start = time.perf_counter()
             c = bot.get_output(server.packet())
             every.append(time.perf_counter() - start)
@@ -302,7 +324,7 @@ def test_decision_latency_one_car(folders, bot):
               f"p99 {lat['p99_ms']} ms; get_output every tick: p50 {np.percentile(ticks, 50):.3f} ms, "
               f"p99 {np.percentile(ticks, 99):.3f} ms, max {ticks.max():.3f} ms")
         assert lat["decisions"] == 300
-        assert lat["p99_ms"] < 1000 / 15  # a decision well inside its 8 ticks
+        assert lat["p99_ms"] < 1000 * DECISION_SECONDS  # a decision well inside its ticks
     finally:
         server.close()
 
@@ -317,7 +339,7 @@ def test_a_1v1_match_over_the_wire(folders, tmp_path, styles):
         assert server.wait_ready(60), [a.log() for a in server.agents]
         for a in server.agents:
             assert a.settings.agent_id == a.agent_id
-        result = server.play(12 * 120, speed=1.0, countdown_ticks=60)
+        result = server.play(12 * TICK_RATE, speed=1.0, countdown_ticks=TICK_RATE // 2)
         print(f"\n1v1 over loopback: {result}")
         time.sleep(0.2)
         server.disconnect()
@@ -326,7 +348,7 @@ def test_a_1v1_match_over_the_wire(folders, tmp_path, styles):
         assert codes == [0, 0], logs
         for a, log in zip(server.agents, logs):
             assert not _bad_lines(log), log
-            assert a.inputs > 12 * 120 * 0.5, (a.inputs, log)  # answered most ticks
+            assert a.inputs > 12 * TICK_RATE * 0.5, (a.inputs, log)  # answered most ticks
             assert a.non_neutral > 0 and a.wrong_index == 0 and a.first_input_tick is not None
             assert "playas retiring" in log
         for a, style, log in zip(server.agents, styles, logs):

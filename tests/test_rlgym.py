@@ -20,6 +20,7 @@ from rlgym.rocket_league.action_parsers import LookupTableAction, RepeatAction
 
 from playas.bots.rlgym import N_ACTIONS, PlayasAction, PlayasObs, StyledAgent, make_env
 from playas.rocket.frames import OBS_SIZE
+from playas.rocket.vocabulary import CONTROLS, TICKS_PER_DECISION
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "rocket-replays.pt"
 needs_model = pytest.mark.skipif(not SHIPPED.exists(), reason="the shipped Rocket League model is not built")
@@ -35,8 +36,8 @@ def test_action_table_is_rlgyms_lookup_table():
     for shape in ((N_ACTIONS,), (N_ACTIONS, 1)):
         a = {"x": idx.reshape(shape)}
         np.testing.assert_array_equal(ours.parse_actions(a, None, {})["x"], theirs.parse_actions(a, None, {})["x"])
-    repeated = RepeatAction(PlayasAction(), 8).parse_actions({"x": np.array([7]), "y": 7}, None, {})
-    assert repeated["x"].shape == repeated["y"].shape == (8, 8)
+    repeated = RepeatAction(PlayasAction(), TICKS_PER_DECISION).parse_actions({"x": np.array([7]), "y": 7}, None, {})
+    assert repeated["x"].shape == repeated["y"].shape == (TICKS_PER_DECISION, len(CONTROLS))
     assert (repeated["x"] == LookupTableAction.make_lookup_table()[7]).all()
 
 

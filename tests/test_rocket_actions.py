@@ -13,20 +13,17 @@ import numpy as np
 import pytest
 
 from playas.rocket.actions import (
-    BOOST_ON,
-    JUMP,
-    PITCH,
-    ROLL,
-    STEER,
     TABLE,
-    THROTTLE,
-    YAW,
     controls_of,
+    engine_controls,
     grounded_decisions,
     infer_controls,
+    named_controls,
     on_ground,
     to_table,
 )
+from playas.rocket.vocabulary import (ANG, BOOST, BOOST_ON, CAR_FIELDS, CONTROLS, DECISION_SECONDS,
+                                      DECISIONS_PER_SECOND, FWD, HANDBRAKE, JUMP, PITCH, POS, ROLL, STEER, THROTTLE, TICKS_PER_DECISION, UP, VEL, YAW, Z)
 
 GROUND_ROWS = np.arange(24)
 AIR_ROWS = np.flatnonzero(TABLE[:, JUMP] == 0)[24:]  # pitch or roll, no jump
@@ -35,7 +32,7 @@ JUMP_ROWS = np.flatnonzero(TABLE[:, JUMP] == 1)
 
 def test_table_is_rlgyms():
     lookup = pytest.importorskip("rlgym.rocket_league.action_parsers").LookupTableAction
-    assert TABLE.shape == (90, 8) and TABLE.dtype == np.float32
+    assert TABLE.shape == (90, len(CONTROLS)) and TABLE.dtype == np.float32
     assert np.array_equal(TABLE, lookup.make_lookup_table())
 
 
@@ -49,7 +46,7 @@ def test_table_rows_map_to_themselves():
 
 
 def test_to_table_rounds_and_ignores_what_does_not_act():
-    c = np.zeros((2, 8), np.float32)
+    c = np.zeros((2, len(CONTROLS)), np.float32)
     c[:, THROTTLE], c[:, STEER], c[:, YAW], c[:, PITCH] = 0.8, -0.6, -0.6, 0.7
     ground, air = controls_of(to_table(c, np.array([True, False])))
     assert (ground[THROTTLE], ground[STEER], ground[PITCH]) == (1, -1, 0)
@@ -57,22 +54,49 @@ def test_to_table_rounds_and_ignores_what_does_not_act():
 
 
 def test_recorded_flags_win():
-    cars = np.zeros((4, 16))
-    cars[:, 2], cars[:, 9], cars[:, 14], cars[:, 15] = 17, 1, 1, 50  # parked, facing +x
+    cars = np.zeros((4, CAR_FIELDS))
+    cars[:, POS.start + Z], cars[:, FWD.start], cars[:, UP.start + Z], cars[:, BOOST] = 17, 1, 1, 50  # parked, facing +x
     flags = {"throttle": np.array([1.0, np.nan, -0.5, 0.2]), "steer": np.array([0.3, 0.3, np.nan, 1.0]),
              "boost": np.array([0, 1, 0, 0], bool), "handbrake": np.array([1, 0, 0, 0], bool)}
-    c = infer_controls(cars, 1 / 15, flags)
+    c = infer_controls(cars, 1 / DECISIONS_PER_SECOND, flags)
     assert np.allclose(c[:, THROTTLE], [1, 0, -0.5, 0.2])  # NaN: inferred (a parked car: 0)
     assert np.allclose(c[:, STEER], [0.3, 0.3, 0, 1]) and np.allclose(c[:, YAW], c[:, STEER])
-    assert list(c[:, BOOST_ON]) == [0, 1, 0, 0] and list(c[:, 7]) == [1, 0, 0, 0]
+    assert list(c[:, BOOST_ON]) == [0, 1, 0, 0] and list(c[:, HANDBRAKE]) == [1, 0, 0, 0]
     assert not c[:, [PITCH, ROLL, JUMP]].any()
 
 
 def test_to_table_is_fast():
-    c = np.random.default_rng(0).uniform(-1, 1, (200_000, 8)).astype(np.float32)
+    c = np.random.default_rng(0).uniform(-1, 1, (200_000, len(CONTROLS))).astype(np.float32)
     start = time.perf_counter()
-    to_table(c, c[:, 0] > 0)
+    to_table(c, c[:, THROTTLE] > 0)
     assert time.perf_counter() - start < 1.0  # < 5 s per million, ~10x slack
+
+
+def test_named_controls_by_name():
+    """An action and its 8 controls give the same names and values; buttons are bools."""
+    for i in range(len(TABLE)):
+        named = named_controls(i)
+        assert list(named) == list(CONTROLS) and named == named_controls(TABLE[i])
+        assert [named[k] for k in CONTROLS] == [float(v) if k < JUMP else bool(v) for k, v in enumerate(TABLE[i])]
+        assert all(type(named[k]) is bool for k in CONTROLS[JUMP:])
+    jump_only = np.zeros(len(CONTROLS))
+    jump_only[JUMP] = 1
+    assert named_controls(jump_only)["jump"] and not named_controls(jump_only)["boost"]
+
+
+def test_rocketsim_controls_jump_and_boost_do_what_they_say():
+    """Through RocketSim directly: the "jump" action lifts a grounded car without boosting; a
+    "boost" action drains boost and speeds the car up beyond throttle alone, on its wheels.
+    (RocketSim's positional order swaps the two: built by position, each does the other's job.)"""
+    pytest.importorskip("RocketSim")
+    pytest.importorskip("rlgym.rocket_league.sim")
+    from tests.rocketsim_car import BOOST_ACTION, JUMP_ACTION, THROTTLE_ACTION, respond
+
+    jump, boost, throttle = (respond(lambda rs, a=a: engine_controls(rs.CarControls, a))
+                             for a in (JUMP_ACTION, BOOST_ACTION, THROTTLE_ACTION))
+    assert jump["rise"] > 20 and not jump["on_ground"] and jump["boost_used"] == 0
+    assert boost["boost_used"] > 2 and boost["on_ground"] and boost["rise"] < 5
+    assert boost["speed"] > 1.3 * throttle["speed"] and throttle["boost_used"] == 0
 
 
 # --- RocketSim ground truth ------------------------------------------------------------------
@@ -148,10 +172,8 @@ def simulate(decisions: int = 600, seed: int = 0):
             seg_cars.append(_row(rs, st))
             seg_ground.append(st.is_on_ground)
             seg_flip.append(_ruled(st))
-            c = TABLE[r]
-            car.set_controls(rs.CarControls(throttle=c[0], steer=c[1], pitch=c[2], yaw=c[3], roll=c[4],
-                                            jump=bool(c[5]), boost=bool(c[6]), handbrake=bool(c[7])))
-            arena.step(8)
+            car.set_controls(engine_controls(rs.CarControls, r))
+            arena.step(TICKS_PER_DECISION)
         st = car.get_state()
         cars.append(np.array(seg_cars + [_row(rs, st)]))
         grounded.append(np.array(seg_ground + [st.is_on_ground]))
@@ -165,7 +187,7 @@ def agreement(decisions: int = 600, seed: int = 0) -> dict[str, float]:
     cars, rows, grounded, flipping = simulate(decisions, seed)
     inferred, truth, ground, helper = [], [], [], []
     for c, r, g in zip(cars, rows, grounded):
-        inferred.append(infer_controls(c, 8 / 120)[:-1])
+        inferred.append(infer_controls(c, DECISION_SECONDS)[:-1])
         truth.append(TABLE[r])
         ground.append(g[:-1] & g[1:])  # on the ground for the whole decision
         helper.append(grounded_decisions(c)[:-1])
@@ -174,9 +196,9 @@ def agreement(decisions: int = 600, seed: int = 0) -> dict[str, float]:
     air = ~np.concatenate([gg[:-1] | gg[1:] for gg in grounded])  # in the air for the whole decision
     flip = np.concatenate([f[:-1] | f[1:] for f in flipping])  # a dodge or a touch rules the spin
     free = air & ~flip
-    speed = np.linalg.norm(np.concatenate([c[:-1, 3:6] for c in cars]), axis=1)
+    speed = np.linalg.norm(np.concatenate([c[:-1, VEL] for c in cars]), axis=1)
     moving = g & (speed > 100)
-    hb = np.concatenate([np.r_[1.0, TABLE[r][:-1, 7]] + TABLE[r][:, 7] for r in rows]) > 0  # now or just before
+    hb = np.concatenate([np.r_[1.0, TABLE[r][:-1, HANDBRAKE]] + TABLE[r][:, HANDBRAKE] for r in rows]) > 0  # now or just before
     same = lambda col, where: float((np.round(x[where, col]) == y[where, col]).mean())
     top = to_table(x, h)
     idx = np.concatenate(rows)
@@ -196,7 +218,7 @@ def agreement(decisions: int = 600, seed: int = 0) -> dict[str, float]:
     }
     # Rows that act alike where the car is count as one: on the ground pitch, yaw and roll do
     # nothing, in the air throttle, steer and handbrake hardly anything.
-    cols = np.where(g[:, None], [0, 1, 5, 6, 7], [2, 3, 4, 5, 6])
+    cols = np.where(g[:, None], [THROTTLE, STEER, JUMP, BOOST_ON, HANDBRAKE], [PITCH, YAW, ROLL, JUMP, BOOST_ON])
     n = np.arange(len(top))[:, None]
     alike = (TABLE[top][n, cols] == TABLE[idx][n, cols]).all(1)
     for name, where in (("", slice(None)), (" ground", g), (" ground, no handbrake", g & ~hb),
@@ -254,10 +276,10 @@ def test_replay_conventions():
         throttle.append(data["input"]["throttle"] - 128)
         steer.append(data["input"]["steer"] - 128)
     cars, throttle, steer = np.array(rows), np.array(throttle), np.array(steer)
-    fwd, up = cars[:, 9:12], cars[:, 12:15]
-    speed = np.linalg.norm(cars[:, 3:6], axis=1)
-    v_fwd, yaw_rate = (cars[:, 3:6] * fwd).sum(1), (cars[:, 6:9] * up).sum(1)
-    driving = (cars[:, 2] < 20) & (up[:, 2] > 0.95) & (speed > 500)
+    fwd, up = cars[:, FWD], cars[:, UP]
+    speed = np.linalg.norm(cars[:, VEL], axis=1)
+    v_fwd, yaw_rate = (cars[:, VEL] * fwd).sum(1), (cars[:, ANG] * up).sum(1)
+    driving = (cars[:, POS][:, Z] < 20) & (up[:, Z] > 0.95) & (speed > 500)
     assert driving.sum() > 300
     assert np.mean(v_fwd[driving & (throttle > 64)] > 0) > 0.9
     lag = 4  # replay frames (~30 a second) for the yaw rate to follow the wheels

@@ -33,6 +33,7 @@ from rlgym.rocket_league.state_mutators import (
 from playas.rocket.frames import Frames, observe
 from playas.rocket.replay import ball_state, car_state, quaternion_basis
 from playas.rocket.sources import frame_from_packet, frame_from_state, rotator_basis
+from playas.rocket.vocabulary import ANG, BOOST, CAR_FIELDS, CONTROLS, FWD, POS, TICK_RATE, UP, VEL, X, Z
 
 ATOL = 1e-5
 DEMOED = "orange-0"
@@ -65,7 +66,7 @@ def _engine_state(cars: dict | None = None, ball=None, seed: int = 7, steps: int
     state.ball.linear_velocity = np.array([300, 900, -200], np.float32)
     state.ball.angular_velocity = np.array([1, -2, 3], np.float32)
     engine.set_state(state, {})
-    actions = {a: np.tile(rng.uniform(-1, 1, 8), (steps, 1)) for a in state.cars}
+    actions = {a: np.tile(rng.uniform(-1, 1, len(CONTROLS)), (steps, 1)) for a in state.cars}
     return engine.step(actions, {})
 
 
@@ -101,7 +102,7 @@ def packet_of(state, turn: bool = False) -> flat.GamePacket:
                                demolished_timeout=car.demo_respawn_timer if car.is_demoed else -1.0)
                for agent_id, car in state.cars.items()]
     packet = flat.GamePacket(players=players, balls=[flat.BallInfo(physics=_physics(state.ball, turn))],
-                             match_info=flat.MatchInfo(seconds_elapsed=state.tick_count / 120))
+                             match_info=flat.MatchInfo(seconds_elapsed=state.tick_count / TICK_RATE))
     return flat.CorePacket.unpack(flat.CorePacket(message=packet).pack()).message
 
 
@@ -130,7 +131,7 @@ def _rigid_body(ph) -> dict:
 def replay_frames_of(state) -> Frames:
     """The moment as a replay holds it; a demolished car has no rigid body, so is absent."""
     cars = list(state.cars.values())
-    rows = np.zeros((1, len(cars), 16), np.float32)
+    rows = np.zeros((1, len(cars), CAR_FIELDS), np.float32)
     for c, car in enumerate(cars):
         if not car.is_demoed:
             rows[0, c] = car_state(_rigid_body(car.physics), car.boost_amount * 2.55)
@@ -185,7 +186,7 @@ def test_three_sources_same_features(state):
         np.testing.assert_array_equal(frames.team, from_state.team)
         np.testing.assert_array_equal(frames.present, from_state.present)
     assert from_state.present[0].tolist() == [a != DEMOED for a in ids]
-    assert from_state.time[0] == pytest.approx(state.tick_count / 120) == from_packet.time[0]
+    assert from_state.time[0] == pytest.approx(state.tick_count / TICK_RATE) == from_packet.time[0]
     for c, agent_id in enumerate(ids):
         if agent_id == DEMOED:
             continue
@@ -208,11 +209,12 @@ def test_packet_units_and_absences():
                flat.PlayerInfo(team=1, boost=100.0)]  # flatbuffer default timeout 0: on the pitch
     frames, ids = frame_from_packet(flat.GamePacket(players=players, balls=[]))
     assert ids == [0, 1, 2]
-    assert frames.cars[0, :, 15].tolist() == [42.0, 7.0, 100.0]
+    assert frames.cars[0, :, BOOST].tolist() == [42.0, 7.0, 100.0]
     assert frames.present[0].tolist() == [True, False, True]
     assert frames.team.tolist() == [0, 1, 1]
     assert not frames.ball.any()
-    np.testing.assert_allclose(frames.cars[0, 0, 9:15], [1, 0, 0, 0, 0, 1])  # unrotated: facing +x, up +z
+    np.testing.assert_allclose(frames.cars[0, 0, FWD], [1, 0, 0])  # unrotated: facing +x, up +z
+    np.testing.assert_allclose(frames.cars[0, 0, UP], [0, 0, 1])
 
 
 # --- orange is blue turned half a circle -----------------------------------------------------
@@ -280,17 +282,17 @@ def test_real_replay_quaternions_follow_the_cars_motion(shared_data):
             row = car_state(body, 0)
             r = body["rotation"]
             conj = quaternion_basis((-r["x"], -r["y"], -r["z"], r["w"]))
-            pos, vel, ang = row[0:3], row[3:6], row[6:9]
+            pos, vel, ang = row[POS], row[VEL], row[ANG]
             speed = np.linalg.norm(vel)
-            if frame["Data"]["input"]["throttle"] == 255 and pos[2] < 30 and speed > 500:
-                driving.append((row[9:12] @ vel / speed, conj[0] @ vel / speed))
-            if abs(pos[0]) > 4000 and 300 < pos[2] < 1500:  # on a side wall
-                wall.append((-np.sign(pos[0]) * row[12], -np.sign(pos[0]) * conj[1][0]))
+            if frame["Data"]["input"]["throttle"] == 255 and pos[Z] < 30 and speed > 500:
+                driving.append((row[FWD] @ vel / speed, conj[0] @ vel / speed))
+            if abs(pos[X]) > 4000 and 300 < pos[Z] < 1500:  # on a side wall
+                wall.append((-np.sign(pos[X]) * row[UP][X], -np.sign(pos[X]) * conj[1][X]))
             if previous is not None and 0 < times[i] - times[previous[0]] < 0.05 and np.linalg.norm(ang) > 1:
                 dt, fwd0 = times[i] - times[previous[0]], previous[1]
-                turning.append((np.linalg.norm(row[9:12] - fwd0 - np.cross(ang, fwd0) * dt),
-                                np.linalg.norm(row[9:12] - fwd0 + np.cross(ang, fwd0) * dt)))
-            previous = (i, row[9:12])
+                turning.append((np.linalg.norm(row[FWD] - fwd0 - np.cross(ang, fwd0) * dt),
+                                np.linalg.norm(row[FWD] - fwd0 + np.cross(ang, fwd0) * dt)))
+            previous = (i, row[FWD])
     driving, wall, turning = np.array(driving), np.array(wall), np.array(turning)
     assert len(driving) > 100 and len(wall) > 20 and len(turning) > 100
     assert np.median(driving[:, 0]) > 0.99 and np.median(driving[:, 1]) < 0.5

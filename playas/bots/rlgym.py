@@ -60,8 +60,8 @@ from rlgym.rocket_league.state_mutators import (
 from ..rocket.actions import TABLE
 from ..rocket.frames import OBS_SIZE, observe
 from ..rocket.sources import frame_from_state
+from ..rocket.vocabulary import TICKS_PER_DECISION
 
-TICK_SKIP = 8  # ticks per decision: 120 Hz / 8 = 15 decisions a second, as the replays were cut
 N_ACTIONS = len(TABLE)  # 90
 
 
@@ -129,7 +129,7 @@ class PlayasAction(ActionParser):
 
 
 def make_env(team_size: int = 1, orange_size: int | None = None, *, window: int = 1,
-             tick_skip: int = TICK_SKIP, timeout_seconds: float = 300.0, no_touch_seconds: float = 30.0,
+             tick_skip: int = TICKS_PER_DECISION, timeout_seconds: float = 300.0, no_touch_seconds: float = 30.0,
              reward=None, rlbot_delay: bool = True) -> RLGym:
     """An RLGym v2 env of ``team_size`` blue cars against ``orange_size`` (default the same)
     orange cars in RocketSim, from a kickoff: obs :class:`PlayasObs` (``window``), actions

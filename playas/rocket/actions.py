@@ -19,19 +19,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frames import ANG, BOOST, FWD, POS, UP, VEL
-
-# Columns of a control vector and of TABLE.
-THROTTLE, STEER, PITCH, YAW, ROLL, JUMP, BOOST_ON, HANDBRAKE = range(8)
-CONTROLS = ("throttle", "steer", "pitch", "yaw", "roll", "jump", "boost", "handbrake")
-DECISION_SECONDS = 8 / 120
+from .vocabulary import (
+    ANALOG,
+    ANG,
+    BACK_WALL,
+    BOOST,
+    BOOST_ON,
+    BUTTONS,
+    CEILING,
+    CONTROLS,
+    CORNER,
+    DECISION_SECONDS,
+    FWD,
+    HANDBRAKE,
+    JUMP,
+    PITCH,
+    POS,
+    ROLL,
+    SIDE_WALL,
+    STEER,
+    THROTTLE,
+    TICK_SECONDS,
+    UP,
+    VEL,
+    YAW,
+)
 
 GRAVITY = np.array([0.0, 0.0, -650.0])  # uu/s^2
 BOOST_GROUND, BOOST_AIR = 991.667, 1058.333  # uu/s^2 along forward
 BOOST_USE = 100 / 3  # boost units per second
 AIR_THROTTLE = 66.667  # uu/s^2 along forward
 JUMP_IMPULSE = 291.667  # uu/s along up, on take-off and for a double jump
-TICK = 1 / 120
 
 # Air control (RocketSim's RLConst; RLUtilities measured nearly the same in the game): each tick
 # d(w)/dt = TORQUE*u + DAMPING*w*(1-|u|) on pitch and yaw, TORQUE*u + DAMPING*w on roll, w the
@@ -50,8 +68,7 @@ CURVE_MAX = np.array([0.0069, 0.00398, 0.00235, 0.001375, 0.0011, 0.00088])
 STEER_LAG, STEER_GAIN = 0.5, 0.7
 COAST, BRAKE = -525.0, -3500.0  # uu/s^2 along the direction of travel: no throttle, throttle against it
 
-# The arena's flat surfaces (see _surfaces); the four diagonal corner walls lie at |x| + |y| = _CORNER.
-_CORNER = 8064
+# The arena's flat surfaces: see _surfaces.
 GROUND_CLEARANCE = 50  # uu from a surface to the car's centre (17 at rest on the floor)
 GROUND_ALIGN = 0.7  # cosine between the car's up and the surface normal
 GROUND_LIFT = 150  # uu/s: a car on a surface hardly moves towards or away from it
@@ -90,6 +107,26 @@ def controls_of(index) -> np.ndarray:
     return TABLE[np.asarray(index)]
 
 
+def named_controls(action) -> dict:
+    """One action (an index into :data:`TABLE`) or one 8-control vector as ``{name: value}``, by the
+    names of :data:`~playas.rocket.vocabulary.CONTROLS`: analog controls as floats, buttons as bools
+    (pressed when above 0)."""
+    c = np.asarray(action)
+    c = TABLE[int(c)] if c.ndim == 0 else c.reshape(len(CONTROLS))
+    values = dict(zip(CONTROLS, c.tolist()))
+    return {**{k: float(values[k]) for k in ANALOG}, **{k: values[k] > 0 for k in BUTTONS}}
+
+
+def engine_controls(struct, action):
+    """An engine's control struct for one action or 8-control vector, built by keyword:
+    ``engine_controls(RocketSim.CarControls, i)``, ``engine_controls(rlbot.flat.ControllerState, c)``.
+
+    By name, never by position: RocketSim's ``CarControls`` takes boost before jump where RLGym's
+    table (and RLBot) put jump first. RLGym's engine takes the table's rows as they are.
+    """
+    return struct(**named_controls(action))
+
+
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(-1)
 
@@ -102,10 +139,10 @@ def local_frame(cars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _surfaces() -> np.ndarray:
     """(10, 4): inward unit normal and offset (``n . p >= offset`` inside) of every flat surface."""
-    planes = [[0, 0, 1, 0], [0, 0, -1, -2044], [1, 0, 0, -4096], [-1, 0, 0, -4096],
-              [0, 1, 0, -5120], [0, -1, 0, -5120]]
+    planes = [[0, 0, 1, 0], [0, 0, -1, -CEILING], [1, 0, 0, -SIDE_WALL], [-1, 0, 0, -SIDE_WALL],
+              [0, 1, 0, -BACK_WALL], [0, -1, 0, -BACK_WALL]]
     c = np.sqrt(0.5)
-    planes += [[-sx * c, -sy * c, 0, -_CORNER * c] for sx in (-1, 1) for sy in (-1, 1)]
+    planes += [[-sx * c, -sy * c, 0, -CORNER * c] for sx in (-1, 1) for sy in (-1, 1)]
     return np.array(planes, np.float64)
 
 
@@ -155,7 +192,7 @@ def _air_continuous(w0: np.ndarray, w1: np.ndarray, dt: np.ndarray) -> np.ndarra
 def _air_discrete(w0: np.ndarray, w1: np.ndarray, dt: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
     """(T, 3) roll, pitch, yaw in {-1, 0, 1}: of the 27 stick positions, the one whose
     tick-by-tick air control, with the spin cap, ends nearest ``w1``."""
-    ticks = np.clip(np.rint(dt / TICK), 1, 16).astype(int)
+    ticks = np.clip(np.rint(dt / TICK_SECONDS), 1, 16).astype(int)
     out = np.empty((len(w0), 3))
     free = 1 - np.abs(_STICKS)
     free[:, 0] = 1  # roll is always damped
@@ -163,7 +200,7 @@ def _air_discrete(w0: np.ndarray, w1: np.ndarray, dt: np.ndarray, chunk: int = 1
         w = np.repeat(w0[s:s + chunk, None], len(_STICKS), 1)  # (n, 27, 3)
         n_ticks = ticks[s:s + chunk, None, None]
         for k in range(ticks[s:s + chunk].max(initial=0)):
-            step = w + TICK * (TORQUE * _STICKS + DAMPING * w * free)
+            step = w + TICK_SECONDS * (TORQUE * _STICKS + DAMPING * w * free)
             spin = np.linalg.norm(step, axis=-1, keepdims=True)
             step *= np.minimum(1, MAX_SPIN / np.maximum(spin, 1e-9))
             w = np.where(k < n_ticks, step, w)
@@ -237,7 +274,7 @@ def infer_controls(cars: np.ndarray, dt, flags: dict | None = None) -> np.ndarra
     """
     cars = np.asarray(cars, np.float64)
     n = len(cars)
-    out = np.zeros((n, 8), np.float32)
+    out = np.zeros((n, len(CONTROLS)), np.float32)
     if n < 2:
         return out
     dt = np.broadcast_to(np.asarray(dt, np.float64), (n,)).copy()
@@ -318,7 +355,7 @@ def to_table(controls: np.ndarray, grounded, chunk: int = 1 << 16) -> np.ndarray
     other controls weigh 0.01, which only breaks ties: the table's rows differ in at least one
     control, so a row fed its own controls maps to itself whatever ``grounded`` says.
     """
-    c = np.asarray(controls, np.float32).reshape(-1, 8)
+    c = np.asarray(controls, np.float32).reshape(-1, len(CONTROLS))
     g = np.broadcast_to(np.asarray(grounded, bool), (len(c),))
     t2 = (TABLE ** 2).T  # (8, 90)
     out = np.empty(len(c), np.int64)

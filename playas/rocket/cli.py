@@ -10,7 +10,6 @@ from ..shipped import default_model
 
 DEFAULT_MODEL = str(default_model("rocket"))
 STYLE_EXAMPLE = "Posix:0.5,Nadir:0.5"
-MAX_CARS = 3  # a side
 
 
 def _controls(c) -> str:
@@ -105,11 +104,8 @@ def play_cmd(a) -> int:
     from ..core.output import writable_folder
     from .match import play_match, summary_text, write_match
 
-    blue, orange = a.style or ["mean"], a.vs or ["mean"]
-    if len(blue) > MAX_CARS or len(orange) > MAX_CARS:
-        raise PlayasError(f"a side has 1 to {MAX_CARS} cars: one --style (blue) or --vs (orange) each")
     out = writable_folder(a.out)
-    r = play_match(blue, orange, minutes=a.minutes, seed=a.seed, model=a.model, temperature=a.temperature)
+    r = play_match(a.style or ["mean"], a.vs or ["mean"], minutes=a.minutes, seed=a.seed, model=a.model, temperature=a.temperature)
     paths = write_match(r, out)
     print(summary_text(r), end="")
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
@@ -165,7 +161,7 @@ def register(games):
     cc.model_flag(p, DEFAULT_MODEL, "styled model")
     cc.style_flags(p, STYLE_EXAMPLE, repeat="repeat for each blue car, 1 to 3", steer=False)
     p.add_argument("--vs", action="append", help="an orange car's style; repeat for each orange car (default: mean)")
-    p.add_argument("--minutes", type=cc.number(0, above=True), default=5.0, help="match length, in minutes of play")
+    p.add_argument("--minutes", type=cc.number(), default=5.0, help="match length, in minutes of play (at most 60)")
     p.add_argument("--seed", type=cc.whole(0), default=0, help="the same seed plays the same match")
     p.add_argument("--temperature", type=cc.number(0), default=1.0,
                    help="1 samples the policy as learned; 0 takes the likeliest action (a car can stall)")

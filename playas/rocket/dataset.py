@@ -30,20 +30,20 @@ import torch
 from ..core.errors import PlayasError
 from ..core.progress import Progress
 from . import actions
-from .frames import BOOST, OBS_SIZE, POS, VEL, observe
+from .frames import OBS_SIZE, observe
 from .replay import ReplayError, read
+from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, X, Y, Z
 
 FORMAT = 1
 SCALARS = ("speed", "boost", "height", "ball_distance", "supersonic", "airborne")
-MIN_DECISIONS = 15 * 20  # a player in a game for less than 20 seconds is left out
+MIN_DECISIONS = DECISIONS_PER_SECOND * 20  # a player in a game for less than 20 seconds is left out
 SUPERSONIC = 2200.0
-CONTROLS = ("throttle", "steer", "pitch", "yaw", "roll", "jump", "boost", "handbrake")
 
 
 def _frozen(frames, c) -> np.ndarray:
     """Decisions in a kickoff countdown: the ball at rest on its spot and the car still (the last
     of them is the kickoff: what the car does then is its first action)."""
-    ball_still = (np.abs(frames.ball[:, 0:2]).sum(1) < 1) & (np.abs(frames.ball[:, 3:6]).sum(1) < 1)
+    ball_still = (np.abs(frames.ball[:, POS][:, [X, Y]]).sum(1) < 1) & (np.abs(frames.ball[:, VEL]).sum(1) < 1)
     car_still = np.abs(frames.cars[:, c, VEL]).sum(1) < 1
     return ball_still & car_still
 
@@ -51,14 +51,23 @@ def _frozen(frames, c) -> np.ndarray:
 def _agreement(rec: dict, inferred: np.ndarray, grounded: np.ndarray, keep: np.ndarray) -> dict:
     """Counts of decisions where physics alone agrees with what the replay recorded."""
     out = {}
-    for k, col in (("throttle", 0), ("steer", 1)):
+    for k, col in (("throttle", THROTTLE), ("steer", STEER)):
         r = rec[k]
         m = keep & grounded & np.isfinite(r)
         out[k] = (int((np.sign(np.round(r[m])) == np.sign(np.round(inferred[m, col]))).sum()), int(m.sum()))
-    for k, col in (("boost", 6), ("jump", 5)):
+    for k, col in (("boost", BOOST_ON), ("jump", JUMP)):
         m = keep
         out[k] = (int(((inferred[m, col] > 0.5) == rec[k][m]).sum()), int(m.sum()))
     return out
+
+
+def decision_scalars(frames, car: int, t: np.ndarray, grounded: np.ndarray) -> np.ndarray:
+    """(len(t), 6) float32: the :data:`SCALARS` of car ``car`` at moments ``t`` of ``frames``;
+    ``grounded`` (len(t),) says where it drove on a surface the whole decision."""
+    c = frames.cars[t, car]
+    speed = np.linalg.norm(c[:, VEL], axis=1)
+    return np.stack([speed, c[:, BOOST], c[:, POS][:, Z], np.linalg.norm(c[:, POS] - frames.ball[t][:, POS], axis=1),
+                     speed > SUPERSONIC, ~np.asarray(grounded, bool)], 1).astype(np.float32)
 
 
 def encode_replay(path: str) -> dict:
@@ -73,7 +82,7 @@ def encode_replay(path: str) -> dict:
     f = rp.frames
     seqs, obs, acts, scal = [], [], [], []
     agree: dict = {}
-    dt = np.diff(f.time, append=f.time[-1] + f.time[1] - f.time[0] if len(f) > 1 else 1 / 15)
+    dt = np.diff(f.time, append=f.time[-1] + f.time[1] - f.time[0] if len(f) > 1 else DECISION_SECONDS)
     for c, player in enumerate(rp.players):
         frozen = _frozen(f, c)
         # Drop the countdown but keep its last moment: the kickoff itself, the car about to go.
@@ -90,11 +99,9 @@ def encode_replay(path: str) -> dict:
         t = np.flatnonzero(keep)
         obs.append(observe(f, t, c).astype(np.float16))
         acts.append(actions.to_table(controls[t], grounded[t]).astype(np.int16))
-        speed = np.linalg.norm(car[t][:, VEL], axis=1)
-        scal.append(np.stack([speed, car[t, BOOST], car[t, 2], np.linalg.norm(car[t][:, POS] - f.ball[t, 0:3], axis=1),
-                              speed > SUPERSONIC, ~grounded[t]], 1).astype(np.float32))
+        scal.append(decision_scalars(f, c, t, grounded[t]))
         seqs.append({"key": player.key, "name": player.name, "team": player.team, "length": int(len(t)),
-                     "seconds": round(float(len(t)) / 15, 1)})
+                     "seconds": round(float(len(t)) / DECISIONS_PER_SECOND, 1)})
     return {"file": path, "meta": rp.meta, "sequences": seqs, "obs": obs, "action": acts, "scalars": scal,
             "agreement": agree, "frames": int(len(f)), "seconds": time.perf_counter() - t0}
 

@@ -11,8 +11,7 @@ from ..core.learning import routed_rows, table_rows
 from .actions import TABLE
 from .dataset import RocketData
 from .model import ROCKET, pack
-
-CONTROLS = ("throttle", "steer", "pitch", "yaw", "roll", "jump", "boost", "handbrake")
+from .vocabulary import CONTROLS
 
 
 @torch.no_grad()

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# A car's raw state: position, linear velocity, angular velocity, forward and up unit vectors, boost.
-POS, VEL, ANG, FWD, UP, BOOST = slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 12), slice(12, 15), 15
-CAR_FIELDS = 16
-BALL_FIELDS = 9  # position, linear velocity, angular velocity
+from .vocabulary import ANG, BOOST, FWD, POS, UP, VEL
+
 MAX_TEAMMATES, MAX_OPPONENTS = 2, 3  # 3v3 at most
 
 POS_SCALE = 1 / 2300  # RLGym's DefaultObs coefficients
@@ -29,8 +27,8 @@ MIRROR = np.array([-1.0, -1.0, 1.0], np.float32)  # half a turn about z: orange'
 class Frames:
     """``T`` moments of one game: the ball and every car that took part.
 
-    ``cars[t, c]`` is car ``c`` at moment ``t`` (:data:`CAR_FIELDS` numbers, see the slices above;
-    boost 0 to 100); ``present[t, c]`` is False where that car was not on the pitch (not yet
+    ``cars[t, c]`` is car ``c`` at moment ``t`` (``CAR_FIELDS`` numbers laid out as
+    :mod:`playas.rocket.vocabulary` says; boost 0 to 100); ``present[t, c]`` is False where that car was not on the pitch (not yet
     joined, gone, demolished), and its row then holds nothing meaningful.
     """
 
@@ -71,7 +69,7 @@ def observe(frames: Frames, t: np.ndarray | int, car: int) -> np.ndarray:
     m = MIRROR if frames.team[car] == 1 else np.ones(3, np.float32)
     ball = frames.ball[t].astype(np.float32)
     cars = frames.cars[t].astype(np.float32)  # (n, C, 16)
-    bp, bv, bw = ball[:, 0:3] * m, ball[:, 3:6] * m, ball[:, 6:9] * m
+    bp, bv, bw = ball[:, POS] * m, ball[:, VEL] * m, ball[:, ANG] * m
     vec = lambda c, s: c[..., s] * m  # noqa: E731  a car's vector field, mirrored
     me = cars[:, car]
     p, v, w, f, u = vec(me, POS), vec(me, VEL), vec(me, ANG), vec(me, FWD), vec(me, UP)

@@ -17,8 +17,7 @@ from .dataset import RocketData, load_replays
 from .model import ROCKET, pack
 from .properties import PROPERTIES, player_properties
 from .train import StylesRecipe, mine, split_games
-
-DECISIONS_PER_SECOND = 15  # decisions a second of play (replays are read at this rate)
+from .vocabulary import DECISIONS_PER_SECOND
 
 
 def examples(data: RocketData, idx: np.ndarray, context: int) -> Examples:

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
 from ..core.errors import PlayasError
 from .actions import TABLE
 from .dataset import load_replays
-from .game import DECISIONS_PER_SECOND, find_player, player_rows
+from .game import find_player, player_rows
 from .model import ROCKET, load_styled, pack
+from .vocabulary import DECISIONS_PER_SECOND
+
+
+def decision_at(rows: np.ndarray, at: float, player: str, where: str) -> int:
+    """The index in ``rows`` (a player's decisions) of the one ``at`` seconds into their play.
+
+    Raises :class:`PlayasError` when ``at`` is not a time within that play (before its start or
+    after its last decision): a prediction for a moment the player never saw is meaningless, so
+    it is refused rather than moved to the nearest end.
+    """
+    last = (len(rows) - 1) / DECISIONS_PER_SECOND
+    i = round(at * DECISIONS_PER_SECOND) if math.isfinite(at) else -1
+    if not 0 <= i < len(rows):
+        raise PlayasError(f"{at:g} s is outside {player}'s play in {where}, which runs from 0 to {last:.1f} s")
+    return i
 
 
 @torch.no_grad()
@@ -21,10 +39,7 @@ def predict(model_path, replay, player: str, at: float, style: str | None = None
     data = load_replays([replay])
     p = find_player(data, player, str(replay))
     rows = player_rows(data, p)
-    i = int(round(at * DECISIONS_PER_SECOND))
-    played = (len(rows) - 1) / DECISIONS_PER_SECOND
-    if not 0 <= i < len(rows):
-        raise PlayasError(f"--at {at:g} is outside {data.players[p]}'s play in {replay} (0 to {played:.1f} s)")
+    i = decision_at(rows, at, data.players[p], str(replay))
     if style is None and data.players[p] in model.table.names:
         style = data.players[p]
     z = model.table.resolve(style, steer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dataset import SCALARS, RocketData
+from .vocabulary import DECISIONS_PER_SECOND
 
 PROPERTIES = {
     "speed": "average speed (uu/s)",
@@ -25,7 +26,7 @@ def properties(scalars: np.ndarray) -> dict:
     s = np.asarray(scalars, np.float64)
     col = {k: s[:, i] for i, k in enumerate(SCALARS)}
     used = np.clip(-np.diff(col["boost"]), 0, 34).sum()  # drops only; a pad refills (+12 or +100)
-    minutes = len(s) / 15 / 60
+    minutes = len(s) / DECISIONS_PER_SECOND / 60
     return {"speed": float(col["speed"].mean()), "boost_per_minute": float(used / max(minutes, 1e-9)),
             "supersonic": float(col["supersonic"].mean()), "airborne": float(col["airborne"].mean()),
             "ball_distance": float(col["ball_distance"].mean()), "height": float(col["height"].mean())}

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .frames import BALL_FIELDS, CAR_FIELDS, Frames
+from .frames import Frames
+from .vocabulary import ANG, BALL_FIELDS, BOOST, CAR_FIELDS, DECISIONS_PER_SECOND, FWD, POS, UP, VEL
 
 ANGULAR_UNIT = 0.01  # replays store angular velocity in hundredths of rad/s (ball and cars peak near 600)
 BOOST_UNIT = 100 / 255  # raw boost 0..255 -> 0..100
@@ -44,15 +45,14 @@ def car_state(rigid_body: dict, boost_raw: float) -> np.ndarray:
     r = rigid_body["rotation"]
     forward, up = quaternion_basis((r["x"], r["y"], r["z"], r["w"]))
     out = np.empty(CAR_FIELDS, np.float32)
-    out[0:3] = _xyz(rigid_body["location"])
-    out[3:6] = _xyz(rigid_body.get("linear_velocity"))
-    out[6:9] = [a * ANGULAR_UNIT for a in _xyz(rigid_body.get("angular_velocity"))]
-    out[9:12], out[12:15] = forward, up
-    out[15] = boost_raw * BOOST_UNIT
+    out[POS] = _xyz(rigid_body["location"])
+    out[VEL] = _xyz(rigid_body.get("linear_velocity"))
+    out[ANG] = [a * ANGULAR_UNIT for a in _xyz(rigid_body.get("angular_velocity"))]
+    out[FWD], out[UP] = forward, up
+    out[BOOST] = boost_raw * BOOST_UNIT
     return out
 
 
-DECISION_HZ = 15  # RLGym: 120 Hz physics, a decision every 8 ticks
 FLAG_KEYS = ("boost_active", "jump_active", "double_jump_active", "dodge_active", "powerslide_active")
 
 
@@ -68,7 +68,8 @@ class Player:
 
 @dataclass
 class Replay:
-    """One replay at :data:`DECISION_HZ`: the world, who played, and what each recorded.
+    """One replay at :data:`~playas.rocket.vocabulary.DECISIONS_PER_SECOND` decisions a second: the
+    world, who played, and what each recorded.
 
     ``recorded[c]`` holds car ``c``'s replicated inputs for each decision: ``throttle`` and ``steer``
     in [-1, 1] (NaN where the replay has none), and the ``boost``, ``jump`` (jump, double jump or
@@ -127,13 +128,14 @@ def _parse(path) -> dict:
 
 
 def read(path) -> Replay:
-    """A replay file at :data:`DECISION_HZ`: each decision takes the frame nearest its time."""
+    """A replay file at :data:`~playas.rocket.vocabulary.DECISIONS_PER_SECOND` decisions a second:
+    each decision takes the frame nearest its time."""
     d = _parse(path)
     fd = d["frame_data"]
     times = np.array([m["time"] for m in fd["metadata_frames"]], np.float64)
     if len(times) < 2 or not fd["players"]:
         raise ReplayError("no frames or no players")
-    grid = np.arange(times[0], times[-1], 1 / DECISION_HZ)
+    grid = np.arange(times[0], times[-1], 1 / DECISIONS_PER_SECOND)
     idx = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
     idx = np.where(np.abs(times[idx - 1] - grid) <= np.abs(times[idx] - grid), idx - 1, idx)
     T = len(idx)

@@ -18,9 +18,8 @@ import math
 
 import numpy as np
 
-from .frames import BALL_FIELDS, CAR_FIELDS, Frames
-
-TICK_RATE = 120  # RocketSim ticks per second
+from .frames import Frames
+from .vocabulary import ANG, BALL_FIELDS, BOOST, CAR_FIELDS, FWD, POS, TICK_RATE, UP, VEL
 
 
 def rotator_basis(pitch: float, yaw: float, roll: float) -> tuple[np.ndarray, np.ndarray]:
@@ -56,9 +55,9 @@ def frame_from_state(state) -> tuple[Frames, list]:
     for agent_id, car in state.cars.items():
         ph = car.physics
         row = np.empty(CAR_FIELDS, np.float32)
-        row[0:3], row[3:6], row[6:9] = ph.position, ph.linear_velocity, ph.angular_velocity
-        row[9:12], row[12:15] = ph.forward, ph.up
-        row[15] = car.boost_amount  # already 0..100 in RLGym v2
+        row[POS], row[VEL], row[ANG] = ph.position, ph.linear_velocity, ph.angular_velocity
+        row[FWD], row[UP] = ph.forward, ph.up
+        row[BOOST] = car.boost_amount  # already 0..100 in RLGym v2
         ids.append(agent_id)
         cars.append(row)
         team.append(int(car.team_num))
@@ -112,9 +111,9 @@ def frame_from_arena(arena) -> tuple[Frames, list]:
         s = car.get_state()
         rot = s.rot_mat
         row = np.empty(CAR_FIELDS, np.float32)
-        row[0:3], row[3:6], row[6:9] = s.pos.as_numpy(), s.vel.as_numpy(), s.ang_vel.as_numpy()
-        row[9:12], row[12:15] = rot.forward.as_numpy(), rot.up.as_numpy()
-        row[15] = s.boost
+        row[POS], row[VEL], row[ANG] = s.pos.as_numpy(), s.vel.as_numpy(), s.ang_vel.as_numpy()
+        row[FWD], row[UP] = rot.forward.as_numpy(), rot.up.as_numpy()
+        row[BOOST] = s.boost
         ids.append(car.id)
         cars.append(row)
         team.append(int(car.team))

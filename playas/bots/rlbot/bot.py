@@ -24,6 +24,7 @@ from rlbot import flat
 from rlbot.managers import Bot
 
 from ...core.errors import PlayasError
+from ...rocket.actions import engine_controls
 from ...rocket.sources import frame_from_packet
 from .settings import DECIDE_EVERY, load_settings
 
@@ -36,11 +37,6 @@ def neutral() -> flat.ControllerState:
     return flat.ControllerState()
 
 
-def controller(controls) -> flat.ControllerState:
-    """The 8 controls of a Driver (throttle, steer, pitch, yaw, roll, jump, boost, handbrake)."""
-    t, s, p, y, r, j, b, h = (float(v) for v in controls)
-    return flat.ControllerState(throttle=t, steer=s, pitch=p, yaw=y, roll=r,
-                                jump=j > 0, boost=b > 0, handbrake=h > 0)
 
 
 class PlayasBot(Bot):
@@ -120,7 +116,7 @@ class PlayasBot(Bot):
             self._restart()
             return neutral()
         start = time.perf_counter()
-        self.held = controller(self.driver.act(frames, car, key=self.index))
+        self.held = engine_controls(flat.ControllerState, self.driver.act(frames, car, key=self.index))
         self.decision_seconds.append(time.perf_counter() - start)
         self.decided_at = frame
         return self.held

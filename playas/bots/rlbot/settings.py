@@ -19,8 +19,10 @@ from pathlib import Path
 from ...core.config import (build, check, describe, mapping_of_numbers, number, optional_text, read_mapping, section,
                             setting, whole)
 
+from ...rocket.vocabulary import TICKS_PER_DECISION
+
 SETTINGS_FILE = "playas.toml"
-DECIDE_EVERY = 8  # physics ticks per decision (120 Hz / 8 = 15 a second, as the replays were cut)
+DECIDE_EVERY = TICKS_PER_DECISION  # physics ticks per decision, as the replays were cut
 ENVIRONMENT = ("style", "model", "temperature", "seed")  # the settings a PLAYAS_* variable overrides
 
 
