@@ -91,7 +91,7 @@ def test_eval_compares_models_on_the_same_positions(dataset, tmp_path):
                "--json")
     rep = json.loads(r.stdout)
     n = len(ChessData(dataset).targets("test"))
-    assert rep["positions"] == n > 1000
+    assert rep["examples"] == n > 1000 and rep["unit"] == "moves"
     for name in ("maia-1900", "maia-1100"):
         m = rep["models"][name]
         assert 0.25 < m["top1"] < m["top3"] < 1
@@ -104,7 +104,7 @@ def test_eval_on_pgn_files(shared_data):
     pgn = shared_data / "chess" / "pgnmentor" / "McDonnell.pgn.gz"
     r = playas("chess", "eval", "--model", MAIA, "--games", pgn, "--owner-from-filename", "--json")
     rep = json.loads(r.stdout)
-    assert rep["positions"] > 3000
+    assert rep["examples"] > 3000
     assert list(rep["models"]["maia-1900"]["players"]) == ["McDonnell"]
     r = playas("chess", "eval", "--model", MAIA, "--games", pgn, check=False)
     assert r.returncode == 2 and "whose moves" in r.stderr

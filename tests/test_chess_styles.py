@@ -108,11 +108,13 @@ def test_styles_and_blends_change_what_the_model_plays(world):
 def test_eval_scores_each_player_under_their_own_style(world):
     rep = json.loads(playas("chess", "eval", "--model", world["tmp"] / "base.pt", "--model", world["model"],
                             "--data", world["ds"], "--json").stdout)
-    assert set(rep["models"]) == {"base", "styled"}
-    assert rep["models"]["styled"]["top1"] > 0.05
+    assert set(rep["models"]) == {"base", "styled [own]", "styled [mean]", "styled [base]"}
+    own, base = rep["models"]["styled [own]"], rep["models"]["styled [base]"]
+    assert own["top1"] > 0.05 and base == rep["models"]["base"]  # [base] is the network before any style
+    assert own["loglik"] > base["loglik"]  # each player under their own style beats the base
     one = json.loads(playas("chess", "eval", "--model", world["model"], "--data", world["ds"], "--style", "Horwitz",
                             "--json").stdout)
-    assert one["positions"] == rep["positions"]
+    assert one["examples"] == rep["examples"] and set(one["models"]) == {"styled [Horwitz]", "styled [base]"}
 
 
 def _games_file(src, dst, n, skip=0):

@@ -19,7 +19,7 @@ OWN = {
     ("chess", "properties"): {"--split", "--owner-from-filename", "--players", "--min-games", "--games-per-player"},
     ("chess", "train-styles"): {"--positions-per-epoch", "--games-per-player"},
     ("chess", "train-base"): {"--positions-per-epoch", "--init"},
-    ("chess", "eval"): {"--owner-from-filename", "--players", "--min-games", "--max-positions", "--style", "--steer",
+    ("chess", "eval"): {"--owner-from-filename", "--players", "--min-games", "--max-positions",
                         "--book-depth"},
     ("chess", "predict"): {"--fen", "--moves", "--book-depth"},
     ("rocket", "predict"): {"--game", "--player", "--at"},

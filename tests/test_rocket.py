@@ -96,7 +96,9 @@ def test_eval_identify_enroll_predict(trained, capsys, tmp_path):
     styled = trained / "styled.pt"
     code, out, _ = run(capsys, "rocket", "eval", "--model", styled, "--data", trained / "data", "--split", "train", "--json")
     r = json.loads(out)
-    assert code == 0 and {"top1", "throttle", "handbrake"} <= set(next(iter(r.values())))
+    assert code == 0 and r["unit"] == "decisions" and r["examples"] > 0
+    assert set(r["models"]) == {"styled [own]", "styled [mean]", "styled [base]"}
+    assert all({"top1", "throttle", "handbrake"} <= set(m) and 0 < m["top1"] <= 1 for m in r["models"].values())
     code, out, _ = run(capsys, "rocket", "identify", "--model", styled, "--games", REPLAYS / "c618e9aafdd5.replay",
                        "--player", "dtracers | calculated.gg", "--json", "--top", "3")
     ranking = json.loads(out)["ranking"]

@@ -63,13 +63,6 @@ def _split(s: str) -> tuple[float, ...]:
 
 
 
-def _data_or_games(a) -> None:
-    if bool(a.data) == bool(a.games):
-        raise PlayasError("give either --data DIR or --games PGN...")
-    if a.games and not (a.owner_from_filename or a.players or a.min_games):
-        raise PlayasError("with --games, say whose moves: --owner-from-filename, --players or --min-games")
-
-
 # --- data and models -------------------------------------------------------------------------
 
 def prepare_cmd(a) -> int:
@@ -128,39 +121,6 @@ def repertoire_cmd(a) -> int:
 
 
 # --- what a model thinks ---------------------------------------------------------------------
-
-def eval_cmd(a) -> int:
-    import numpy as np
-
-    from ..core.table import parse_steer
-    from .dataset import ChessData
-    from .game import encode_games
-    from .evaluate import format_report, move_matching, styled_forward
-    from .model import load_model
-
-    _data_or_games(a)
-    from .model import style_plies
-
-    nets, plies = {}, {}
-    for path in a.model:
-        net, blob = load_model(path)
-        name = Path(path).stem if Path(path).stem not in nets else str(path)
-        nets[name], plies[name] = net, style_plies(blob["card"])
-    steer = parse_steer(a.steer)
-    data, tmp = encode_games(a.games, owner_from_filename=a.owner_from_filename, players=_players(a.players),
-                             min_games=a.min_games) if a.games else (ChessData(a.data), contextlib.nullcontext())
-    split = "test" if a.games else a.split
-    with tmp:
-        idx = data.targets(split)
-        if a.max_positions and len(idx) > a.max_positions:
-            idx = np.random.default_rng(0).choice(idx, a.max_positions, replace=False)
-        if not len(idx):
-            raise PlayasError(f"no positions of tracked players in the {split} split")
-        report = move_matching({n: styled_forward(net, data.players, _mean(a.style), steer, a.book_depth, plies[n])
-                                for n, net in nets.items()}, data, idx)
-    print(json.dumps(report) if a.json else format_report(report))
-    return 0
-
 
 def _board(fen: str, moves) -> "chess.Board":  # noqa: F821
     import chess
@@ -292,6 +252,12 @@ def _measure_flags(p) -> None:
     p.add_argument("--games-per-player", type=cc.whole(1), default=100, help="games measured per player")
 
 
+def _eval_flags(p) -> None:
+    _player_flags(p, required=False)
+    p.add_argument("--max-positions", type=cc.whole(1), help="score a random subset of this many positions")
+    _book_flag(p)
+
+
 GAME_COMMANDS = cc.GameCommands(
     name="chess", game="playas.chess.game:GAME", default_model=DEFAULT_MODEL,
     files="PGN files (.pgn, .pgn.gz, .pgn.zst)", style_example="Tal:0.7,Petrosian:0.3",
@@ -301,6 +267,9 @@ GAME_COMMANDS = cc.GameCommands(
     measure_options=lambda a: {"games_per_player": a.games_per_player, "split": a.split,
                                "owner_from_filename": a.owner_from_filename, "players": _players(a.players),
                                "min_games": a.min_games},
+    eval_flags=_eval_flags,
+    eval_options=lambda a: {"owner_from_filename": a.owner_from_filename, "players": _players(a.players),
+                            "min_games": a.min_games, "max_positions": a.max_positions, "book_depth": a.book_depth},
     recipe_flags={"--positions-per-epoch": (cc.whole(1), "positions an epoch"),
                   "--games-per-player": (cc.whole(1), "training games sampled per player")},
     enroll_source=_enroll_source)
@@ -369,18 +338,6 @@ def _model_commands(ch) -> None:
     p.add_argument("--plies", type=cc.whole(0), default=30, help="how deep into each game (1 to 60)")
     p.add_argument("--out", required=True, help="the model file to write")
     p.set_defaults(func=repertoire_cmd)
-
-    p = cc.command(ch, "eval", "move-matching accuracy of one or more models, side by side")
-    p.add_argument("--model", action="append", required=True, help="a model file; repeat to compare")
-    p.add_argument("--data", help="a prepared dataset")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="with --data: which games")
-    p.add_argument("--games", nargs="+", metavar="FILE", help="PGN files instead of a dataset")
-    _player_flags(p, required=False)
-    p.add_argument("--max-positions", type=cc.whole(1), help="score a random subset of this many positions")
-    cc.style_flags(p, GAME_COMMANDS.style_example)
-    _book_flag(p)
-    cc.output_flags(p, top=None)
-    p.set_defaults(func=eval_cmd)
 
     p = cc.command(ch, "predict", "the model's move probabilities and value for one position")
     cc.model_flag(p, DEFAULT_MODEL)

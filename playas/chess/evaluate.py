@@ -11,7 +11,7 @@ from ..core.mhr import MHRModel
 from ..core.progress import Progress
 from ..core.learning import routed_rows, table_rows
 from .dataset import ChessData
-from .model import CHESS
+from .model import CHESS, style_plies
 from .train import make_batch
 
 
@@ -93,28 +93,41 @@ def move_matching(forwards: dict, data: ChessData, idx: np.ndarray, batch_size: 
         per = {}
         for pid in np.unique(players):
             m = players == pid
-            per[data.players[pid]] = {"positions": int(m.sum()), "top1": float(h["top1"][m].mean()),
+            per[data.players[pid]] = {"examples": int(m.sum()), "top1": float(h["top1"][m].mean()),
                                       "top3": float(h["top3"][m].mean()), "loglik": float(h["ll"][m].mean())}
         report["models"][name] = {"top1": float(h["top1"].mean()), "top3": float(h["top3"].mean()),
                                   "loglik": float(h["ll"].mean()), "players": per}
     return report
 
 
-def format_report(report: dict, per_player: int = 20) -> str:
-    """A plain-text table: one row per model, then a per-player top-1 table side by side."""
-    names = list(report["models"])
-    lines = [f"positions: {report['positions']:,}", "",
-             f"{'model':<28} {'top1':>7} {'top3':>7} {'loglik':>8}"]
-    for n in names:
-        r = report["models"][n]
-        lines.append(f"{n:<28} {r['top1']:>7.2%} {r['top3']:>7.2%} {r['loglik']:>8.3f}")
-    first = report["models"][names[0]]["players"]
-    players = sorted(first, key=lambda p: -first[p]["positions"])
-    if len(players) > 1:
-        lines += ["", f"{'player (top-1)':<20} {'positions':>9} " + " ".join(f"{n[:14]:>14}" for n in names)]
-        for p in players[:per_player]:
-            row = " ".join(f"{report['models'][n]['players'][p]['top1']:>14.2%}" for n in names)
-            lines.append(f"{p:<20} {first[p]['positions']:>9,} {row}")
-        if len(players) > per_player:
-            lines.append(f"... {len(players) - per_player} more players (--json for all)")
-    return "\n".join(lines)
+def forward(entry, players: list[str], steer: dict | None, book_depth: int | None):
+    """The logits of one evaluation entry (:class:`~playas.core.game.Scored`) for a batch."""
+    if entry.mode == "base":
+        net = entry.model.unadapted_base() if isinstance(entry.model, MHRModel) else entry.model
+        return lambda b: net(b["x"])[0]
+    style = None if entry.mode == "own" else entry.mode
+    return styled_forward(entry.model, players, style, steer if entry.mode != "mean" else None, book_depth,
+                          style_plies(entry.card))
+
+
+def score(entries, steer, data_dir=None, split: str = "test", files=None, owner_from_filename: bool = False,
+          players=None, min_games=None, max_positions: int | None = None, book_depth: int | None = None):
+    """Move-matching of every entry on the same positions: a dataset's ``split``, or every move of
+    the tracked players in PGN ``files`` (see :meth:`playas.core.game.Game.score`)."""
+    import contextlib
+
+    from .game import encode_games
+
+    if files and not (owner_from_filename or players or min_games):
+        raise PlayasError("with --games, say whose moves: --owner-from-filename, --players or --min-games")
+    data, tmp = encode_games(files, owner_from_filename=owner_from_filename, players=players, min_games=min_games) \
+        if files else (ChessData(data_dir), contextlib.nullcontext())
+    split = "test" if files else split
+    with tmp:
+        idx = data.targets(split)
+        if max_positions and len(idx) > max_positions:
+            idx = np.random.default_rng(0).choice(idx, max_positions, replace=False)
+        if not len(idx):
+            raise PlayasError(f"no positions of tracked players in the {split} split")
+        report = move_matching({e.label: forward(e, data.players, steer, book_depth) for e in entries}, data, idx)
+    return report["positions"], report["models"]

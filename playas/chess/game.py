@@ -216,6 +216,11 @@ class ChessGame(Game):
     def read_query(self, model, card, files, player, **options):
         return read_query(model, card, files, player, **options)
 
+    def score(self, entries, steer, data_dir=None, split="test", files=None, **options):
+        from .evaluate import score
+
+        return score(entries, steer, data_dir, split, files, **options)
+
     def measure(self, data_dir=None, files=None, games_per_player: int = 100, split: str | None = None,
                 owner_from_filename: bool = False, players=None, min_games=None):
         from .properties import dataset_properties

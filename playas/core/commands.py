@@ -117,6 +117,8 @@ class GameCommands:
     query_options: Callable = lambda a: {}
     measure_flags: Callable = lambda p: None
     measure_options: Callable = lambda a: {}
+    eval_flags: Callable = lambda p: None
+    eval_options: Callable = lambda a: {}
     recipe_flags: dict = field(default_factory=dict)
     enroll_source: Callable | None = None  # a: -> context manager of (files, player, source)
 
@@ -154,6 +156,17 @@ def add_style_verbs(commands, gc: GameCommands) -> None:
                         "of a style row fitted on them")
     output_flags(p)
     p.set_defaults(func=lambda a: _identify(a, gc))
+
+    p = command(commands, "eval", "accuracy of one or more models on the same held-out decisions, side by side")
+    p.add_argument("--model", action="append", required=True, help="a model file; repeat to compare")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="a prepared dataset")
+    src.add_argument("--games", nargs="+", metavar="FILE", help=gc.files + ", instead of a dataset")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="with --data: which games")
+    gc.eval_flags(p)
+    style_flags(p, gc.style_example)
+    output_flags(p, top=None)
+    p.set_defaults(func=lambda a: _eval(a, gc))
 
     p = command(commands, "properties", "measured style properties of players; with --model, steering directions")
     src = p.add_mutually_exclusive_group(required=True)
@@ -227,6 +240,39 @@ def _identify(a, gc: GameCommands) -> int:
     for i, (name, score) in enumerate(r.top(a.top), 1):
         print(f"{i:>3}. {name:<28} {score:+.4f}")
     return 0
+
+
+def _eval(a, gc: GameCommands) -> int:
+    from .table import parse_steer
+    from .verbs import evaluate
+
+    r = evaluate(gc.load(), a.model, style=a.style, steer=parse_steer(a.steer), data_dir=a.data, split=a.split,
+                 files=a.games, **gc.eval_options(a))
+    print(json.dumps(r) if a.json else format_report(r))
+    return 0
+
+
+def format_report(report: dict, per_player: int = 20) -> str:
+    """One row a model (and style), its metrics as percentages (log-likelihoods in nats); then
+    each player's top-1 side by side, where the game scores players."""
+    models = report["models"]
+    names = list(models)
+    cols = [k for k, v in models[names[0]].items() if isinstance(v, (int, float))]
+    width = max([28] + [len(n) + 1 for n in names])
+    w = {c: max(9, len(c) + 2) for c in cols}
+    show = lambda c, v: f"{v:>{w[c]}.3f}" if c == "loglik" else f"{v:>{w[c]}.2%}"  # noqa: E731
+    lines = [f"{report['examples']:,} {report['unit']}", "", f"{'model':<{width}}" + "".join(f"{c:>{w[c]}}" for c in cols)]
+    lines += [f"{n:<{width}}" + "".join(show(c, models[n][c]) for c in cols) for n in names]
+    first = models[names[0]].get("players")
+    if first and len(first) > 1:
+        players = sorted(first, key=lambda p: -first[p]["examples"])
+        lines += ["", f"{'player (top-1)':<24} {report['unit']:>9} " + " ".join(f"{n[:16]:>16}" for n in names)]
+        for p in players[:per_player]:
+            row = " ".join(f"{models[n]['players'][p]['top1']:>16.2%}" for n in names)
+            lines.append(f"{p:<24} {first[p]['examples']:>9,} {row}")
+        if len(players) > per_player:
+            lines.append(f"... {len(players) - per_player} more players (--json for all)")
+    return "\n".join(lines)
 
 
 def _count(n: int, noun: str) -> str:

@@ -111,6 +111,18 @@ class StyleData:
     per_epoch: int | None = None  # examples an epoch (None: every training example)
 
 
+@dataclass
+class Scored:
+    """One row of an evaluation: a loaded model, its card, and how it chooses a style: ``own``
+    (each decision under its player's row; the mean row for players without one), ``mean``,
+    ``base`` (the network before any style; a plain model as it is), or a style string."""
+
+    label: str
+    model: nn.Module
+    card: dict
+    mode: str
+
+
 class Game(ABC):
     """A game's nouns for the core's verbs (see the module docstring)."""
 
@@ -131,6 +143,13 @@ class Game(ABC):
         """One player's decisions in the user's ``files`` (``player`` names them where the files
         hold several), the trunk of the styled ``model`` run over them. ``options`` are the
         game's own reading flags. Raises PlayasError, in one sentence, on files it cannot read."""
+
+    @abstractmethod
+    def score(self, entries: Sequence["Scored"], steer: dict | None, data_dir=None, split: str = "test",
+              files: Sequence | None = None, **options) -> tuple[int, dict[str, dict]]:
+        """Accuracy of every entry on the same decisions (a prepared dataset's ``split``, or all of
+        the players' decisions in ``files``): how many decisions, and for each entry's label its
+        metrics (fractions: ``top1`` first; optionally ``players``: per-player ``top1`` and counts)."""
 
     @abstractmethod
     def measure(self, data_dir=None, files: Sequence | None = None, **options) -> dict[str, dict]:

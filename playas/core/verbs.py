@@ -19,7 +19,7 @@ import torch
 from . import checkpoint, config, distributed, learning
 from .card import read_card
 from .errors import PlayasError
-from .game import Game
+from .game import Game, Scored
 from .output import writable_file
 from .trunk import cache_trunk
 
@@ -129,6 +129,29 @@ def identify(game: Game, model_path, files: Sequence, *, player: str | None = No
     q = game.read_query(model, blob["card"], files, player, **options)
     scores = learning.identify(game.network, model, q.cache, method)
     return Ranking(list(model.table.names), np.asarray(scores), method, q.games, len(q.cache), game.unit)
+
+
+def evaluate(game: Game, model_paths: Sequence, *, style: str | None = None, steer: dict | None = None,
+             **source) -> dict:
+    """Each model's accuracy on the same held-out decisions (``source``: ``data_dir`` and ``split``,
+    or ``files``, and the game's reading options). A styled model is scored three ways, under its
+    players' own rows, the mean row and the network before any style (or under ``style`` and the
+    base); a plain model as it is. Returns ``{"examples", "unit", "models": {label: metrics}}``."""
+    from .mhr import MHRModel
+
+    entries, stems = [], [Path(p).stem for p in model_paths]
+    for path, stem in zip(model_paths, stems):
+        model, blob = checkpoint.load_model(path, game.network)
+        name = stem if stems.count(stem) == 1 else str(path)
+        if not isinstance(model, MHRModel):
+            if style or steer:
+                raise PlayasError(f"--style and --steer need a styled model; {path} has no style table")
+            entries.append(Scored(name, model, blob["card"], "base"))
+            continue
+        for mode in ([style] if style else ["own", "mean"]) + ["base"]:
+            entries.append(Scored(f"{name} [{mode}]", model, blob["card"], mode))
+    n, scores = game.score(entries, steer, **source)
+    return {"examples": n, "unit": game.unit, "models": scores}
 
 
 def steer(game: Game, model_path, measured: dict[str, dict], out, top_fraction: float = 0.25) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from ..core import commands as cc
-from ..core.errors import PlayasError
 from ..shipped import default_model
 
 DEFAULT_MODEL = str(default_model("rocket"))
@@ -42,37 +41,6 @@ def train_base_cmd(a) -> int:
     m = card["metrics"]
     if is_main():  # under torchrun, rank 0 alone reports
         print(f"wrote {a.out}: train_acc {m.get('train_acc')}, val_acc {m.get('val_acc')}")
-    return 0
-
-
-def eval_cmd(a) -> int:
-    from .dataset import RocketData, load_replays
-    from .evaluate import predictions, scores
-    from .model import load_model
-    from .train import split_games
-
-    if bool(a.data) == bool(a.games):
-        raise PlayasError("give either --data DIR or --games REPLAY...")
-    data = RocketData.open(a.data) if a.data else load_replays(a.games)
-    results = {}
-    for path in a.model:
-        model, blob = load_model(path)
-        if a.games:
-            rows = data.rows()
-        else:
-            rows = data.rows((blob["card"].get("split") or split_games(data))[a.split])
-        if not len(rows):
-            raise PlayasError(f"{path} has no {a.split} games in {a.data}")
-        styles = ["own", "mean", "base"] if "styles" in blob else ["base"]
-        for st in styles:
-            results[f"{path} [{st}]"] = scores(predictions(model, data, rows, st), data.action[rows])
-    if a.json:
-        print(json.dumps(results, indent=1))
-        return 0
-    cols = list(next(iter(results.values())))
-    print(f"{'model':<44}" + "".join(f"{c:>10}" for c in cols))
-    for name, r in results.items():
-        print(f"{name:<44}" + "".join(f"{r[c]:>10.2f}" for c in cols))
     return 0
 
 
@@ -139,14 +107,6 @@ def register(games):
     p.set_defaults(func=train_base_cmd)
 
     cc.add_style_verbs(rk, GAME_COMMANDS)
-
-    p = cc.command(rk, "eval", "action accuracy of models on held-out games")
-    p.add_argument("--model", action="append", required=True, help="a model file; repeat to compare")
-    p.add_argument("--data", help="the prepared dataset the models were trained on")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="with --data: which games")
-    p.add_argument("--games", nargs="+", metavar="FILE", help="replay files instead of a dataset (every decision)")
-    cc.output_flags(p, top=None)
-    p.set_defaults(func=eval_cmd)
 
     p = cc.command(rk, "predict", "a style's action probabilities at a moment of a replay")
     cc.model_flag(p, DEFAULT_MODEL, "styled model")

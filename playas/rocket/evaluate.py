@@ -15,10 +15,11 @@ from .vocabulary import CONTROLS
 
 
 @torch.no_grad()
-def predictions(model, data: RocketData, rows: np.ndarray, style: str = "own", batch_size: int = 2048) -> np.ndarray:
+def predictions(model, data: RocketData, rows: np.ndarray, style: str = "own", batch_size: int = 2048,
+                steer: dict | None = None) -> np.ndarray:
     """The most likely action at each decision ``rows``. For a styled model, ``style`` is
-    ``own`` (each player's row; the mean row for players without one), ``mean``, or ``base``
-    (the network before any style)."""
+    ``own`` (each player's row; the mean row for players without one), ``base`` (the network
+    before any style), ``mean`` or any style string (a player, a blend), steered by ``steer``."""
     model.eval()
     styled = isinstance(model, MHRModel)
     net = model.unadapted_base() if styled and style == "base" else (model.base if styled else model)
@@ -35,7 +36,7 @@ def predictions(model, data: RocketData, rows: np.ndarray, style: str = "own", b
             if style == "own":
                 z = routed_rows(model, torch.from_numpy(data.player[i]), table)
             else:
-                z = model.table.z.detach().mean(0)
+                z = model.table.resolve(None if style == "mean" else style, steer)
             logits = ROCKET.head(model, h, z)
         out[s:s + len(i)] = logits.argmax(1).numpy()
     return out
@@ -48,3 +49,23 @@ def scores(pred: np.ndarray, target: np.ndarray) -> dict:
     for c, name in enumerate(CONTROLS):
         out[name] = round(100 * float(same[:, c].mean()), 2)
     return out
+
+
+def score(entries, steer, data_dir=None, split: str = "test", files=None):
+    """Action accuracy of every entry on the same decisions: a dataset's ``split`` of whole games
+    (as each model's card split them), or every decision in replay ``files`` (see
+    :meth:`playas.core.game.Game.score`); fractions, like chess's."""
+    from ..core.errors import PlayasError
+    from .dataset import load_replays
+    from .train import split_games
+
+    data = RocketData.open(data_dir) if data_dir else load_replays(files)
+    n, out = 0, {}
+    for e in entries:
+        rows = data.rows() if files else data.rows((e.card.get("split") or split_games(data))[split])
+        if not len(rows):
+            raise PlayasError(f"{e.label} has no {split} games in {data_dir}")
+        pred = predictions(e.model, data, rows, e.mode, steer=steer if e.mode not in ("mean", "base") else None)
+        out[e.label] = {k: v / 100 for k, v in scores(pred, data.action[rows]).items()}
+        n = len(rows)
+    return n, out

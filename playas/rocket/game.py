@@ -112,6 +112,11 @@ class RocketGame(Game):
     def read_query(self, model, card, files, player, **options):
         return read_query(model, files, player, **options)
 
+    def score(self, entries, steer, data_dir=None, split="test", files=None, **options):
+        from .evaluate import score
+
+        return score(entries, steer, data_dir, split, files)
+
     def measure(self, data_dir=None, files=None, **options):
         data = RocketData.open(data_dir) if data_dir else load_replays(files)
         games = {g for p in range(len(data.players)) for g in data.games_of(p)}
