@@ -60,7 +60,7 @@ from rlgym.rocket_league.state_mutators import (
 from ..rocket.actions import TABLE
 from ..rocket.frames import OBS_SIZE, observe
 from ..rocket.sources import frame_from_state
-from ..rocket.vocabulary import TICKS_PER_DECISION
+from ..rocket.vocabulary import TEMPERATURE, TICKS_PER_DECISION
 
 N_ACTIONS = len(TABLE)  # 90
 
@@ -165,7 +165,7 @@ class StyledAgent:
     """
 
     def __init__(self, style: str | None = None, *, agents=None, team: int | None = None, model=None,
-                 steer: dict | None = None, temperature: float = 1.0, seed: int = 0, driver=None,
+                 steer: dict | None = None, temperature: float = TEMPERATURE, seed: int = 0, driver=None,
                  threads: int | None = 1):
         if threads is not None:
             import torch

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 from pathlib import Path
-
-import contextlib
 
 from ..core import commands as cc
 from ..core.errors import PlayasError
 from ..shipped import default_model
 
 DEFAULT_MODEL = str(default_model("chess"))
+from .limits import TEMPERATURE  # noqa: E402  (light: python-chess only)
+
 SPEEDS = ("ultrabullet", "bullet", "blitz", "rapid", "classical", "correspondence")  # Lichess's, one spelling
 
 
@@ -358,7 +359,7 @@ def _play_commands(ch) -> None:
     p.add_argument("--skill", type=int, help="the engine's Skill Level option (Stockfish: 0-20)")
     p.add_argument("--engine-time", type=cc.number(0, above=True), default=0.05, help="engine seconds per move")
     p.add_argument("--rounds", type=cc.whole(1), default=2, help="games to play, colours alternating")
-    p.add_argument("--temperature", type=cc.number(0), default=1.0, help="0 plays the most likely move")
+    p.add_argument("--temperature", type=cc.number(0), default=TEMPERATURE, help="0 plays the most likely move")
     p.add_argument("--max-plies", type=cc.whole(1), default=400, help="a game longer than this is a draw")
     p.add_argument("--seed", type=cc.whole(0), default=0, help="the same seed plays the same games")
     _book_flag(p)

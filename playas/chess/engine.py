@@ -28,7 +28,7 @@ import chess
 import numpy as np
 from chess.engine import Cp, Mate, PovScore, PovWdl, Wdl
 
-from .limits import Limits
+from .limits import TEMPERATURE, Limits
 from .policy import Policy, is_styled
 from .search import Node, restrict, search
 
@@ -57,7 +57,7 @@ class Choice:
     nodes: int = 1
     depth: int = 1
     seldepth: int = 1
-    temperature: float = 1.0
+    temperature: float = TEMPERATURE
     seed: int | None = None  # the engine's seed when its own generator chose the move
 
 
@@ -78,7 +78,7 @@ class Engine:
     ``book_depth`` limits where a style's own games (its repertoire) decide, in plies.
     """
 
-    def __init__(self, model, temperature: float = 1.0, nodes: int = 1, seed: int | None = None,
+    def __init__(self, model, temperature: float = TEMPERATURE, nodes: int = 1, seed: int | None = None,
                  book_depth: int | None = None):
         self.path: Path | None = None
         self.book_depth = book_depth  # the style's own games decide up to this ply (None: as deep as they go; 0: never)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core.errors import PlayasError
 from .engine import Engine
+from .limits import TEMPERATURE
 from .policy import Policy
 
 
@@ -24,7 +25,7 @@ class StylePlayer:
     the move interface (:class:`playas.chess.engine.Engine`) as every bot."""
 
     policy: Policy
-    temperature: float = 1.0
+    temperature: float = TEMPERATURE
     name: str = "playas"
 
     def __post_init__(self):

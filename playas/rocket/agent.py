@@ -19,6 +19,7 @@ from ..shipped import default_model
 from .actions import TABLE
 from .frames import OBS_SIZE, Frames, observe
 from .model import NO_ACTION, load_styled
+from .vocabulary import TEMPERATURE
 
 
 class Driver:
@@ -30,7 +31,7 @@ class Driver:
     """
 
     def __init__(self, model=None, style: str | None = None, steer: dict | None = None,
-                 temperature: float = 1.0, seed: int = 0):
+                 temperature: float = TEMPERATURE, seed: int = 0):
         styled, _ = load_styled(model or default_model("rocket"))
         self.style = style or "mean"
         self.net = styled.merged_base(styled.table.resolve(style, steer)).eval()

@@ -9,6 +9,7 @@ from ..shipped import default_model
 
 DEFAULT_MODEL = str(default_model("rocket"))
 STYLE_EXAMPLE = "Posix:0.5,Nadir:0.5"
+from .vocabulary import TEMPERATURE  # noqa: E402  (light: no imports)
 
 
 def _controls(c) -> str:
@@ -123,7 +124,7 @@ def register(games):
     p.add_argument("--vs", action="append", help="an orange car's style; repeat for each orange car (default: mean)")
     p.add_argument("--minutes", type=cc.number(), default=5.0, help="match length, in minutes of play (at most 60)")
     p.add_argument("--seed", type=cc.whole(0), default=0, help="the same seed plays the same match")
-    p.add_argument("--temperature", type=cc.number(0), default=1.0,
+    p.add_argument("--temperature", type=cc.number(0), default=TEMPERATURE,
                    help="1 samples the policy as learned; 0 takes the likeliest action (a car can stall)")
     p.add_argument("--out", required=True, help="folder for summary.txt/.json, trajectories.npz, pitch.svg")
     p.set_defaults(func=play_cmd)

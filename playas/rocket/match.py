@@ -45,7 +45,7 @@ from .pitch_svg import pitch_svg
 from .recorder import Recorder, figure
 from .referee import Referee
 from .sources import frame_from_arena
-from .vocabulary import DECISION_SECONDS, DECISIONS_PER_SECOND, POS, TICKS_PER_DECISION, VEL
+from .vocabulary import DECISION_SECONDS, DECISIONS_PER_SECOND, POS, TEMPERATURE, TICKS_PER_DECISION, VEL
 
 MAX_MINUTES = 60  # of game time in one match: an hour of 1v1 simulates in about 3 minutes, of 3v3 in 10
 MAX_CARS = 3  # a side
@@ -212,7 +212,7 @@ def _one_torch_thread():
 
 
 def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int = 0, model=None,
-               progress: bool = True, temperature: float = 1.0, record: bool = False) -> dict:
+               progress: bool = True, temperature: float = TEMPERATURE, record: bool = False) -> dict:
     """Play a soccar match in RocketSim, a playas driver per car, and return what happened.
 
     ``blue`` and ``orange`` name each car's style (a player, ``"Posix:0.5,Nadir:0.5"``, ``"mean"``),

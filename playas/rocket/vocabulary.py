@@ -46,3 +46,7 @@ CORNER = 8064.0  # |x| + |y| of the four diagonal corner walls
 GOAL_HALF_WIDTH = 892.755  # |x| of the posts
 GOAL_DEPTH = 880.0
 TEAMS = ("blue", "orange")  # team 0 defends -y, team 1 +y
+
+# How a driver samples its policy, everywhere it drives (matches, RLGym, RLBot): 1 samples the
+# player's own distribution; 0 takes the likeliest action, which can leave a car stalled by a still ball.
+TEMPERATURE = 1.0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...core.config import (build, choice, flag, mapping_of_numbers, names, number, optional_text, optional_whole,
                             read_mapping, section, setting, subset, text, whole)
+from ...chess.limits import TEMPERATURE
 from ...core.errors import PlayasError
 
 SPEEDS = ("ultraBullet", "bullet", "blitz", "rapid", "classical", "correspondence")
@@ -49,7 +50,7 @@ class EngineConfig:
                                 "a player or a blend; none is the mean style (or the plain model)")
     styles: list[str] = setting([], names, "several: each game plays one (see style_for)")
     steer: dict[str, float] = setting({}, mapping_of_numbers, "steer the style along measured properties")
-    temperature: float = setting(1.0, number(0, 100),
+    temperature: float = setting(TEMPERATURE, number(0, 100),
                                  "0 plays the most likely move, 1 samples the player's own choices")
     nodes: int = setting(1, whole(1), "1: one network evaluation a move, the pure style; more: a small search")
     own_book: bool = setting(True, flag, "the player's own games decide where they reach (their repertoire)")

@@ -19,7 +19,7 @@ from pathlib import Path
 from ...core.config import (build, check, describe, mapping_of_numbers, number, optional_text, read_mapping, section,
                             setting, whole)
 
-from ...rocket.vocabulary import TICKS_PER_DECISION
+from ...rocket.vocabulary import TEMPERATURE, TICKS_PER_DECISION
 
 SETTINGS_FILE = "playas.toml"
 DECIDE_EVERY = TICKS_PER_DECISION  # physics ticks per decision, as the replays were cut
@@ -34,7 +34,7 @@ class Drive:
                                 'a player, or a blend: "Posix:0.5,Nadir:0.5"; left out: the mean player')
     model: str | None = setting(None, optional_text,
                                 "a styled rocket model, relative to the folder or absolute; left out: the shipped one")
-    temperature: float = setting(1.0, number(0, 100),
+    temperature: float = setting(TEMPERATURE, number(0, 100),
                                  "1 samples the policy as learned (seeded); 0 takes the likeliest action, "
                                  "which can leave a car standing still")
     seed: int = setting(0, whole(0), "the seed of the sampling")
