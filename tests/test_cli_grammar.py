@@ -92,6 +92,9 @@ def test_a_command_line_mistake_is_one_line_and_exit_2(capsys, argv, says):
     (["rocket", "play", "--style", "a", "--style", "b", "--style", "c", "--style", "d", "--out", "{tmp}/m"],
      "1 to 3 cars a side"),
     (["chess", "styles", "map", "--out", "{ro}/map.png"], "cannot write in"),
+    (["rocket", "rlbot", "--out", "{file}"], "is a file, not a folder"),
+    (["rocket", "rlbot", "--out", "{ro}/bot"], "cannot write in"),
+    (["chess", "import-lc0", "{tmp}/none.pb.gz", "--out", "{tmp}"], "is a folder; give a file name"),
 ])
 def test_a_mistake_is_said_before_any_work(capsys, tmp_path, argv, says):
     ro = Path("/proc/playas-test")  # a folder no one, root included, can write in

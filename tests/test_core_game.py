@@ -296,6 +296,23 @@ class ToyGame(Game):
         ex = Examples([str(d[0]["who"])], np.zeros(len(y), np.int64), y, inputs=lambda i: x[torch.as_tensor(i)])
         return Query(cache_trunk(TOY, model, ex), len(files), str(d[0]["who"]))
 
+    def score(self, entries, steer, data_dir=None, split="test", files=None, **options):
+        d = np.load(data_dir)
+        x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["target"])
+        out = {}
+        with torch.no_grad():
+            for e in entries:
+                if e.mode == "base":
+                    net = e.model.unadapted_base() if hasattr(e.model, "table") else e.model
+                    logits = net(net.hidden(x))
+                else:
+                    rows = styled.table_rows(e.model, [str(n) for n in d["names"]])
+                    z = styled.routed_rows(e.model, torch.from_numpy(d["player"]), rows) if e.mode == "own" \
+                        else e.model.table.resolve(None if e.mode == "mean" else e.mode, steer)
+                    logits = TOY.head(e.model, TOY.trunk(e.model, x), z)
+                out[e.label] = {"top1": float((logits.argmax(1) == y).float().mean())}
+        return len(y), out
+
     def measure(self, data_dir=None, files=None, **options):
         d = np.load(data_dir)
         return {str(n): {"games": 1, "plays_zero": float((d["target"][d["player"] == i] == 0).mean())}
@@ -309,7 +326,7 @@ def _toy_file(path, who: str, favourite, n: int, seed: int):
 
 
 def test_the_core_verbs_run_a_game_that_writes_only_its_nouns(trained, tmp_path):
-    """train_styles, enroll, identify and steer from core.verbs, through ToyGame alone."""
+    """train_styles, enroll, identify, evaluate and steer from core.verbs, through ToyGame alone."""
     model, _ = trained
     game = ToyGame()
     base = tmp_path / "base.pt"
@@ -334,6 +351,15 @@ def test_the_core_verbs_run_a_game_that_writes_only_its_nouns(trained, tmp_path)
     with pytest.raises(PlayasError, match="already in the style table"):
         verbs.enroll(game, tmp_path / "eve.pt", "Eve", eve, tmp_path / "eve2.pt")
     assert verbs.identify(game, tmp_path / "eve.pt", [eve[0]]).top(1)[0][0] == "Eve"
+    test = examples(list(FAVOURITE), 300, seed=600)
+    np.savez(tmp_path / "test.npz", x=test.inputs(np.arange(len(test))).numpy(), target=test.target,
+             player=test.player, names=np.array(list(FAVOURITE)))
+    report = verbs.evaluate(game, [tmp_path / "styled.pt", base], data_dir=tmp_path / "test.npz")
+    m = report["models"]
+    assert report["examples"] == 1200 and set(m) == {"styled [own]", "styled [mean]", "styled [base]", "base"}
+    assert m["styled [own]"]["top1"] > m["styled [mean]"]["top1"] + 0.05 and m["styled [base]"] == m["base"]
+    with pytest.raises(PlayasError, match="need a styled model"):
+        verbs.evaluate(game, [base], style="ann", data_dir=tmp_path / "test.npz")
     wrote = verbs.steer(game, tmp_path / "styled.pt", game.measure(tmp_path / "data.npz"), tmp_path / "steer.pt")
     steered = checkpoint.load_styled(tmp_path / "steer.pt", TOY)[0]
     assert wrote == ["plays_zero"] and probs(steered, steer={"plays_zero": 2.0})[0] > probs(steered)[0] + 0.05

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ...core.config import declared
 from ...core.errors import PlayasError
+from ...core.output import writable_folder
 from ...shipped import default_model
 from .settings import SETTINGS_FILE, Drive, settings_toml, toml_value
 
@@ -104,6 +105,7 @@ def write_bot_folder(out_dir, style: str | None, model=None, steer: dict | None 
     refuse a style it does not know. ``temperature`` (and every setting not given) is left to
     the declared default. ``python``: see :func:`run_commands`.
     """
+    writable_folder(out_dir, "bot folder")
     model = Path(model or default_model("rocket")).resolve()
     if not model.is_file():
         raise PlayasError(f"model {model} does not exist")
