@@ -11,7 +11,7 @@ from ..core.mhr import MHRModel
 from ..core.progress import Progress
 from ..core.learning import routed_rows, table_rows
 from .dataset import ChessData
-from .model import CHESS, style_plies
+from .model import CHESS
 from .train import make_batch
 
 
@@ -99,35 +99,3 @@ def move_matching(forwards: dict, data: ChessData, idx: np.ndarray, batch_size: 
                                   "loglik": float(h["ll"].mean()), "players": per}
     return report
 
-
-def forward(entry, players: list[str], steer: dict | None, book_depth: int | None):
-    """The logits of one evaluation entry (:class:`~playas.core.game.Scored`) for a batch."""
-    if entry.mode == "base":
-        net = entry.model.unadapted_base() if isinstance(entry.model, MHRModel) else entry.model
-        return lambda b: net(b["x"])[0]
-    style = None if entry.mode == "own" else entry.mode
-    return styled_forward(entry.model, players, style, steer if entry.mode != "mean" else None, book_depth,
-                          style_plies(entry.card))
-
-
-def score(entries, steer, data_dir=None, split: str = "test", files=None, owner_from_filename: bool = False,
-          players=None, min_games=None, max_positions: int | None = None, book_depth: int | None = None):
-    """Move-matching of every entry on the same positions: a dataset's ``split``, or every move of
-    the tracked players in PGN ``files`` (see :meth:`playas.core.game.Game.score`)."""
-    import contextlib
-
-    from .game import encode_games
-
-    if files and not (owner_from_filename or players or min_games):
-        raise PlayasError("with --games, say whose moves: --owner-from-filename, --players or --min-games")
-    data, tmp = encode_games(files, owner_from_filename=owner_from_filename, players=players, min_games=min_games) \
-        if files else (ChessData(data_dir), contextlib.nullcontext())
-    split = "test" if files else split
-    with tmp:
-        idx = data.targets(split)
-        if max_positions and len(idx) > max_positions:
-            idx = np.random.default_rng(0).choice(idx, max_positions, replace=False)
-        if not len(idx):
-            raise PlayasError(f"no positions of tracked players in the {split} split")
-        report = move_matching({e.label: forward(e, data.players, steer, book_depth) for e in entries}, data, idx)
-    return report["positions"], report["models"]
