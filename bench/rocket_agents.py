@@ -25,7 +25,7 @@ import numpy as np
 
 from bench.common import ROOT, arguments, finish, table
 from bench.rocket_styles import baseline_scores, histograms
-from playas.core import learning as styled
+from playas.core import learning
 from playas.rocket import actions
 from playas.rocket.dataset import RocketData, decision_scalars
 from playas.rocket.frames import OBS_SIZE, observe
@@ -148,7 +148,7 @@ def main() -> None:
                        temperature=a.temperature, progress=False, record=True)
         obs, act, scal = decisions_of(r["record"], 0)
         d = as_data(obs, act, scal, name)
-        ll = styled.style_logliks(ROCKET, model, cache(model, d, np.arange(len(d)))).mean(1).numpy()
+        ll = learning.style_logliks(ROCKET, model, cache(model, d, np.arange(len(d)))).mean(1).numpy()
         t = names.index(name)
         own.append(int((ll > ll[t]).sum()))
         b = baseline_scores(histograms(scal), profiles)

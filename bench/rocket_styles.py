@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.common import ROOT, SHARED, arguments, finish, table
-from playas.core import fitting, styled
+from playas.core import fitting, learning
 from playas.core.card import read_card
 from playas.core.trunk import TrunkCache
 from playas.rocket.dataset import RocketData, prepare
@@ -143,7 +143,7 @@ def main() -> None:
     all_rows = np.concatenate([r for _, r in queries])
     t0 = time.perf_counter()
     c_all = cache(model, data, all_rows)
-    ll = styled.style_logliks(ROCKET, model, c_all).numpy()  # (styles, decisions)
+    ll = learning.style_logliks(ROCKET, model, c_all).numpy()  # (styles, decisions)
     ll_seconds = time.perf_counter() - t0
     profiles = np.stack([histograms(data.scalars[data.rows(split["train"], [pid[n]])]) for n in names])
     truth = {p: names.index(data.players[p]) for p, _ in queries}
@@ -158,7 +158,7 @@ def main() -> None:
                       "baseline": baseline_scores(histograms(data.scalars[r[part]]), profiles)}
                 if kind == "whole game" or len(parts) <= 8:
                     sub = subset(c_all, offset + part)
-                    sc["vector"] = fitting.rank_by_similarity(styled.fit_styles(ROCKET, model, sub)[0],
+                    sc["vector"] = fitting.rank_by_similarity(learning.fit_styles(ROCKET, model, sub)[0],
                                                               model.table.z.detach())
                 for k, v in sc.items():
                     res[k][kind].append(int((v > v[truth[p]]).sum()))
@@ -182,13 +182,13 @@ def main() -> None:
             for p, options in zip(few, draws):
                 games = options[d % len(options)]
                 er = data.rows(games, [p])
-                zs.append(styled.fit_styles(ROCKET, model, cache(model, data, er))[0])
+                zs.append(learning.fit_styles(ROCKET, model, cache(model, data, er))[0])
                 profs.append(histograms(data.scalars[er]))
             z_all = torch.cat([model.table.z.detach(), torch.stack(zs)])
             prof_all = np.concatenate([profiles, np.stack(profs)])
             for j, p in enumerate(few):
                 q = data.rows(test_games, [p])
-                llq = styled.style_logliks(ROCKET, model, cache(model, data, q), z_all).mean(1).numpy()
+                llq = learning.style_logliks(ROCKET, model, cache(model, data, q), z_all).mean(1).numpy()
                 t = len(names) + j
                 ranks.append(int((llq > llq[t]).sum()))
                 bq = baseline_scores(histograms(data.scalars[q]), prof_all)

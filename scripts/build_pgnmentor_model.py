@@ -67,7 +67,7 @@ def main():
         from playas.chess.dataset import ChessData
         from playas.chess.model import CHESS, load_styled, save_model
         from playas.chess.game import examples, style_plies, within_plies
-        from playas.core import learning as core_styled
+        from playas.core import learning
         from playas.core.checkpoint import card_for_copy
         from playas.core.trunk import cache_trunk
 
@@ -84,7 +84,7 @@ def main():
             games = rng.permutation(mine)[:100]
             rows = np.concatenate([np.arange(g["first"][i], g["first"][i] + g["length"][i]) for i in games])
             rows = within_plies(data, np.sort(rows[data.mover[rows] == pid]), style_plies(blob["card"]))
-            core_styled.enroll(CHESS, model, name, cache_trunk(CHESS, model, examples(data, rows)), len(games))
+            learning.enroll(CHESS, model, name, cache_trunk(CHESS, model, examples(data, rows)), len(games))
             card.setdefault("enrolled", {})[name] = {"games": len(games), "positions": int(len(rows)),
                                                      "from": "training split"}
             print(f"enrolled {name} from {len(games)} games", flush=True)

@@ -6,7 +6,7 @@ player's own style on the held-out games of players with 3+ games, and stylometr
 A diagnostic for recipe choices (bench/rocket_styles.py is the benchmark).
 """
 import sys, numpy as np, torch
-from playas.core import learning as styled
+from playas.core import learning
 from playas.rocket.dataset import RocketData
 from playas.rocket.model import load_styled, ROCKET
 from playas.rocket.game import cache
@@ -21,6 +21,6 @@ for path in sys.argv[1:]:
     b = scores(predictions(model,data,rows,'base'),y)['top1']; o = scores(predictions(model,data,rows,'own'),y)['top1']
     hits = 0
     for p in inn:
-        te = data.rows(split['test'],[p]); ll = styled.style_logliks(ROCKET, model, cache(model,data,te)).mean(1).numpy()
+        te = data.rows(split['test'],[p]); ll = learning.style_logliks(ROCKET, model, cache(model,data,te)).mean(1).numpy()
         hits += int((ll > ll[names.index(data.players[p])]).sum()) == 0
     print(path, f"base {b} own {o} gain {o-b:+.2f} stylometry {hits}/{len(inn)}", flush=True)
