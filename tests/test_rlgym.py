@@ -120,3 +120,45 @@ def test_styled_agent_forgets_on_a_new_episode():
     env.reset()
     agent.act(env.state)
     assert len(agent.driver.history["blue-0"]) == 1
+
+
+def _coast() -> int:
+    from tests.rocketsim_car import action
+
+    return action()
+
+
+COAST = _coast()  # every control at rest
+
+
+def _hold_in_env(action: int, decisions: int = 2) -> dict:
+    """The blue car of a 1v1 env, settled on the floor away from the kickoff, holding ``action``
+    through the env's own action parser for ``decisions`` steps."""
+    from tests.rocketsim_car import START_BOOST
+
+    env = make_env(team_size=1, timeout_seconds=None, no_touch_seconds=None, rlbot_delay=False)
+    env.reset()
+    car = env.state.cars["blue-0"]
+    car.physics.position = np.array([0.0, -2000.0, 17.0], np.float32)
+    car.physics.linear_velocity = np.zeros(3, np.float32)
+    car.physics.angular_velocity = np.zeros(3, np.float32)
+    car.boost_amount = START_BOOST
+    env.transition_engine.set_state(env.state, {})
+    env.step({"blue-0": np.array([COAST]), "orange-0": np.array([COAST])})  # settle on the wheels
+    before = env.state.cars["blue-0"]
+    z0, boost0 = float(before.physics.position[2]), float(before.boost_amount)
+    for _ in range(decisions):
+        env.step({"blue-0": np.array([action]), "orange-0": np.array([COAST])})
+    after = env.state.cars["blue-0"]
+    return {"rise": float(after.physics.position[2]) - z0, "boost_used": boost0 - float(after.boost_amount),
+            "speed": float(np.linalg.norm(after.physics.linear_velocity))}
+
+
+def test_jump_lifts_and_boost_drains_through_the_env():
+    """The RLGym path: an action index through ``RepeatAction(PlayasAction())`` into RocketSim."""
+    from tests.rocketsim_car import BOOST_ACTION, JUMP_ACTION, THROTTLE_ACTION
+
+    jump, boost, throttle = _hold_in_env(JUMP_ACTION), _hold_in_env(BOOST_ACTION), _hold_in_env(THROTTLE_ACTION)
+    assert jump["rise"] > 30 and jump["boost_used"] == 0
+    assert boost["boost_used"] > 3 and throttle["boost_used"] == 0
+    assert boost["speed"] > 1.3 * throttle["speed"] > 0
