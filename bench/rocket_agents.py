@@ -8,6 +8,10 @@ and generation fidelity.
 3. Styles in play: the two recurring players farthest apart in average speed in their replays,
    each driving 1v1 matches against the mean style: their measured properties, mean and standard
    error over matches, next to the same properties in their replays.
+5. Against ATBA (``playas.rocket.scripted.ATBA``: full throttle at the ball, no boost, no jump),
+   the floor a bot must clear: the four players with the most replays, ``--atba-matches`` 1v1s of
+   ``--atba-minutes`` each; goals (the opponent's own goals counted apart), shots on target,
+   touches a minute; and each style against itself (self-play).
 4. Generation fidelity: each recurring player's style drives a 1v1 against the mean style; its
    car's decisions are ranked among the known players (a) by the model's own likelihood
    (``identify``) and (b) by the plain baseline of bench/rocket_styles.py (histograms of speed,
@@ -18,7 +22,6 @@ and generation fidelity.
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +90,48 @@ def latency(model: str, cars: int, ticks: int) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
+def record_of(results: list[dict], car: int) -> dict:
+    """One car's totals over matches: goals it scored (not own goals), own goals it conceded to
+    the other side's benefit, shots, touches a minute."""
+    minutes = sum(r["seconds"] for r in results) / 60
+    row = {"goals": 0, "own_goals_for": 0, "conceded": 0, "shots": 0, "touches": 0}
+    for r in results:
+        team = r["cars"][car]["team"]
+        for g in r["goals"]:
+            ours = g["team"] == team
+            if ours and g["own_goal"]:
+                row["own_goals_for"] += 1
+            elif ours and g["scorer"] == car:
+                row["goals"] += 1
+            elif not ours:
+                row["conceded"] += 1
+        row["shots"] += r["cars"][car]["shots"]
+        row["touches"] += r["cars"][car]["touches"]
+    row["touches_per_minute"] = row["touches"] / minutes
+    return row
+
+
+def against_atba(a, styles: list[str]) -> str:
+    """Section 5: each style against ATBA, and against itself."""
+    rows = []
+    for name in styles:
+        for label, orange in (("ATBA", "atba"), ("itself", name)):
+            results = [play_match([name], [orange], minutes=a.atba_minutes, seed=300 + m, model=a.model,
+                                  temperature=a.temperature, progress=False) for m in range(a.atba_matches)]
+            me, them = record_of(results, 0), record_of(results, 1)
+            wins = sum(r["score"]["blue"] > r["score"]["orange"] for r in results)
+            losses = sum(r["score"]["blue"] < r["score"]["orange"] for r in results)
+            rows.append([name, label, f"{wins}-{len(results) - wins - losses}-{losses}",
+                         f"{me['goals']} (+{me['own_goals_for']} own)", f"{them['goals']} (+{them['own_goals_for']} own)",
+                         me["shots"], them["shots"], f"{me['touches_per_minute']:.1f}", f"{them['touches_per_minute']:.1f}"])
+    return (f"\n### Against ATBA and against itself: {a.atba_matches} x {a.atba_minutes:g}-minute 1v1s per style "
+            f"(the style drives blue; seeds 300+)\n\n"
+            + table(rows, ["style", "opponent", "W-D-L", "goals (own goals given)", "opponent's goals", "shots",
+                           "opp. shots", "touches/min", "opp. touches/min"])
+            + "\n\nGoals are the scorer's own; an own goal is listed with the side it counted for. Shots: "
+              "touches that send the ball on target (playas.rocket.referee).")
+
+
 def main() -> None:
     ap = arguments(__doc__, model_and_data=False)
     ap.add_argument("--model", default=str(ROOT / "models" / "rocket-replays.pt"))
@@ -94,73 +139,87 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--fidelity-minutes", type=float, default=2.0)
     ap.add_argument("--matches", type=int, default=4, help="matches per style for styles in play")
+    ap.add_argument("--atba-matches", type=int, default=10)
+    ap.add_argument("--atba-minutes", type=float, default=2.0)
+    ap.add_argument("--sections", default="1,2,3,4,5", help="which sections to run, e.g. 5")
     a = ap.parse_args()
+    run = {int(x) for x in a.sections.split(",")}
     out = []
     model, _ = load_styled(a.model)
     names = model.table.names
     data = RocketData.open(a.data)
 
-    # 1. simulation speed
-    rows = []
-    for label, blue, orange in (("1v1", ["Posix"], ["Nadir"]),
-                                ("3v3", ["Posix", "Nadir", "comagoosie"], ["clockberg", "Bacon_Mama2-0", "mean"])):
-        r = play_match(blue, orange, minutes=5, seed=0, model=a.model, temperature=a.temperature, progress=False)
-        rows.append([label, f"{r['wall_seconds']:.1f} s", f"{r['seconds'] / r['wall_seconds']:.1f}x",
-                     f"{r['score']['blue']}-{r['score']['orange']}",
-                     sum(c["touches"] for c in r["cars"])])
-    out.append("### Simulation: 5-minute RocketSim matches, every car a playas style\n")
-    out.append(table(rows, ["match", "wall time", "x real time", "score", "touches"]))
+    if 1 in run:
+        # 1. simulation speed
+        rows = []
+        for label, blue, orange in (("1v1", ["Posix"], ["Nadir"]),
+                                    ("3v3", ["Posix", "Nadir", "comagoosie"], ["clockberg", "Bacon_Mama2-0", "mean"])):
+            r = play_match(blue, orange, minutes=5, seed=0, model=a.model, temperature=a.temperature, progress=False)
+            rows.append([label, f"{r['wall_seconds']:.1f} s", f"{r['seconds'] / r['wall_seconds']:.1f}x",
+                         f"{r['score']['blue']}-{r['score']['orange']}",
+                         sum(c["touches"] for c in r["cars"])])
+        out.append("### Simulation: 5-minute RocketSim matches, every car a playas style\n")
+        out.append(table(rows, ["match", "wall time", "x real time", "score", "touches"]))
 
-    # 2. latency
-    rows = []
-    for cars in (1, 6):
-        p50, p99 = latency(a.model, cars, 1200)
-        rows.append([cars, f"{p50:.2f}", f"{p99:.2f}"])
-    out.append("\n### Decision latency in the RLBot bot (`get_output`, in process, 1,200 ticks), ms per car\n")
-    out.append(table(rows, ["cars", "p50", "p99"]))
-    out.append(f"\nBudget: one {TICK_RATE} Hz tick is {1000 / TICK_RATE:.1f} ms.")
+    if 2 in run:
+        # 2. latency
+        rows = []
+        for cars in (1, 6):
+            p50, p99 = latency(a.model, cars, 1200)
+            rows.append([cars, f"{p50:.2f}", f"{p99:.2f}"])
+        out.append("\n### Decision latency in the RLBot bot (`get_output`, in process, 1,200 ticks), ms per car\n")
+        out.append(table(rows, ["cars", "p50", "p99"]))
+        out.append(f"\nBudget: one {TICK_RATE} Hz tick is {1000 / TICK_RATE:.1f} ms.")
 
-    # 3. styles in play
     counts = {n: len(data.games_of(data.players.index(n))) for n in names if n in data.players}
     recurring = [n for n in names if counts.get(n, 0) >= 3]
-    replay_props = player_properties(data)
-    by_speed = sorted(recurring, key=lambda n: replay_props[n]["speed"])
-    rows = []
-    for name in (by_speed[0], by_speed[-1]):
-        sims = []
-        for m in range(a.matches):
-            r = play_match([name], ["mean"], minutes=a.fidelity_minutes, seed=100 + m, model=a.model,
-                           temperature=a.temperature, progress=False, record=True)
-            sims.append(properties(decisions_of(r["record"], 0)[2]))
-        for prop in SHOWN:
-            v = np.array([s[prop] for s in sims])
-            rows.append([name, prop, f"{v.mean():.3g} +- {v.std(ddof=1) / np.sqrt(len(v)):.2g}",
-                         f"{replay_props[name][prop]:.3g}"])
-    out.append(f"\n### Styles in play: the slowest and fastest recurring players in their replays, "
-               f"{a.matches} x {a.fidelity_minutes:g}-minute 1v1s each against the mean style\n")
-    out.append(table(rows, ["style", "property", "in simulation (mean +- s.e.)", "in their replays"]))
+    if 3 in run:
+        # 3. styles in play
+        replay_props = player_properties(data)
+        by_speed = sorted(recurring, key=lambda n: replay_props[n]["speed"])
+        rows = []
+        for name in (by_speed[0], by_speed[-1]):
+            sims = []
+            for m in range(a.matches):
+                r = play_match([name], ["mean"], minutes=a.fidelity_minutes, seed=100 + m, model=a.model,
+                               temperature=a.temperature, progress=False, record=True)
+                sims.append(properties(decisions_of(r["record"], 0)[2]))
+            for prop in SHOWN:
+                v = np.array([s[prop] for s in sims])
+                rows.append([name, prop, f"{v.mean():.3g} +- {v.std(ddof=1) / np.sqrt(len(v)):.2g}",
+                             f"{replay_props[name][prop]:.3g}"])
+        out.append(f"\n### Styles in play: the slowest and fastest recurring players in their replays, "
+                   f"{a.matches} x {a.fidelity_minutes:g}-minute 1v1s each against the mean style\n")
+        out.append(table(rows, ["style", "property", "in simulation (mean +- s.e.)", "in their replays"]))
 
-    # 4. generation fidelity
-    profiles = np.stack([histograms(data.scalars[data.rows(players=[data.players.index(n)])]) for n in names])
-    own, judge = [], []
-    for i, name in enumerate(recurring):
-        r = play_match([name], ["mean"], minutes=a.fidelity_minutes, seed=200 + i, model=a.model,
-                       temperature=a.temperature, progress=False, record=True)
-        obs, act, scal = decisions_of(r["record"], 0)
-        d = as_data(obs, act, scal, name)
-        ll = learning.style_logliks(ROCKET, model, cache(model, d, np.arange(len(d)))).mean(1).numpy()
-        t = names.index(name)
-        own.append(int((ll > ll[t]).sum()))
-        b = baseline_scores(histograms(scal), profiles)
-        judge.append(int((b > b[t]).sum()))
-    rate = lambda ranks: f"{100 * np.mean(np.asarray(ranks) == 0):.1f}% ({sum(x == 0 for x in ranks)}/{len(ranks)})"  # noqa: E731
-    out.append(f"\n### Generation fidelity: {len(recurring)} recurring players' styles, each driving one "
-               f"{a.fidelity_minutes:g}-minute 1v1, ranked among all {len(names)} players (top-1)\n")
-    out.append(table([["the model's own identify (likelihood)", rate(own)],
-                      ["outside judge: plain histogram baseline", rate(judge)]], ["judge", "top-1"]))
-    out.append(f"\nReplay to replay (bench/rocket_styles.py, held-out games): likelihood 68.4%, baseline 31.6%. "
-               f"Drivers sample at temperature {a.temperature:g}; features are {OBS_SIZE} numbers a decision.")
-    finish(a, "rocket_agents", "Rocket League agents: rocket-replays.pt", "\n".join(out))
+    if 4 in run:
+        # 4. generation fidelity
+        profiles = np.stack([histograms(data.scalars[data.rows(players=[data.players.index(n)])]) for n in names])
+        own, judge = [], []
+        for i, name in enumerate(recurring):
+            r = play_match([name], ["mean"], minutes=a.fidelity_minutes, seed=200 + i, model=a.model,
+                           temperature=a.temperature, progress=False, record=True)
+            obs, act, scal = decisions_of(r["record"], 0)
+            d = as_data(obs, act, scal, name)
+            ll = learning.style_logliks(ROCKET, model, cache(model, d, np.arange(len(d)))).mean(1).numpy()
+            t = names.index(name)
+            own.append(int((ll > ll[t]).sum()))
+            b = baseline_scores(histograms(scal), profiles)
+            judge.append(int((b > b[t]).sum()))
+        rate = lambda ranks: f"{100 * np.mean(np.asarray(ranks) == 0):.1f}% ({sum(x == 0 for x in ranks)}/{len(ranks)})"  # noqa: E731
+        out.append(f"\n### Generation fidelity: {len(recurring)} recurring players' styles, each driving one "
+                   f"{a.fidelity_minutes:g}-minute 1v1, ranked among all {len(names)} players (top-1)\n")
+        out.append(table([["the model's own identify (likelihood)", rate(own)],
+                          ["outside judge: plain histogram baseline", rate(judge)]], ["judge", "top-1"]))
+        out.append(f"\nReplay to replay (bench/rocket_styles.py, held-out games): likelihood 68.4%, baseline 31.6%. "
+                   f"Drivers sample at temperature {a.temperature:g}; features are {OBS_SIZE} numbers a decision.")
+
+    if 5 in run:
+        out.append(against_atba(a, sorted(recurring, key=lambda n: -counts[n])[:4]))
+    if run == {5}:  # alone, its own section of BENCHMARKS.md
+        finish(a, "rocket_vs_atba", "Rocket League styles against ATBA: rocket-replays.pt", "\n".join(out))
+    else:
+        finish(a, "rocket_agents", "Rocket League agents: rocket-replays.pt", "\n".join(out))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ MODEL = MODELS / "rocket-replays.pt"
 if not MODEL.exists():
     pytest.skip(f"{MODEL} is absent", allow_module_level=True)
 
+from playas.rocket.actions import TABLE
 from playas.rocket.match import play_match, write_match
 from playas.rocket.sources import frame_from_arena
 from playas.rocket.vocabulary import (BACK_WALL, BALL_FIELDS, CAR_FIELDS, FWD, GOAL_DEPTH, POS, SIDE_WALL, TICK_RATE,
@@ -168,3 +169,28 @@ def test_missing_meshes_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(Path, "glob", lambda self, pattern: iter(()))
     with pytest.raises(PlayasError, match="collision meshes are missing"):
         m._rocketsim()
+
+
+def test_atba_steers_at_the_ball():
+    """ATBA, the scripted floor: the ball to the car's right -> steer right (+1), left -> left, ahead -> straight."""
+    from playas.rocket.frames import Frames
+    from playas.rocket.scripted import ATBA
+    from playas.rocket.vocabulary import CAR_FIELDS, FWD, STEER, THROTTLE, UP
+
+    car = np.zeros(CAR_FIELDS, np.float32)
+    car[FWD], car[UP] = (0, 1, 0), (0, 0, 1)  # facing +y, wheels down
+    right = np.cross(car[UP], car[FWD])  # the driver's right in the game's left-handed world
+    atba = ATBA()
+    for where, steer in ((right * 1000 + [0, 300, 0], 1), (-right * 1000 + [0, 300, 0], -1), ((0, 1000, 0), 0)):
+        ball = np.zeros(9, np.float32)
+        ball[:3] = where
+        f = Frames(np.zeros(1), ball[None], car[None, None], np.zeros(1, int), np.ones((1, 1), bool))
+        controls = TABLE[atba.decide(f, [0])[0]]
+        assert controls[THROTTLE] == 1 and controls[STEER] == steer and not controls[5:].any(), (where, controls)
+
+
+def test_atba_chases_the_ball_in_a_match():
+    r = play_match(["atba"], ["atba"], minutes=1, seed=3, progress=False)
+    assert r["cars"][0]["style"] == "atba" and sum(c["touches"] for c in r["cars"]) >= 1
+    solo = play_match(["mean"], ["atba"], minutes=1, seed=3, progress=False)
+    assert solo["cars"][1]["touches"] >= 5  # it reaches the ball again and again: about 12 a minute measured

@@ -121,7 +121,8 @@ def register(games):
     p = cc.command(rk, "play", "a simulated soccar match (RocketSim), a style driving every car")
     cc.model_flag(p, DEFAULT_MODEL, "styled model")
     cc.style_flags(p, STYLE_EXAMPLE, repeat="repeat for each blue car, 1 to 3", steer=False)
-    p.add_argument("--vs", action="append", help="an orange car's style; repeat for each orange car (default: mean)")
+    p.add_argument("--vs", action="append", help="an orange car's style, or atba (a scripted bot: full throttle at the ball); "
+                   "repeat for each orange car (default: mean)")
     p.add_argument("--minutes", type=cc.number(), default=5.0, help="match length, in minutes of play (at most 60)")
     p.add_argument("--seed", type=cc.whole(0), default=0, help="the same seed plays the same match")
     p.add_argument("--temperature", type=cc.number(0), default=TEMPERATURE,

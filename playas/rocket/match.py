@@ -44,6 +44,7 @@ from .actions import TABLE, engine_controls
 from .pitch_svg import pitch_svg
 from .recorder import Recorder, figure
 from .referee import Referee
+from .scripted import ATBA, SCRIPTED
 from .sources import frame_from_arena
 from .vocabulary import DECISION_SECONDS, DECISIONS_PER_SECOND, POS, TEMPERATURE, TICKS_PER_DECISION, VEL
 
@@ -104,6 +105,8 @@ def match_decisions(blue, orange, minutes) -> int:
 
 
 def _driver(model, style: str, temperature: float, seed: int):
+    if style.strip().lower() in SCRIPTED:  # a scripted opponent, no model
+        return ATBA()
     import torch
 
     from .agent import Driver
