@@ -79,8 +79,9 @@ def command_line(name: str) -> str:
     return " ".join([f"python -m bench.{name}", *map(shlex.quote, sys.argv[1:])])
 
 
-def finish(a, name: str, title: str, body: str) -> None:
-    """Print a bench's table and, unless ``--no-record``, record it under ``name``."""
+def finish(a, name: str, title: str, body: str, module: str | None = None) -> None:
+    """Print a bench's table and, unless ``--no-record``, record it under ``name`` (the section of
+    BENCHMARKS.md; ``module``, the bench that ran, where it is not ``name``)."""
     print(body)
     if not a.no_record:
-        record(name, title, body, command_line(name))
+        record(name, title, body, command_line(module or name))

@@ -126,9 +126,9 @@ def against_atba(a, styles: list[str]) -> str:
                          me["shots"], them["shots"], f"{me['touches_per_minute']:.1f}", f"{them['touches_per_minute']:.1f}"])
     return (f"\n### Against ATBA and against itself: {a.atba_matches} x {a.atba_minutes:g}-minute 1v1s per style "
             f"(the style drives blue; seeds 300+)\n\n"
-            + table(rows, ["style", "opponent", "W-D-L", "goals (own goals given)", "opponent's goals", "shots",
+            + table(rows, ["style", "opponent", "W-D-L", "goals (+ opp. own goals)", "opp. goals (+ own goals)", "shots",
                            "opp. shots", "touches/min", "opp. touches/min"])
-            + "\n\nGoals are the scorer's own; an own goal is listed with the side it counted for. Shots: "
+            + "\n\nGoals are the scorer's own; (+ n) the other side's own goals that counted for it. Shots: "
               "touches that send the ball on target (playas.rocket.referee).")
 
 
@@ -217,7 +217,8 @@ def main() -> None:
     if 5 in run:
         out.append(against_atba(a, sorted(recurring, key=lambda n: -counts[n])[:4]))
     if run == {5}:  # alone, its own section of BENCHMARKS.md
-        finish(a, "rocket_vs_atba", "Rocket League styles against ATBA: rocket-replays.pt", "\n".join(out))
+        finish(a, "rocket_vs_atba", "Rocket League styles against ATBA: rocket-replays.pt", "\n".join(out),
+               module="rocket_agents")
     else:
         finish(a, "rocket_agents", "Rocket League agents: rocket-replays.pt", "\n".join(out))
 
