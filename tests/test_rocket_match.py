@@ -194,3 +194,14 @@ def test_atba_chases_the_ball_in_a_match():
     assert r["cars"][0]["style"] == "atba" and sum(c["touches"] for c in r["cars"]) >= 1
     solo = play_match(["mean"], ["atba"], minutes=1, seed=3, progress=False)
     assert solo["cars"][1]["touches"] >= 5  # it reaches the ball again and again: about 12 a minute measured
+
+
+def test_touches_read_from_motion_agree_with_the_engines_contacts():
+    """The touch estimate a replay can be measured by (positions and velocities only), held against
+    RocketSim's own contacts in recorded matches."""
+    from playas.rocket.properties import touches
+
+    rs = [play_match(["mean"], ["atba"], minutes=1, seed=s, progress=False, record=True) for s in (21, 22)]
+    engine = sum(c["touches"] for r in rs for c in r["cars"])
+    read = sum(touches(r["record"]["frames"], c) for r in rs for c in range(2))
+    assert engine >= 15 and abs(read - engine) <= 0.2 * engine, (read, engine)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dataset import SCALARS, RocketData
-from .vocabulary import DECISIONS_PER_SECOND
+from .vocabulary import DECISION_SECONDS, DECISIONS_PER_SECOND, POS, VEL
 
 PROPERTIES = {
     "speed": "average speed (uu/s)",
@@ -51,3 +51,21 @@ def add_directions(model, values: dict) -> dict:
     for prop in PROPERTIES:
         model.table.directions[prop] = model.table.steering_direction({n: v[prop] for n, v in values.items()})
     return model.table.directions
+
+
+TOUCH_RADIUS = 220.0  # uu between the car's and the ball's centres: a car touching the ball
+TOUCH_KICK = 450.0  # uu/s of ball velocity change in one decision that gravity does not explain
+
+
+def touches(frames, car: int, radius: float = TOUCH_RADIUS, kick: float = TOUCH_KICK) -> int:
+    """Touches of car ``car`` read from positions and velocities alone, the same way for a replay and
+    for a simulated match: decisions where the ball's velocity changes by more than ``kick`` beyond
+    gravity with the car within ``radius`` of it at either end; one touch per run of such decisions.
+    Calibrated on RocketSim matches against the engine's own contacts (within a few percent; the
+    test holds it to 20%)."""
+    b = frames.ball
+    gravity = np.array([0.0, 0.0, -650.0]) * DECISION_SECONDS
+    dv = np.linalg.norm(b[1:, VEL] - b[:-1, VEL] - gravity, axis=1)
+    near = [np.linalg.norm(frames.cars[s, car, POS] - b[s, POS], axis=1) < radius for s in (slice(None, -1), slice(1, None))]
+    hit = (dv > kick) & (near[0] | near[1]) & frames.present[:-1, car] & frames.present[1:, car]
+    return int((hit & ~np.concatenate([[False], hit[:-1]])).sum())
