@@ -293,3 +293,17 @@ if __name__ == "__main__":
     for k, v in result.items():
         print(f"{k:40s} {v:.3f}" if isinstance(v, float) else f"{k:40s} {v}")
     print(f"{time.perf_counter() - start:.1f} s")
+
+
+def test_jump_presses_from_a_replays_flags():
+    """Held while the first jump is active, released before a dodge, pressed at its start: not the
+    0.65 s a dodge stays active."""
+    from playas.rocket.actions import jump_presses
+
+    held = [0, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    flip = [0, 0, 0, 0, 0, 1, 1, 1, 1, 0]  # a dodge from decision 5, active for 4 decisions
+    assert jump_presses(held, flip).astype(int).tolist() == [0, 1, 1, 1, 0, 1, 0, 0, 0, 0]
+    fast = [0, 1, 1, 0, 0, 0]  # the dodge starts while the first jump is still held: released before it
+    assert jump_presses(fast, [0, 0, 0, 1, 1, 0]).astype(int).tolist() == [0, 1, 0, 1, 0, 0]
+    # a flip straight after take-off keeps the take-off (no decision between them to release in)
+    assert jump_presses([0, 1, 0, 0], [0, 0, 1, 1]).astype(int).tolist() == [0, 1, 1, 0]

@@ -327,6 +327,22 @@ def infer_controls(cars: np.ndarray, dt, flags: dict | None = None) -> np.ndarra
     return out
 
 
+def jump_presses(held, flipping) -> np.ndarray:
+    """(T,) bool: the jump button as a player pressed it, from what a replay records per decision.
+
+    A replay says whether the car's first jump is active (``held``: the button down, up to the
+    jump's 0.2 s of extra push) and whether a double jump or dodge is active (``flipping``: the
+    whole 0.65 s of a flip, long after the button went up). The button is down while the first jump
+    is held and at the decision a double jump or dodge starts; the decision before that start is a
+    release (a second jump needs one), unless that decision is the take-off itself.
+    """
+    held, flipping = np.asarray(held, bool), np.asarray(flipping, bool)
+    starts = flipping & ~np.concatenate([[False], flipping[:-1]])
+    takeoff = held & ~np.concatenate([[False], held[:-1]])
+    release = np.concatenate([starts[1:], [False]]) & ~takeoff
+    return (held & ~release) | starts
+
+
 def _apply_flags(out: np.ndarray, flags: dict, ground: np.ndarray) -> None:
     """Overwrite inferred controls with what the replay recorded (in place)."""
     for name, col in (("throttle", THROTTLE), ("steer", STEER)):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .actions import jump_presses
 from .frames import Frames
 from .vocabulary import ANG, BALL_FIELDS, BOOST, CAR_FIELDS, DECISIONS_PER_SECOND, FWD, POS, UP, VEL
 
@@ -72,8 +73,8 @@ class Replay:
     world, who played, and what each recorded.
 
     ``recorded[c]`` holds car ``c``'s replicated inputs for each decision: ``throttle`` and ``steer``
-    in [-1, 1] (NaN where the replay has none), and the ``boost``, ``jump`` (jump, double jump or
-    dodge active) and ``handbrake`` (powerslide) flags.
+    in [-1, 1] (NaN where the replay has none), and the ``boost``, ``jump`` (the button as pressed:
+    :func:`~playas.rocket.actions.jump_presses`) and ``handbrake`` (powerslide) flags.
     """
 
     frames: Frames
@@ -154,7 +155,7 @@ def read(path) -> Replay:
     for c, (pid, pdata) in enumerate(fd["players"]):
         frames = pdata["frames"]
         rec = {k: np.full(T, np.nan, np.float32) for k in ("throttle", "steer")}
-        rec.update({k: np.zeros(T, bool) for k in ("boost", "jump", "handbrake")})
+        rec.update({k: np.zeros(T, bool) for k in ("boost", "jump", "flip", "handbrake")})
         names, teams = {}, []
         for t, i in enumerate(idx):
             f = frames[i]
@@ -169,7 +170,8 @@ def read(path) -> Replay:
             inp = f.get("input") or {}
             rec["throttle"][t], rec["steer"][t] = _byte(inp.get("throttle")), _byte(inp.get("steer"))
             rec["boost"][t] = bool(f.get("boost_active"))
-            rec["jump"][t] = bool(f.get("jump_active") or f.get("double_jump_active") or f.get("dodge_active"))
+            rec["jump"][t] = bool(f.get("jump_active"))
+            rec["flip"][t] = bool(f.get("double_jump_active") or f.get("dodge_active"))
             rec["handbrake"][t] = bool(f.get("powerslide_active"))
             if f.get("player_name"):
                 names[f["player_name"]] = names.get(f["player_name"], 0) + 1
@@ -180,7 +182,9 @@ def read(path) -> Replay:
         players.append(Player(_platform_key(pid, name), name, team))
         # The replicated inputs lag the physics they drive by about one decision (steer matches
         # the turn that follows best 1/15 s later): decision t's input is the one read at t+1.
-        recorded.append({k: np.concatenate([v[1:], v[-1:]]) for k, v in rec.items()})
+        lagged = {k: np.concatenate([v[1:], v[-1:]]) for k, v in rec.items()}
+        lagged["jump"] = jump_presses(lagged["jump"], lagged.pop("flip"))  # presses, not the flip's duration
+        recorded.append(lagged)
     present &= ball_ok[:, None]
     headers = dict(d["meta"].get("all_headers") or [])
     meta = {"date": str(headers.get("Date", "")), "map": str(headers.get("MapName", "")),
