@@ -74,7 +74,8 @@ class Replay:
 
     ``recorded[c]`` holds car ``c``'s replicated inputs for each decision: ``throttle`` and ``steer``
     in [-1, 1] (NaN where the replay has none), and the ``boost``, ``jump`` (the button as pressed:
-    :func:`~playas.rocket.actions.jump_presses`) and ``handbrake`` (powerslide) flags.
+    :func:`~playas.rocket.actions.jump_presses`) and ``handbrake`` (powerslide) flags, and ``flip``
+    (a double jump or dodge active: the whole flip, as the replay has it).
     """
 
     frames: Frames
@@ -183,7 +184,7 @@ def read(path) -> Replay:
         # The replicated inputs lag the physics they drive by about one decision (steer matches
         # the turn that follows best 1/15 s later): decision t's input is the one read at t+1.
         lagged = {k: np.concatenate([v[1:], v[-1:]]) for k, v in rec.items()}
-        lagged["jump"] = jump_presses(lagged["jump"], lagged.pop("flip"))  # presses, not the flip's duration
+        lagged["jump"] = jump_presses(lagged["jump"], lagged["flip"])  # presses, not the flip's duration
         recorded.append(lagged)
     present &= ball_ok[:, None]
     headers = dict(d["meta"].get("all_headers") or [])
