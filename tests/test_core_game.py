@@ -273,7 +273,7 @@ class ToyGame(Game):
     """The toy as a whole game: a dataset is an .npz of contexts, actions and players; a user's
     file is one player's .npz. Nothing else of the core is written for it."""
 
-    name, network, unit, files = "toy", TOY, "decisions", "toy files (.npz)"
+    name, network, unit = "toy", TOY, "decisions"
     min_enroll_games = 2
     properties = {"plays_zero": "share of decisions that take action 0"}
 

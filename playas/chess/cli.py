@@ -11,10 +11,9 @@ from pathlib import Path
 from ..core import commands as cc
 from ..core.errors import PlayasError
 from ..shipped import default_model
+from . import TEMPERATURE
 
 DEFAULT_MODEL = str(default_model("chess"))
-from .limits import TEMPERATURE  # noqa: E402  (light: python-chess only)
-
 SPEEDS = ("ultrabullet", "bullet", "blitz", "rapid", "classical", "correspondence")  # Lichess's, one spelling
 
 
@@ -148,7 +147,7 @@ def predict_cmd(a) -> int:
 
     board = _board(a.fen, a.moves)
     steer = parse_steer(a.steer)
-    policy = Policy.load(a.model, style=_mean(a.style), steer=steer, book_depth=a.book_depth)
+    policy = Policy.load(a.model, style=a.style, steer=steer, book_depth=a.book_depth)
     an = policy.analyse(board)
     top = an.top(a.top)
     if a.json:
@@ -158,7 +157,7 @@ def predict_cmd(a) -> int:
         return 0
     if policy.styled:
         steered = "".join(f", steered {k} {v:+g}" for k, v in steer.items())
-        print(f"style     {_mean(a.style) or 'mean of ' + str(len(policy.players)) + ' players'}{steered}")
+        print(f"style     {a.style or 'mean of ' + str(len(policy.players)) + ' players'}{steered}")
     print(f"position  {board.fen()}")
     if an.book:
         print(f"book      {an.book:g} of the style's own games reached this position")
@@ -167,11 +166,6 @@ def predict_cmd(a) -> int:
     for m, p in top:
         print(f"  {board.san(m):<8} {m.uci():<6} {p:6.1%}  {'#' * int(round(p * 40))}")
     return 0
-
-
-def _mean(style: str | None) -> str | None:
-    """``mean`` and no style are the same thing: the mean of every style row."""
-    return None if style is None or style.strip() == "mean" else style
 
 
 @contextlib.contextmanager
@@ -214,7 +208,7 @@ def play_cmd(a) -> int:
 
     out_path = writable_file(a.out, "PGN file")
     steer = parse_steer(a.steer)
-    me = StylePlayer(Policy.load(a.model, style=_mean(a.style), steer=steer, book_depth=a.book_depth), a.temperature,
+    me = StylePlayer(Policy.load(a.model, style=a.style, steer=steer, book_depth=a.book_depth), a.temperature,
                      name=(a.style or "mean style") + (f" steer {','.join(a.steer)}" if a.steer else ""))
     engine = None
     if a.vs in ("stockfish", "engine") or (a.vs and Path(a.vs).is_file()):
@@ -223,7 +217,7 @@ def play_cmd(a) -> int:
         other = EnginePlayer(engine, chess.engine.Limit(time=a.engine_time), name=f"{a.vs}" +
                              (f" skill {a.skill}" if a.skill is not None else ""))
     else:
-        other = StylePlayer(Policy.load(a.model, style=_mean(a.vs), book_depth=a.book_depth), a.temperature,
+        other = StylePlayer(Policy.load(a.model, style=a.vs, book_depth=a.book_depth), a.temperature,
                             name=a.vs or "mean style")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -28,7 +28,8 @@ import chess
 import numpy as np
 from chess.engine import Cp, Mate, PovScore, PovWdl, Wdl
 
-from .limits import TEMPERATURE, Limits
+from . import TEMPERATURE
+from .limits import Limits
 from .policy import Policy, is_styled
 from .search import Node, restrict, search
 

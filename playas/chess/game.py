@@ -243,7 +243,6 @@ class ChessGame(Game):
     name = "chess"
     network = CHESS
     unit = "moves"
-    files = "PGN files (.pgn, .pgn.gz, .pgn.zst)"
     min_enroll_games = 5
     properties = PROPERTIES
     recipe = StylesRecipe

@@ -15,8 +15,6 @@ import chess
 
 from .encoding import BOOK_PLIES  # noqa: F401  (re-exported: the bots' BookDepth/book_depth range)
 
-TEMPERATURE = 1.0  # how every chess player of playas samples by default: the person's own choices; 0 the likeliest
-
 
 @dataclass
 class Limits:

@@ -14,8 +14,8 @@ import chess.pgn
 import numpy as np
 
 from ..core.errors import PlayasError
+from . import TEMPERATURE
 from .engine import Engine
-from .limits import TEMPERATURE
 from .policy import Policy
 
 

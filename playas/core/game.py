@@ -129,7 +129,6 @@ class Game(ABC):
     name: str = ""
     network: Network
     unit: str = "decisions"  # what one example is called in messages: moves, decisions
-    files: str = "files"  # what a user's files are, for help and errors: PGN files, replays
     min_enroll_games: int = 1
     properties: dict[str, str] = {}  # measured property -> what it is, in a few words
     recipe: type  # the styles recipe, a settings class (:func:`playas.core.config.setting`)

@@ -6,10 +6,10 @@ import json
 
 from ..core import commands as cc
 from ..shipped import default_model
+from .vocabulary import TEMPERATURE  # light: no imports
 
 DEFAULT_MODEL = str(default_model("rocket"))
 STYLE_EXAMPLE = "Posix:0.5,Nadir:0.5"
-from .vocabulary import TEMPERATURE  # noqa: E402  (light: no imports)
 
 
 def _controls(c) -> str:
@@ -49,7 +49,7 @@ def predict_cmd(a) -> int:
     from ..core.table import parse_steer
     from .predict import predict
 
-    r = predict(a.model, a.game, a.player, a.at, _mean(a.style), parse_steer(a.steer), a.top)
+    r = predict(a.model, a.game, a.player, a.at, a.style, parse_steer(a.steer), a.top)
     if a.json:
         print(json.dumps(r))
         return 0
@@ -62,11 +62,6 @@ def predict_cmd(a) -> int:
         d = r["did"]
         print(f"  played #{d['action']} ({_controls(d['controls'])}) at {d['p']:.1%}")
     return 0
-
-
-def _mean(style: str | None) -> str | None:
-    """``mean`` and no style are the same thing: the mean of every style row."""
-    return None if style is None or style.strip() == "mean" else style
 
 
 def play_cmd(a) -> int:

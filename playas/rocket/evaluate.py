@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..core.errors import PlayasError
 from ..core.mhr import MHRModel
 from ..core.learning import routed_rows, table_rows
 from .actions import TABLE
@@ -55,7 +56,6 @@ def score(entries, steer, data_dir=None, split: str = "test", files=None):
     """Action accuracy of every entry on the same decisions: a dataset's ``split`` of whole games
     (as each model's card split them), or every decision in replay ``files`` (see
     :meth:`playas.core.game.Game.score`); fractions, like chess's."""
-    from ..core.errors import PlayasError
     from .dataset import load_replays
     from .train import split_games
 

@@ -101,7 +101,6 @@ class RocketGame(Game):
     name = "rocket"
     network = ROCKET
     unit = "decisions"
-    files = "replay files (.replay) or folders of them"
     min_enroll_games = 1
     properties = PROPERTIES
     recipe = StylesRecipe
@@ -119,10 +118,7 @@ class RocketGame(Game):
 
     def measure(self, data_dir=None, files=None, **options):
         data = RocketData.open(data_dir) if data_dir else load_replays(files)
-        games = {g for p in range(len(data.players)) for g in data.games_of(p)}
-        per_player = {p: len(data.games_of(p)) for p in range(len(data.players))}
-        props = player_properties(data, games)
-        return {n: {"games": per_player[data.players.index(n)], **v} for n, v in props.items()}
+        return {n: {"games": len(data.games_of(data.players.index(n))), **v} for n, v in player_properties(data).items()}
 
 
 GAME = RocketGame()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...core.config import (build, choice, flag, mapping_of_numbers, names, number, optional_text, optional_whole,
                             read_mapping, section, setting, subset, text, whole)
-from ...chess.limits import TEMPERATURE
+from ...chess import TEMPERATURE
 from ...core.errors import PlayasError
 
 SPEEDS = ("ultraBullet", "bullet", "blitz", "rapid", "classical", "correspondence")
