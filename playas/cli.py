@@ -36,8 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    finished = False
     try:
-        return args.func(args)
+        code = args.func(args)
+        finished = True
+        return code
     except PlayasError as e:
         print(f"playas: error: {e}", file=sys.stderr)
         return 2
@@ -51,7 +54,7 @@ def main(argv=None) -> int:
         # imported, so that commands that never touch torch do not load it
         dist = sys.modules.get("playas.core.distributed")
         if dist is not None:
-            dist.teardown()
+            dist.teardown(finished)
 
 
 if __name__ == "__main__":

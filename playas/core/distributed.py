@@ -10,6 +10,7 @@ process, rank 0 of 1, exactly as before.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -61,10 +62,21 @@ def to_device(x, device: str | torch.device | None = None):
     return x
 
 
-def teardown() -> None:
-    """Leave the process group (at the end of a command), if one was joined."""
+def teardown(finished: bool = True) -> None:
+    """Leave the process group (at the end of a command), if one was joined.
+
+    A rank that finished waits for the others first, and what still holds the group (DDP's
+    reducer, in reference cycles) is collected before it goes: a group destroyed while a peer
+    still talks to it, or left to the interpreter's exit, aborts the process ("terminate
+    called without an active exception", seen once in CI on a rank that had finished)."""
     global _RANK
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
+        if finished:
+            try:
+                dist.barrier()
+            except RuntimeError:  # a peer already gone: nothing left to wait for
+                pass
         dist.destroy_process_group()
     _RANK = None
 
