@@ -45,6 +45,21 @@ def train_base_cmd(a) -> int:
     return 0
 
 
+def train_play_cmd(a) -> int:
+    from ..core.output import writable_file
+    from .dataset import replay_files
+    from .finetune import PlayRecipe, train_play
+
+    out = writable_file(a.out)
+    files = replay_files(a.games) if a.games else []
+    card = train_play(a.model, files, out, cc.training_recipe(a, PlayRecipe, flags=("--agent-steps",)),
+                      checkpoint_seconds=a.checkpoint_seconds)
+    f = card["fine_tune"]
+    print(f"wrote {out}: {f['agent_steps']:,} agent steps in {f['wall_seconds']:,.0f} s "
+          f"({f['agent_steps_per_second']:,} a second); last updates: {f['last']}")
+    return 0
+
+
 def predict_cmd(a) -> int:
     from ..core.table import parse_steer
     from .predict import predict
@@ -103,6 +118,17 @@ def register(games):
     p.set_defaults(func=train_base_cmd)
 
     cc.add_style_verbs(rk, GAME_COMMANDS)
+
+    p = cc.command(rk, "train-play", "fine-tune the styles by playing in RocketSim: PPO held near each cloned "
+                   "style by a KL term (resumable)")
+    cc.model_flag(p, DEFAULT_MODEL, "styled (behaviour-cloned) model to start from")
+    p.add_argument("--games", nargs="*", metavar="FILE", help="replays whose moments start episodes (folders too)")
+    p.add_argument("--out", required=True, help="the fine-tuned model file to write")
+    p.add_argument("--recipe", help="a YAML recipe, e.g. configs/rocket-play.yml")
+    p.add_argument("--agent-steps", type=cc.whole(1), help="decisions of learning cars in all (default: the recipe's)")
+    p.add_argument("--checkpoint-seconds", type=cc.number(0, above=True), default=120.0,
+                   help="how often to save the state a killed run resumes from")
+    p.set_defaults(func=train_play_cmd)
 
     p = cc.command(rk, "predict", "a style's action probabilities at a moment of a replay")
     cc.model_flag(p, DEFAULT_MODEL, "styled model")

@@ -42,13 +42,15 @@ class ATBA:
 
     def decide(self, frames: Frames, cars, keys=None, t: int = -1) -> np.ndarray:
         """Action indices (len(cars),) for cars ``cars`` of ``frames`` at moment ``t``."""
-        ball = frames.ball[t, POS]
-        out = np.empty(len(cars), np.int64)
-        for n, c in enumerate(cars):
-            row = frames.cars[t, c]
-            to_ball = ball - row[POS]
-            fwd, up = row[FWD], row[UP]
-            right = np.cross(up, fwd)  # the driver's right (the game's world is left-handed)
-            angle = np.arctan2(to_ball @ right, to_ball @ fwd)
-            out[n] = self.ACTIONS[0 if abs(angle) <= self.dead_zone else int(np.sign(angle))]
-        return out
+        t = t if t >= 0 else len(frames) + t
+        return np.array([self.decide_all(frames, c)[t] for c in cars], np.int64)
+
+    def decide_all(self, frames: Frames, car: int) -> np.ndarray:
+        """Car ``car``'s action at every moment of ``frames`` (T,): many arenas' moments at once."""
+        row = frames.cars[:, car]
+        to_ball = frames.ball[:, POS] - row[:, POS]
+        fwd, up = row[:, FWD], row[:, UP]
+        right = np.cross(up, fwd)  # the driver's right (the game's world is left-handed)
+        angle = np.arctan2((to_ball * right).sum(1), (to_ball * fwd).sum(1))
+        side = np.where(np.abs(angle) <= self.dead_zone, 0, np.sign(angle)).astype(int)
+        return np.array([self.ACTIONS[-1], self.ACTIONS[0], self.ACTIONS[1]], np.int64)[side + 1]

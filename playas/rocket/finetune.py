@@ -1,0 +1,435 @@
+"""Closed-loop fine-tuning of the styled policy: PPO in RocketSim, held near each style by a KL term.
+
+Behaviour cloning alone does not drive in closed loop: small errors compound into states the
+replays never show. Ripple, HR-PPO (arXiv 2403.19648) and piKL (arXiv 2112.07544) fine-tune the
+cloned policy with reinforcement learning and a KL penalty toward it, which keeps the person's
+habits while the car learns to reach the ball and score. This module does that for every style
+at once:
+
+- **Episodes** (:class:`Practice`) run in many 1v1 arenas (:class:`~playas.rocket.arenas.Arenas`),
+  from a seeded kickoff or a moment of a real game (:mod:`~playas.rocket.starts`). Each car is
+  given a style drawn from the table per episode (so every style learns), and the opponent is
+  either another style (self-play: both cars learn) or the scripted ATBA.
+- **What learns**: the part of the network a style changes (:meth:`RocketNet.top`: the last
+  block's MLP with its MHR adapters, the final norm, the head) and a value head. Everything below
+  is frozen, so each decision's window runs through it once, while playing, and PPO's passes cost
+  only the top. Style rows stay as they were: a style is still the same person.
+- **The objective**: PPO's clipped surrogate, a value loss, and ``kl`` times KL(policy || the
+  cloned policy of the same style), computed exactly over the 90 actions.
+- **Rewards** (:class:`Rewards`): goals (and conceding), touching the ball, saves, the ball's
+  velocity toward the opponent's goal, the car's velocity toward the ball.
+
+:func:`train_play` checkpoints every ``checkpoint_seconds`` and resumes from the state file, so a
+run longer than a session continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core import checkpoint, config
+from ..core.config import number, section, setting, whole
+from ..core.mhr import MHRModel, routing_weights
+from ..core.progress import Progress
+from .arenas import Arenas, Start
+from .frames import observe
+from .model import NO_ACTION, ROCKET
+from .scripted import ATBA
+from .vocabulary import BACK_WALL, DECISIONS_PER_SECOND, POS, VEL
+
+MAX_BALL_SPEED, MAX_CAR_SPEED = 6000.0, 2300.0
+
+
+@dataclass
+class Rewards:
+    """What a car is paid for, each decision (its team's view: scoring is good, conceding bad)."""
+
+    goal: float = setting(10.0, number(), "a goal scored by the car's team (minus this when conceded)")
+    touch: float = setting(0.5, number(), "touching the ball")
+    save: float = setting(3.0, number(), "a save")
+    ball_to_goal: float = setting(0.05, number(), "the ball's velocity toward the opponent's goal (at top speed)")
+    to_ball: float = setting(0.01, number(), "the car's velocity toward the ball (at top speed)")
+
+
+@dataclass
+class PlayRecipe:
+    """``playas rocket train-play``'s recipe (configs/rocket-play.yml)."""
+
+    agent_steps: int = setting(20_000_000, whole(1), "decisions of learning cars in all")
+    arenas: int = setting(48, whole(1), "1v1 arenas played at once")
+    horizon: int = setting(64, whole(1), "decisions each arena plays between updates")
+    epochs: int = setting(3, whole(1), "PPO passes over each batch")
+    minibatch: int = setting(2048, whole(1), "decisions a gradient step")
+    lr: float = setting(3e-4, number(0), "Adam's learning rate")
+    clip: float = setting(0.2, number(0), "PPO's ratio clip")
+    gamma: float = setting(0.99, number(0, 1), "discount a decision (0.99: about 7 s ahead)")
+    lam: float = setting(0.95, number(0, 1), "GAE's lambda")
+    kl: float = setting(0.05, number(0), "weight of KL(policy || the cloned style)")
+    entropy: float = setting(0.0, number(0), "entropy bonus")
+    value_coef: float = setting(0.5, number(0), "weight of the value loss")
+    replay_starts: float = setting(0.5, number(0, 1), "share of episodes begun from a real game's moment")
+    atba: float = setting(0.5, number(0, 1), "share of episodes against ATBA (the rest: two styles)")
+    episode_seconds: float = setting(20.0, number(1), "an episode's length at most (a goal ends it sooner)")
+    starts_per_game: int = setting(400, whole(1), "moments taken from each replay for starts")
+    rewards: Rewards = section(Rewards, "what a car is paid for")
+    seed: int = setting(0, whole(0), "the seed of every random choice")
+
+
+def play_recipe(values=None, where="recipe") -> dict:
+    """The fine-tuning recipe: ``values`` checked against :class:`PlayRecipe`, over its defaults."""
+    return config.recipe(PlayRecipe, (values, where))
+
+
+# --- the learner -------------------------------------------------------------------------------
+
+class Learner(nn.Module):
+    """The styled policy being fine-tuned, its frozen cloned copy, and a value head."""
+
+    def __init__(self, styled: MHRModel):
+        super().__init__()
+        self.policy = styled
+        self.cloned = copy.deepcopy(styled).eval().requires_grad_(False)
+        width = styled.base.config.width
+        self.value = nn.Sequential(nn.Linear(width, 256), nn.ReLU(), nn.Linear(256, 1))
+        styled.requires_grad_(False)
+        net = styled.base
+        for m in (net.blocks[-1].ln2, net.blocks[-1].mlp, net.ln_f, net.head):
+            m.requires_grad_(True)
+
+    def trainable(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @torch.no_grad()
+    def hidden(self, obs, prev, valid) -> torch.Tensor:
+        """The frozen part's output for each window (N, width): the same for both copies."""
+        return self.policy.base.hidden(obs, prev, valid)
+
+    def logits(self, h, style, cloned: bool = False, grouped: bool = False) -> torch.Tensor:
+        """Action logits (N, 90) of windows ``h`` under each one's style row ``style`` (N,).
+
+        ``grouped`` runs each style's rows together under that one style (the adapters' matrices
+        mixed once a style, not once a row): the same numbers, several times faster for the large
+        batches of PPO's passes."""
+        model = self.cloned if cloned else self.policy
+        w = routing_weights(model.table.z.detach()[style], False)
+        if not grouped:
+            with model.router.use(w):
+                return model.base.top(h)
+        order = torch.argsort(style, stable=True)
+        styles, counts = torch.unique_consecutive(style[order], return_counts=True)
+        parts = []
+        for s, rows in zip(styles.tolist(), order.split(counts.tolist())):
+            with model.router.use(routing_weights(model.table.z.detach()[s][None], False)):
+                parts.append(model.base.top(h[rows]))
+        out = torch.empty(len(h), parts[0].shape[1], dtype=parts[0].dtype)
+        return out.index_put((order,), torch.cat(parts))
+
+
+# --- the episodes ------------------------------------------------------------------------------
+
+class Practice:
+    """The arenas and their episodes: each car's style, who learns, and what each car has seen."""
+
+    def __init__(self, rsim, recipe: dict, styles: int, starts: tuple[np.ndarray, np.ndarray], context: int,
+                 obs_size: int, rng: np.random.Generator):
+        n = recipe["arenas"]
+        self.r, self.rng, self.n, self.styles = recipe, rng, n, styles
+        self.arenas = Arenas(rsim, n)
+        self.starts = starts
+        self.style = np.zeros((n, 2), np.int64)
+        self.learns = np.ones((n, 2), bool)
+        self.obs = np.zeros((n, 2, context, obs_size), np.float32)
+        self.prev = np.full((n, 2, context), NO_ACTION, np.int64)
+        self.seen = np.zeros((n, 2), np.int64)  # decisions of this episode in each car's window
+        self.age = np.zeros(n, np.int64)
+        self.limit = round(recipe["episode_seconds"] * DECISIONS_PER_SECOND)
+        self.atba = ATBA()
+        self.frames = None
+        self.relook = False  # the last look was a rollout's final one: the next decision reuses it
+        for i in range(n):
+            self.begin(i)
+            self.age[i] = rng.integers(self.limit)  # episodes out of step, so resets spread out
+
+    def begin(self, i: int) -> None:
+        """A new episode in arena ``i``: its start, its two styles, its opponent; windows cleared."""
+        r, rng = self.r, self.rng
+        ball, cars = self.starts
+        if len(ball) and rng.random() < r["replay_starts"]:
+            k = rng.integers(len(ball))
+            start = Start(int(rng.integers(2**31)), ball[k], cars[k])
+        else:
+            start = Start(int(rng.integers(2**31)))
+        self.arenas.reset(i, start)
+        self.style[i] = rng.integers(self.styles, size=2)
+        self.learns[i] = True
+        if rng.random() < r["atba"]:
+            self.learns[i, rng.integers(2)] = False
+        self.seen[i] = 0
+        self.prev[i] = NO_ACTION
+        self.age[i] = 0
+
+    def look(self) -> None:
+        """Every car's view now joins its window (oldest first)."""
+        if self.relook:
+            self.relook = False
+            return
+        f = self.frames = self.arenas.frames()
+        every = np.arange(self.n)
+        self.obs[:, :, :-1] = self.obs[:, :, 1:]
+        self.obs[:, 0, -1], self.obs[:, 1, -1] = observe(f, every, 0), observe(f, every, 1)
+        self.seen = np.minimum(self.seen + 1, self.obs.shape[2])
+
+    def windows(self):
+        """The learning cars' windows as tensors (obs, prev, valid), cars in (arena, car) order."""
+        m = self.learns
+        ctx = self.obs.shape[2]
+        valid = np.arange(ctx)[None, None, :] >= ctx - self.seen[..., None]
+        return (torch.from_numpy(self.obs[m]), torch.from_numpy(self.prev[m]), torch.from_numpy(valid[m]))
+
+    def scripted(self) -> np.ndarray:
+        """ATBA's action for every car (n, 2); used where a car does not learn."""
+        return np.stack([self.atba.decide_all(self.frames, 0), self.atba.decide_all(self.frames, 1)], 1)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Play ``actions`` (n, 2) for one decision: rewards (n, 2), ended (n,), truncated (n,),
+        and counts of what happened. Ended arenas begin a new episode."""
+        ev = self.arenas.step(actions)
+        self.prev[:, :, :-1] = self.prev[:, :, 1:]
+        self.prev[:, :, -1] = actions
+        after = self.arenas.frames()
+        rewards = self._rewards(after, ev)
+        self.age += 1
+        truncated = (self.age >= self.limit) & (ev.goal < 0)
+        ended = (ev.goal >= 0) | truncated
+        for i in np.flatnonzero(ended):
+            self.begin(i)
+        counts = {"goals": int((ev.goal >= 0).sum()), "touches": int(ev.touched[self.learns].sum())}
+        return rewards, ended, truncated, counts
+
+    def _rewards(self, after, ev) -> np.ndarray:
+        w = self.r["rewards"]
+        team = np.array([0, 1])
+        attack = np.where(team == 0, 1.0, -1.0)  # blue attacks +y
+        scored = np.where(ev.goal[:, None] < 0, 0.0, np.where(ev.goal[:, None] == team[None], 1.0, -1.0))
+        ball_p, ball_v = after.ball[:, POS], after.ball[:, VEL]
+        goal_pos = np.stack([np.zeros(2), attack * BACK_WALL, np.zeros(2)], -1)  # (2, 3) each team's target
+        to_goal = goal_pos[None] - ball_p[:, None]
+        to_goal /= np.linalg.norm(to_goal, axis=-1, keepdims=True) + 1e-6
+        ball_to_goal = (to_goal * ball_v[:, None]).sum(-1) / MAX_BALL_SPEED
+        to_ball = ball_p[:, None] - after.cars[:, :, POS]
+        to_ball /= np.linalg.norm(to_ball, axis=-1, keepdims=True) + 1e-6
+        car_to_ball = (to_ball * after.cars[:, :, VEL]).sum(-1) / MAX_CAR_SPEED
+        return (w["goal"] * scored + w["touch"] * ev.touched + w["save"] * ev.saved
+                + w["ball_to_goal"] * ball_to_goal + w["to_ball"] * car_to_ball).astype(np.float32)
+
+    def close(self) -> None:
+        self.arenas.close()
+
+
+# --- playing and learning ----------------------------------------------------------------------
+
+@dataclass
+class Batch:
+    """One rollout of the learning cars, flattened: every tensor has a row per decision."""
+
+    h: torch.Tensor
+    style: torch.Tensor
+    action: torch.Tensor
+    logp: torch.Tensor
+    cloned_logp: torch.Tensor
+    advantage: torch.Tensor
+    ret: torch.Tensor
+
+
+def _policy_step(learner: Learner, practice: Practice, gen: torch.Generator):
+    """The learning cars' hidden windows, styles, sampled actions, their log-probabilities, the
+    cloned policy's log-probabilities and the values; and every car's action (n, 2)."""
+    practice.look()
+    h = learner.hidden(*practice.windows())
+    style = torch.from_numpy(practice.style[practice.learns])
+    with torch.no_grad():
+        logp = F.log_softmax(learner.logits(h, style), -1)
+        cloned = F.log_softmax(learner.logits(h, style, cloned=True), -1)
+        value = learner.value(h)[:, 0]
+    action = torch.multinomial(logp.exp(), 1, generator=gen)[:, 0]
+    actions = practice.scripted()
+    actions[practice.learns] = action.numpy()
+    return (h, style, action, logp.gather(1, action[:, None])[:, 0], cloned, value), actions
+
+
+def rollout(learner: Learner, practice: Practice, r: dict, gen: torch.Generator) -> tuple[Batch, dict]:
+    """``horizon`` decisions of every arena, with GAE advantages. A car's slot may change hands at
+    an episode's end (a learner becomes ATBA's car): GAE stops at every end, so that is safe."""
+    n, T = practice.n, r["horizon"]
+    rec = {k: [] for k in ("h", "style", "action", "logp", "cloned", "value", "mask")}
+    rewards, ended, truncated = (np.zeros((T, n, 2), np.float32), np.zeros((T, n), bool), np.zeros((T, n), bool))
+    counts = {"goals": 0, "touches": 0}
+    values = torch.zeros(T + 1, n, 2)
+    for t in range(T):
+        (h, style, action, logp, cloned, value), actions = _policy_step(learner, practice, gen)
+        mask = practice.learns.copy()
+        for k, v in zip(rec, (h, style, action, logp, cloned, value, mask)):
+            rec[k].append(v)
+        values[t][torch.from_numpy(mask)] = value
+        rewards[t], ended[t], truncated[t], c = practice.step(actions)
+        for k in counts:
+            counts[k] += c[k]
+    practice.look()  # the state after the last decision, for its value (the next rollout reuses it)
+    practice.relook = True
+    with torch.no_grad():
+        values[T][torch.from_numpy(practice.learns)] = learner.value(learner.hidden(*practice.windows()))[:, 0]
+    adv = _gae(torch.from_numpy(rewards), values, torch.from_numpy(ended), torch.from_numpy(truncated), r)
+    masks = torch.from_numpy(np.stack(rec["mask"]))
+    ret = (adv + values[:T])[masks]
+    batch = Batch(torch.cat(rec["h"]), torch.cat(rec["style"]), torch.cat(rec["action"]), torch.cat(rec["logp"]),
+                  torch.cat(rec["cloned"]), adv[masks], ret)
+    counts["reward"] = float(rewards[np.stack(rec["mask"])].mean())
+    return batch, counts
+
+
+def _gae(rewards, values, ended, truncated, r) -> torch.Tensor:
+    """Generalised advantage estimates (T, n, 2). A truncated episode is not an end of the game:
+    its last reward is topped up with the discounted value of the state it stopped in."""
+    T = rewards.shape[0]
+    g, lam = r["gamma"], r["lam"]
+    rewards = rewards + g * values[:T] * truncated[..., None]
+    adv = torch.zeros_like(rewards)
+    last = torch.zeros_like(rewards[0])
+    for t in reversed(range(T)):
+        live = (~ended[t]).float()[..., None]
+        delta = rewards[t] + g * values[t + 1] * live - values[t]
+        last = delta + g * lam * live * last
+        adv[t] = last
+    return adv
+
+
+def update(learner: Learner, optimizer: torch.optim.Optimizer, b: Batch, r: dict, gen: torch.Generator) -> dict:
+    """PPO's passes over one rollout; the means of the losses, the KL to the cloned policy and
+    the clipped share."""
+    n = len(b.action)
+    sums = {"policy": 0.0, "value": 0.0, "kl": 0.0, "entropy": 0.0, "clipped": 0.0}
+    steps = 0
+    for _ in range(r["epochs"]):
+        for idx in torch.randperm(n, generator=gen).split(r["minibatch"]):
+            logp_all = F.log_softmax(learner.logits(b.h[idx], b.style[idx], grouped=True), -1)
+            logp = logp_all.gather(1, b.action[idx][:, None])[:, 0]
+            adv = b.advantage[idx]
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            ratio = (logp - b.logp[idx]).exp()
+            policy = -torch.min(ratio * adv, ratio.clamp(1 - r["clip"], 1 + r["clip"]) * adv).mean()
+            value = F.mse_loss(learner.value(b.h[idx])[:, 0], b.ret[idx])
+            p = logp_all.exp()
+            kl = (p * (logp_all - b.cloned_logp[idx])).sum(-1).mean()
+            entropy = -(p * logp_all).sum(-1).mean()
+            loss = policy + r["value_coef"] * value + r["kl"] * kl - r["entropy"] * entropy
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(learner.trainable(), 1.0)
+            optimizer.step()
+            for k, v in (("policy", policy), ("value", value), ("kl", kl), ("entropy", entropy),
+                         ("clipped", ((ratio - 1).abs() > r["clip"]).float().mean())):
+                sums[k] += float(v.detach())
+            steps += 1
+    return {k: v / max(steps, 1) for k, v in sums.items()}
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+def _resume(state_path: Path, learner: Learner, optimizer, rng: np.random.Generator, gen: torch.Generator) -> dict:
+    """The run's progress so far ({steps, seconds, history}), restoring the learner from
+    ``state_path`` when it exists. Arenas are not saved: a resumed run starts fresh episodes."""
+    if not state_path.exists():
+        return {"steps": 0, "seconds": 0.0, "history": []}
+    st = torch.load(state_path, map_location="cpu", weights_only=False)
+    learner.load_state_dict(st["learner"])
+    optimizer.load_state_dict(st["optimizer"])
+    rng.bit_generator.state = st["rng"]
+    gen.set_state(st["gen"])
+    print(f"resuming from {state_path}: {st['progress']['steps']:,} agent steps", flush=True)
+    return st["progress"]
+
+
+def _save_state(state_path: Path, learner, optimizer, rng, gen, progress: dict) -> None:
+    tmp = state_path.with_suffix(".tmp")
+    torch.save({"learner": learner.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state,
+                "gen": gen.get_state(), "progress": progress}, tmp)
+    os.replace(tmp, state_path)
+
+
+def train_play(model, replays, out, recipe: dict | None = None, checkpoint_seconds: float = 120.0,
+               progress: bool = True) -> dict:
+    """Fine-tune styled ``model`` in RocketSim (see the module's docstring) and write it to ``out``,
+    a styled model like any other. Episodes start from moments of ``replays`` (files) and from
+    kickoffs. Resumes from ``out``'s ``.train-state`` file. Returns the card written."""
+    from .match import _one_torch_thread, _rocketsim
+    from .starts import replay_starts
+
+    r = play_recipe(recipe)
+    out = Path(out)
+    styled, blob = checkpoint.load_styled(model, ROCKET)
+    learner = Learner(styled)
+    optimizer = torch.optim.Adam(learner.trainable(), lr=r["lr"])
+    rng, gen = np.random.default_rng(r["seed"]), torch.Generator().manual_seed(r["seed"])
+    state_path = out.with_suffix(".train-state")
+    done = _resume(state_path, learner, optimizer, rng, gen)
+    starts = replay_starts(list(replays), out.parent / f"{out.stem}.starts", r["starts_per_game"], r["seed"],
+                           progress) if r["replay_starts"] > 0 else (np.empty((0, 9)), np.empty((0, 2, 16)))
+    c = styled.base.config
+    practice = Practice(_rocketsim(), r, len(styled.table), starts, c.context, c.obs_size, rng)
+    learner.train()
+    last_save = begun = time.monotonic()
+    seconds0 = done["seconds"]
+    try:
+        with _one_torch_thread(), Progress(r["agent_steps"], "train-play", unit="agent steps",
+                                           quiet=not progress) as bar:
+            bar.update(done["steps"])
+            while done["steps"] < r["agent_steps"]:
+                t0 = time.monotonic()
+                batch, counts = rollout(learner, practice, r, gen)
+                t1 = time.monotonic()
+                losses = update(learner, optimizer, batch, r, gen)
+                n = len(batch.action)
+                done["steps"] += n
+                done["seconds"] = seconds0 + time.monotonic() - begun
+                record = {"steps": done["steps"], **{k: round(v, 4) for k, v in losses.items()},
+                          "reward": round(counts["reward"], 4),
+                          "touches_per_min": round(counts["touches"] / (n / DECISIONS_PER_SECOND / 60), 2),
+                          "goals": counts["goals"], "play_s": round(t1 - t0, 2), "learn_s": round(time.monotonic() - t1, 2)}
+                done["history"].append(record)
+                bar.update(n, kl=f"{losses['kl']:.3f}", touches=record["touches_per_min"],
+                           steps_per_s=f"{n / (time.monotonic() - t0):,.0f}")
+                if time.monotonic() - last_save > checkpoint_seconds:
+                    _save_state(state_path, learner, optimizer, rng, gen, done)
+                    last_save = time.monotonic()
+    except KeyboardInterrupt:
+        _save_state(state_path, learner, optimizer, rng, gen, done)
+        print(f"\ninterrupted: state saved to {state_path}; run again to resume", flush=True)
+        raise
+    finally:
+        practice.close()
+    return _write(out, learner, blob, r, done)
+
+
+def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict:
+    """The fine-tuned styled model, its card saying how it was made; the state file goes."""
+    hist = done["history"]
+    tail = hist[-20:]
+    card = {**checkpoint.card_for_copy(blob), "kind": "styled, fine-tuned in play",
+            "fine_tune": {"recipe": r, "agent_steps": done["steps"], "wall_seconds": round(done["seconds"], 1),
+                          "agent_steps_per_second": round(done["steps"] / max(done["seconds"], 1e-9)),
+                          "updates": len(hist),
+                          "last": {k: round(float(np.mean([h[k] for h in tail])), 4) for k in tail[0]
+                                   if k != "steps"} if tail else {}}}
+    learner.eval()
+    checkpoint.save_model(out, ROCKET, learner.policy, card)
+    out.with_suffix(".train-state").unlink(missing_ok=True)
+    return card

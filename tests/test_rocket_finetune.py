@@ -1,0 +1,167 @@
+"""Closed-loop fine-tuning (playas.rocket.finetune) over batched RocketSim arenas (playas.rocket.arenas)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("RocketSim")
+pytest.importorskip("rlgym.rocket_league.sim")
+
+from playas.shipped import MODELS
+
+MODEL = MODELS / "rocket-replays.pt"
+if not MODEL.exists():
+    pytest.skip(f"{MODEL} is absent", allow_module_level=True)
+
+from playas.core import checkpoint
+from playas.rocket.arenas import Arenas, Start
+from playas.rocket.finetune import Learner, Practice, _gae, play_recipe, train_play
+from playas.rocket.match import _rocketsim
+from playas.rocket.model import ROCKET
+from playas.rocket.sources import frame_from_arena
+from playas.rocket.vocabulary import BACK_WALL, BALL_FIELDS, CAR_FIELDS, FWD, POS, UP, VEL
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"arenas": 4, "horizon": 8, "epochs": 1, "minibatch": 32, "replay_starts": 0.0}
+
+
+def _car(pos, vel, fwd=(0, 1, 0), boost=33.0) -> np.ndarray:
+    row = np.zeros(CAR_FIELDS, np.float32)
+    row[POS], row[VEL], row[FWD], row[UP], row[15] = pos, vel, fwd, (0, 0, 1), boost
+    return row
+
+
+def test_arenas_read_what_rocketsim_holds_and_start_where_told():
+    arenas = Arenas(_rocketsim(), 3)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        arenas.reset(i, Start(seed=i))
+    for _ in range(20):
+        arenas.step(rng.integers(90, size=(3, 2)))
+    f = arenas.frames()
+    for i in range(3):
+        one, _ = frame_from_arena(arenas.arenas[i])
+        np.testing.assert_allclose(f.cars[i], one.cars[0], atol=1e-4)
+        np.testing.assert_allclose(f.ball[i], one.ball[0], atol=1e-4)
+    ball = np.array([100, -200, 500, 0, 0, 0, 0, 0, 0], np.float32)
+    cars = np.stack([_car((-1000, -3000, 17), (0, 500, 0)), _car((800, 2500, 17), (0, -300, 0), fwd=(0, -1, 0))])
+    arenas.reset(1, Start(seed=5, ball=ball, cars=cars))
+    f = arenas.frames()
+    np.testing.assert_allclose(f.ball[1, POS], ball[POS], atol=1e-3)
+    np.testing.assert_allclose(f.cars[1][:, POS], cars[:, POS], atol=1e-2)
+    np.testing.assert_allclose(f.cars[1][:, FWD], cars[:, FWD], atol=1e-4)
+    np.testing.assert_allclose(f.cars[1][:, 15], 33.0, atol=1e-3)
+    arenas.close()
+
+
+def test_arena_events_touch_and_goal():
+    arenas = Arenas(_rocketsim(), 2)
+    # arena 0: the blue car drives into a ball resting in front of it
+    ball = np.array([0, -1000, 93, 0, 0, 0, 0, 0, 0], np.float32)
+    arenas.reset(0, Start(0, ball, np.stack([_car((0, -1400, 17), (0, 1400, 0)), _car((3000, 4000, 17), (0, 0, 0))])))
+    # arena 1: the ball flies into orange's goal (+y): blue scores
+    ball = np.array([0, BACK_WALL - 300, 200, 0, 3000, 0, 0, 0, 0], np.float32)
+    arenas.reset(1, Start(0, ball, np.stack([_car((-3000, 0, 17), (0, 0, 0)), _car((3000, 0, 17), (0, 0, 0))])))
+    touched, goal = np.zeros((2, 2), bool), np.full(2, -1)
+    for _ in range(15):
+        ev = arenas.step(np.zeros((2, 2), np.int64))
+        touched |= ev.touched
+        goal = np.where(goal < 0, ev.goal, goal)
+    assert touched[0, 0] and not touched[0, 1]
+    assert goal[1] == 0 and goal[0] == -1
+    arenas.close()
+
+
+def test_rewards_take_each_teams_side():
+    r = play_recipe({**TINY, "atba": 0.0})
+    practice = Practice(_rocketsim(), r, 3, (np.empty((0, BALL_FIELDS)), np.empty((0, 2, CAR_FIELDS))), 16, 110,
+                        np.random.default_rng(0))
+    # the ball flies toward orange's goal: good for blue, bad for orange
+    ball = np.array([0, 0, 500, 0, 2000, 0, 0, 0, 0], np.float32)
+    cars = np.stack([_car((-2000, -2000, 17), (0, 0, 0)), _car((2000, 2000, 17), (0, 0, 0))])
+    for i in range(practice.n):
+        practice.arenas.reset(i, Start(0, ball, cars))
+    practice.look()
+    rewards, ended, truncated, _ = practice.step(np.zeros((practice.n, 2), np.int64))
+    assert (rewards[:, 0] > 0).all() and (rewards[:, 1] < 0).all()
+    assert not ended.any()
+    practice.close()
+
+
+def test_gae_stops_at_an_end_and_bootstraps_a_truncation():
+    r = {"gamma": 0.5, "lam": 1.0}
+    rewards = torch.tensor([[1.0], [0.0], [2.0]])[:, :, None].expand(3, 1, 2).contiguous()
+    values = torch.zeros(4, 1, 2)
+    values[3] = 10.0  # the state after the last decision
+    ended = torch.tensor([[False], [True], [False]])
+    truncated = torch.tensor([[False], [False], [False]])
+    adv = _gae(rewards, values, ended, truncated, r)
+    # t=1 ends the episode: t=0 sees 1 + 0.5 * 0; t=2 bootstraps from the next value: 2 + 0.5 * 10
+    assert adv[:, 0, 0].tolist() == [1.0, 0.0, 7.0]
+    values[1] = 4.0  # a truncated end: its last reward gains gamma * the value where it stopped
+    truncated[1] = True
+    adv = _gae(rewards, values, ended, truncated, r)
+    assert adv[1, 0, 0].item() == pytest.approx(0.5 * 4.0 - 4.0)
+
+
+def test_grouped_logits_equal_per_row_logits():
+    styled, _ = checkpoint.load_styled(MODEL, ROCKET)
+    learner = Learner(styled)
+    for name, p in learner.policy.named_parameters():
+        if name.endswith(".B"):  # adapters away from their zero start, so styles differ
+            p.data.normal_(0, 0.05)
+    h, style = torch.randn(300, styled.base.config.width), torch.randint(len(styled.table), (300,))
+    torch.testing.assert_close(learner.logits(h, style), learner.logits(h, style, grouped=True), atol=1e-5, rtol=1e-4)
+    # only the adapted top and the value head learn; the cloned copy never does
+    trainable = {id(p) for p in learner.trainable()}
+    assert all(id(p) not in trainable for p in learner.cloned.parameters())
+    assert all(id(p) not in trainable for p in styled.base.blocks[0].parameters())
+    assert id(styled.table.z) not in trainable
+
+
+def test_train_play_writes_a_styled_model_that_drives(tmp_path):
+    out = tmp_path / "play.pt"
+    card = train_play(MODEL, [], out, {**TINY, "agent_steps": 200}, progress=False)
+    assert card["fine_tune"]["agent_steps"] >= 200
+    assert not out.with_suffix(".train-state").exists()
+    from playas.rocket.match import play_match
+
+    r = play_match(["Posix"], ["atba"], minutes=5 / 60, seed=1, model=out, progress=False)
+    assert r["decisions"] == 75
+    tuned, blob = checkpoint.load_styled(out, ROCKET)
+    assert blob["card"]["kind"] == "styled, fine-tuned in play"
+    assert tuned.table.names == checkpoint.load_styled(MODEL, ROCKET)[0].table.names
+
+
+def test_a_killed_train_play_resumes(tmp_path):
+    recipe = tmp_path / "r.yml"
+    recipe.write_text("arenas: 4\nhorizon: 8\nepochs: 1\nminibatch: 32\nreplay_starts: 0\nagent_steps: 100000\n")
+    out = tmp_path / "play.pt"
+    cmd = [sys.executable, "-m", "playas", "rocket", "train-play", "--model", str(MODEL), "--out", str(out),
+           "--recipe", str(recipe), "--checkpoint-seconds", "0.5"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out.with_suffix(".train-state")
+    deadline = time.monotonic() + 120
+    while not state.exists() and time.monotonic() < deadline:
+        assert proc.poll() is None
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    steps = torch.load(state, weights_only=False)["progress"]["steps"]
+    assert 0 < steps < 100000 and not out.exists()
+    p = subprocess.run(cmd + ["--agent-steps", str(steps + 100)], cwd=REPO, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert f"resuming from {state}: {steps:,} agent steps" in p.stdout
+    assert out.exists() and not state.exists()
