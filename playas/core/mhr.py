@@ -98,10 +98,15 @@ class MHRLinear(nn.Module):
             raise ValueError(f"routing weights for {w.shape[0]} samples, input of {xs.shape[0]}")
         n, t = xs.shape[:2]
         xh = xs.reshape(n, t, self.h, -1)
-        a = torch.einsum("nhs,hsir->nhir", w, self.A)  # per-sample A_h
-        b = torch.einsum("nhs,hsro->nhro", w, self.B)  # per-sample B_h
-        u = torch.einsum("nthi,nhir->nthr", xh, a)
-        y = torch.einsum("nthr,nhro->ntho", u, b)  # (N, T, H, out/H)
+        if n == 1:  # one style: mix its skills' matrices once
+            a = torch.einsum("nhs,hsir->nhir", w, self.A)
+            b = torch.einsum("nhs,hsro->nhro", w, self.B)
+            u = torch.einsum("nthi,nhir->nthr", xh, a)
+            y = torch.einsum("nthr,nhro->ntho", u, b)  # (N, T, H, out/H)
+        else:  # a style per sample: through every skill's A, mixed; then B over (skill, rank) at once
+            ws = w[:, None, :, :, None]  # (N, 1, H, S, 1)
+            u = (torch.einsum("nthi,hsir->nthsr", xh, self.A) * ws).sum(3)  # (N, T, H, r)
+            y = torch.einsum("nthsr,hsro->ntho", u[:, :, :, None] * ws, self.B)
         return self.base(x) + y.reshape(*x.shape[:-1], -1) / self.r
 
     def delta(self, w: torch.Tensor) -> torch.Tensor:

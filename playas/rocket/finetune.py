@@ -25,6 +25,7 @@ run longer than a session continues where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import time
@@ -113,25 +114,11 @@ class Learner(nn.Module):
         """The frozen part's output for each window (N, width): the same for both copies."""
         return self.policy.base.hidden(obs, prev, valid)
 
-    def logits(self, h, style, cloned: bool = False, grouped: bool = False) -> torch.Tensor:
-        """Action logits (N, 90) of windows ``h`` under each one's style row ``style`` (N,).
-
-        ``grouped`` runs each style's rows together under that one style (the adapters' matrices
-        mixed once a style, not once a row): the same numbers, several times faster for the large
-        batches of PPO's passes."""
+    def logits(self, h, style, cloned: bool = False) -> torch.Tensor:
+        """Action logits (N, 90) of windows ``h`` under each one's style row ``style`` (N,)."""
         model = self.cloned if cloned else self.policy
-        w = routing_weights(model.table.z.detach()[style], False)
-        if not grouped:
-            with model.router.use(w):
-                return model.base.top(h)
-        order = torch.argsort(style, stable=True)
-        styles, counts = torch.unique_consecutive(style[order], return_counts=True)
-        parts = []
-        for s, rows in zip(styles.tolist(), order.split(counts.tolist())):
-            with model.router.use(routing_weights(model.table.z.detach()[s][None], False)):
-                parts.append(model.base.top(h[rows]))
-        out = torch.empty(len(h), parts[0].shape[1], dtype=parts[0].dtype)
-        return out.index_put((order,), torch.cat(parts))
+        with model.router.use(routing_weights(model.table.z.detach()[style], False)):
+            return model.base.top(h)
 
 
 # --- the episodes ------------------------------------------------------------------------------
@@ -320,7 +307,7 @@ def update(learner: Learner, optimizer: torch.optim.Optimizer, b: Batch, r: dict
     steps = 0
     for _ in range(r["epochs"]):
         for idx in torch.randperm(n, generator=gen).split(r["minibatch"]):
-            logp_all = F.log_softmax(learner.logits(b.h[idx], b.style[idx], grouped=True), -1)
+            logp_all = F.log_softmax(learner.logits(b.h[idx], b.style[idx]), -1)
             logp = logp_all.gather(1, b.action[idx][:, None])[:, 0]
             adv = b.advantage[idx]
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -365,12 +352,23 @@ def _save_state(state_path: Path, learner, optimizer, rng, gen, progress: dict) 
     os.replace(tmp, state_path)
 
 
+@contextlib.contextmanager
+def _torch_threads():
+    """Torch on ``PLAYAS_THREADS`` threads (default 1) while fine-tuning, as it was."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ.get("PLAYAS_THREADS", "1")))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_play(model, replays, out, recipe: dict | None = None, checkpoint_seconds: float = 120.0,
                progress: bool = True) -> dict:
     """Fine-tune styled ``model`` in RocketSim (see the module's docstring) and write it to ``out``,
     a styled model like any other. Episodes start from moments of ``replays`` (files) and from
     kickoffs. Resumes from ``out``'s ``.train-state`` file. Returns the card written."""
-    from .match import _one_torch_thread, _rocketsim
+    from .match import _rocketsim
     from .starts import replay_starts
 
     r = play_recipe(recipe)
@@ -389,7 +387,7 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
     last_save = begun = time.monotonic()
     seconds0 = done["seconds"]
     try:
-        with _one_torch_thread(), Progress(r["agent_steps"], "train-play", unit="agent steps",
+        with _torch_threads(), Progress(r["agent_steps"], "train-play", unit="agent steps",
                                            quiet=not progress) as bar:
             bar.update(done["steps"])
             while done["steps"] < r["agent_steps"]:
@@ -416,11 +414,13 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
         raise
     finally:
         practice.close()
+    _save_state(state_path, learner, optimizer, rng, gen, done)
     return _write(out, learner, blob, r, done)
 
 
 def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict:
-    """The fine-tuned styled model, its card saying how it was made; the state file goes."""
+    """The fine-tuned styled model, its card saying how it was made. The state file stays: the
+    same command with more ``agent_steps`` continues the run (still held near the cloned styles)."""
     hist = done["history"]
     tail = hist[-20:]
     card = {**checkpoint.card_for_copy(blob), "kind": "styled, fine-tuned in play",
@@ -431,5 +431,4 @@ def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict
                                    if k != "steps"} if tail else {}}}
     learner.eval()
     checkpoint.save_model(out, ROCKET, learner.policy, card)
-    out.with_suffix(".train-state").unlink(missing_ok=True)
     return card
