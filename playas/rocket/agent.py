@@ -15,7 +15,7 @@ from collections import deque
 import numpy as np
 import torch
 
-from ..shipped import default_model
+from ..shipped import driving_model
 from .actions import TABLE
 from .frames import OBS_SIZE, Frames, observe
 from .model import NO_ACTION, load_styled
@@ -32,7 +32,7 @@ class Driver:
 
     def __init__(self, model=None, style: str | None = None, steer: dict | None = None,
                  temperature: float = TEMPERATURE, seed: int = 0):
-        styled, _ = load_styled(model or default_model("rocket"))
+        styled, _ = load_styled(model or driving_model("rocket"))
         self.style = style or "mean"
         self.net = styled.merged_base(styled.table.resolve(style, steer)).eval()
         self.context = self.net.config.context

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from ..core import commands as cc
-from ..shipped import default_model
+from ..shipped import default_model, driving_model
 from .vocabulary import TEMPERATURE  # light: no imports
 
-DEFAULT_MODEL = str(default_model("rocket"))
+DEFAULT_MODEL = str(default_model("rocket"))  # the behaviour-cloned styles: what reads people
+DRIVING_MODEL = str(driving_model("rocket"))  # the styles fine-tuned in play: what drives
 STYLE_EXAMPLE = "Posix:0.5,Nadir:0.5"
 
 
@@ -140,7 +141,7 @@ def register(games):
     p.set_defaults(func=predict_cmd)
 
     p = cc.command(rk, "play", "a simulated soccar match (RocketSim), a style driving every car")
-    cc.model_flag(p, DEFAULT_MODEL, "styled model")
+    cc.model_flag(p, DRIVING_MODEL, f"styled model (the behaviour-cloned styles: {DEFAULT_MODEL})")
     cc.style_flags(p, STYLE_EXAMPLE, repeat="repeat for each blue car, 1 to 3", steer=False)
     p.add_argument("--vs", action="append", help="an orange car's style, or atba (a scripted bot: full throttle at the ball); "
                    "repeat for each orange car (default: mean)")

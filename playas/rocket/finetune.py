@@ -426,7 +426,8 @@ def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict
     card = {**checkpoint.card_for_copy(blob), "kind": "styled, fine-tuned in play",
             "fine_tune": {"recipe": r, "agent_steps": done["steps"], "wall_seconds": round(done["seconds"], 1),
                           "agent_steps_per_second": round(done["steps"] / max(done["seconds"], 1e-9)),
-                          "updates": len(hist),
+                          "updates": len(hist), "play_seconds": round(sum(h["play_s"] for h in hist), 2),
+                          "learn_seconds": round(sum(h["learn_s"] for h in hist), 2),
                           "last": {k: round(float(np.mean([h[k] for h in tail])), 4) for k in tail[0]
                                    if k != "steps"} if tail else {}}}
     learner.eval()

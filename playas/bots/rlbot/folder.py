@@ -23,7 +23,7 @@ from pathlib import Path
 from ...core.config import declared
 from ...core.errors import PlayasError
 from ...core.output import writable_folder
-from ...shipped import default_model
+from ...shipped import driving_model
 from .settings import SETTINGS_FILE, Drive, settings_toml, toml_value
 
 SOURCE_LINK = "https://arxiv.org/abs/2502.14998"
@@ -106,7 +106,7 @@ def write_bot_folder(out_dir, style: str | None, model=None, steer: dict | None 
     the declared default. ``python``: see :func:`run_commands`.
     """
     writable_folder(out_dir, "bot folder")
-    model = Path(model or default_model("rocket")).resolve()
+    model = Path(model or driving_model("rocket")).resolve()
     if not model.is_file():
         raise PlayasError(f"model {model} does not exist")
     if check:
@@ -249,7 +249,7 @@ tags = ["1v1", "teamplay"]
 
 def add_command(commands) -> None:
     """Add ``rlbot`` to the ``playas rocket`` subcommands."""
-    model = str(default_model("rocket"))
+    model = str(driving_model("rocket"))
     p = commands.add_parser("rlbot", help="write an RLBot v5 bot folder that drives as a player or blend")
     p.add_argument("--style", help="a player (Posix) or a blend (Posix:0.5,Nadir:0.5); default the mean player")
     p.add_argument("--steer", action="append", metavar="PROPERTY=AMOUNT",
