@@ -174,6 +174,7 @@ def test_missing_meshes_is_one_clear_error(monkeypatch):
 def test_atba_steers_at_the_ball():
     """ATBA, the scripted floor: the ball to the car's right -> steer right (+1), left -> left, ahead -> straight."""
     from playas.rocket.frames import Frames
+    from playas.rocket.pads import no_pads
     from playas.rocket.scripted import ATBA
     from playas.rocket.vocabulary import CAR_FIELDS, FWD, STEER, THROTTLE, UP
 
@@ -184,7 +185,7 @@ def test_atba_steers_at_the_ball():
     for where, steer in ((right * 1000 + [0, 300, 0], 1), (-right * 1000 + [0, 300, 0], -1), ((0, 1000, 0), 0)):
         ball = np.zeros(9, np.float32)
         ball[:3] = where
-        f = Frames(np.zeros(1), ball[None], car[None, None], np.zeros(1, int), np.ones((1, 1), bool))
+        f = Frames(np.zeros(1), ball[None], car[None, None], np.zeros(1, int), np.ones((1, 1), bool), no_pads(1))
         controls = TABLE[atba.decide(f, [0])[0]]
         assert controls[THROTTLE] == 1 and controls[STEER] == steer and not controls[5:].any(), (where, controls)
 
