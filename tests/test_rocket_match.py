@@ -18,6 +18,7 @@ if not MODEL.exists():
     pytest.skip(f"{MODEL} is absent", allow_module_level=True)
 
 from playas.rocket.actions import TABLE
+from playas.rocket.model import NO_ACTION
 from playas.rocket.match import play_match, write_match
 from playas.rocket.sources import frame_from_arena
 from playas.rocket.vocabulary import (BACK_WALL, BALL_FIELDS, CAR_FIELDS, FWD, GOAL_DEPTH, POS, SIDE_WALL, TICK_RATE,
@@ -206,3 +207,27 @@ def test_touches_read_from_motion_agree_with_the_engines_contacts():
     engine = sum(c["touches"] for r in rs for c in r["cars"])
     read = sum(touches(r["record"]["frames"], c) for r in rs for c in range(2))
     assert engine >= 15 and abs(read - engine) <= 0.2 * engine, (read, engine)
+
+
+def test_a_driver_forgets_a_car_off_the_pitch():
+    """A demolished car gets no input and starts a new history on its return, as a dataset's
+    sequence restarts there (playas.rocket.dataset.restarts)."""
+    from playas.rocket.agent import COAST, Driver
+    from playas.rocket.match import _rocketsim
+
+    rsim = _rocketsim()
+    arena = rsim.Arena(rsim.GameMode.SOCCAR)
+    for team in (0, 1):
+        arena.add_car(team)
+    arena.reset_kickoff(2)
+    frames, _ = frame_from_arena(arena)
+    driver = Driver(model=MODEL, style="Posix")
+    for _ in range(3):
+        driver.decide(frames, [0, 1])
+    assert [len(driver.history[c]) for c in (0, 1)] == [3, 3] and driver.last[0] != NO_ACTION
+    frames.present[0, 0] = False
+    assert driver.decide(frames, [0, 1])[0] == COAST and not TABLE[COAST].any()
+    assert 0 not in driver.history and 0 not in driver.last and len(driver.history[1]) == 4
+    frames.present[0, 0] = True
+    driver.decide(frames, [0, 1])
+    assert len(driver.history[0]) == 1 and driver.history[0][0][1] == NO_ACTION

@@ -80,7 +80,8 @@ def test_rlbot_pads_turned_round_and_placed_by_the_field():
     states = [flat.BoostPadState(is_active=not t, timer=float(t)) for t in since]
     want = np.where(since > 0, RESPAWN - since, 0)
     np.testing.assert_allclose(from_packet(states), want)
-    field = flat.FieldInfo(boost_pads=[flat.BoostPad(flat.Vector3(*p), bool(b)) for p, b in zip(PAD_POS[::-1], BIG[::-1])])
+    backwards = zip(PAD_POS[::-1], BIG[::-1])
+    field = flat.FieldInfo(boost_pads=[flat.BoostPad(flat.Vector3(*p), bool(b)) for p, b in backwards])
     np.testing.assert_allclose(from_packet(states[::-1], field), want)
     assert not from_packet(states[:20]).any()
 

@@ -126,7 +126,8 @@ def encode_replay(path: str) -> dict:
         acts.append(actions.to_table(controls[t], grounded[t]).astype(np.int16))
         scal.append(decision_scalars(f, c, t, grounded[t]))
         seqs.append({"key": player.key, "name": player.name, "team": player.team, "length": int(len(t)),
-                     "seconds": round(float(len(t)) / DECISIONS_PER_SECOND, 1), "restarts": restarts(t, kickoff, f.present[:, c])})
+                     "seconds": round(float(len(t)) / DECISIONS_PER_SECOND, 1),
+                     "restarts": restarts(t, kickoff, f.present[:, c])})
     return {"file": path, "meta": rp.meta, "sequences": seqs, "obs": obs, "action": acts, "scalars": scal,
             "agreement": agree, "frames": int(len(f)), "seconds": time.perf_counter() - t0}
 

@@ -34,7 +34,8 @@ RADIUS = np.where(BIG, PAD_RADIUS_BIG, PAD_RADIUS_SMALL).astype(np.float32)
 
 # Rebuilding from replays. A car's position is sampled once a decision, so its path between two is
 # a straight segment; the margin covers the curve it really drove and the replay's stale frames.
-# With it 93-100% of boost rises on standard pitches are explained (0 uu: 83-93%; 100: the same as 40).
+# With it 93-100% of boost rises on four standard-pitch replays are explained (0 uu: 83-93%; 100 uu:
+# no more than with 40).
 PATH_MARGIN = 40.0
 MIN_RISE = 5.0  # a smaller rise is the replicated gauge settling (a pad gives 12, less 2.2 if boosting)
 FULL = 99.5  # the gauge after a big pad (or a small one that tops it up)
