@@ -1,6 +1,8 @@
 """Build the Rocket League models from the shared replays, each step skipped when its output exists.
 
-1. ``data/rocket-all``: every replay in ``../shared/data/rocket/replays``, prepared.
+1. ``data/rocket-all``: every replay in ``../shared/data/rocket/replays``, prepared (remove one
+   prepared before manifest format 2, whose 110 features hold no boost pads: the models built on
+   it would not see them).
 2. ``runs/rocket-split-base.pt`` and ``runs/rocket-split-styles.pt``: trained with one game of every
    player with 3+ games held out (and five such players left out of the style table): what
    ``bench/rocket_styles.py`` measures.

@@ -40,7 +40,8 @@ from rlbot import flat
 from rlbot.config import load_player_config
 
 from playas.rocket.actions import engine_controls
-from playas.rocket.vocabulary import BACK_WALL, CONTROLS, GOAL_HALF_WIDTH, TICK_RATE
+from playas.rocket.vocabulary import (BACK_WALL, CONTROLS, GOAL_HALF_WIDTH, PAD_RESPAWN_BIG, PAD_RESPAWN_SMALL,
+                                      TICK_RATE)
 
 BALL_RADIUS = 91.25
 GOAL_HEIGHT = 642.775
@@ -315,7 +316,10 @@ class RLBotLoopback:
         b = self.arena.ball.get_state()
         ball = flat.BallInfo(flat.Physics(_v(b.pos), _rotator(b.rot_mat), _v(b.vel), _v(b.ang_vel)),
                              flat.SphereShape(BALL_RADIUS * 2))
-        pads = [flat.BoostPadState(bool(st.is_active), float(st.cooldown)) for st in (p.get_state() for p in self.pads)]
+        # RLBot's timer counts the seconds since a pad was taken (RocketSim's cooldown: until it is back)
+        pads = [flat.BoostPadState(bool(st.is_active), 0.0 if st.is_active else
+                                   (PAD_RESPAWN_BIG if p.is_big else PAD_RESPAWN_SMALL) - float(st.cooldown))
+                for p, st in ((p, p.get_state()) for p in self.pads)]
         seconds = self.tick / TICK_RATE
         info = flat.MatchInfo(seconds_elapsed=seconds, game_time_remaining=max(0.0, 300.0 - seconds),
                               match_phase=self.phase, world_gravity_z=-650.0, game_speed=1.0,

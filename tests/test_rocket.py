@@ -16,8 +16,11 @@ import torch
 pytest.importorskip("subtr_actor")
 
 from playas.cli import main  # noqa: E402
-from playas.rocket.dataset import RocketData  # noqa: E402
-from playas.rocket.model import PolicyConfig, RocketNet  # noqa: E402
+from playas.core.errors import PlayasError  # noqa: E402
+from playas.rocket.dataset import RocketData, restarts  # noqa: E402
+from playas.rocket.frames import OBS_SIZE, OBS_SIZE_BEFORE_PADS  # noqa: E402
+from playas.rocket.model import NO_ACTION, PolicyConfig, RocketNet  # noqa: E402
+from playas.rocket.train import drop_previous  # noqa: E402
 
 REPLAYS = Path(__file__).resolve().parents[2] / "shared" / "data" / "rocket" / "replays"
 SMALL = ["0b8e1ef3b081", "e6ee235b00af", "c618e9aafdd5", "428048d3c050"]  # klay, Destiphy, dtracers x2
@@ -60,7 +63,7 @@ def test_prepare_reads_real_replays_and_skips_bad_files(trained):
     assert len(dtracers) == 1 and dtracers[0].startswith("steam:")  # a platform id, both games one player
     assert m["players"][dtracers[0]]["games"] == 2
     data = RocketData.open(trained / "data")
-    assert data.obs.shape[1] == 110 and len(data) == m["decisions"] > 10_000
+    assert data.obs.shape[1] == OBS_SIZE == 144 and len(data) == m["decisions"] > 10_000
     assert 0 <= data.action.min() and data.action.max() < 90
     assert all(v["of"] > 0 for v in m["agreement"].values())
 
@@ -75,6 +78,50 @@ def test_windows_follow_each_sequence(trained):
     assert prev[0, -1] == 90  # and had no previous action
     assert valid[1].all() and prev[1, -1] == data.action[later - 1]
     np.testing.assert_allclose(obs[1, -1].numpy(), np.asarray(data.obs[later], np.float32))
+
+
+@needs_replays
+def test_histories_restart_at_kickoffs_as_the_drivers_do(trained):
+    """A window never reaches back across a kickoff or a car's return to the pitch, where every
+    driver forgets the car's history: there it sees itself alone, with no previous action."""
+    data = RocketData.open(trained / "data")
+    s = next(s for s in data.sequences if s["restarts"])
+    r = s["start"] + s["restarts"][0]
+    obs, prev, valid = data.windows([r, r + 3], 8)
+    assert valid[0].tolist() == [False] * 7 + [True] and prev[0, -1] == NO_ACTION
+    assert valid[1].tolist() == [False] * 4 + [True] * 4 and prev[1, -1] == data.action[r + 2]
+    assert all(0 < r < s["length"] for s in data.sequences for r in s["restarts"])
+
+
+def test_restarts_at_kickoffs_and_returns_to_the_pitch():
+    present = np.ones(13, bool)
+    present[6:9] = False  # demolished
+    kickoff = np.zeros(13, bool)
+    kickoff[11] = True  # its countdown before it dropped (a gap, but not a restart by itself)
+    t = np.array([3, 4, 5, 9, 11, 12])
+    assert restarts(t, kickoff, present) == [3, 4]
+    assert restarts(np.array([0, 1, 4, 5]), np.zeros(6, bool), np.ones(6, bool)) == []  # standing dropped
+
+
+def test_previous_action_dropout():
+    prev = torch.randint(0, 90, (64, 16))
+    assert torch.equal(drop_previous(prev, 0.0), prev)
+    assert (drop_previous(prev, 1.0) == NO_ACTION).all()
+    dropped = (drop_previous(prev, 0.5) == NO_ACTION).float().mean()
+    assert 0.4 < dropped < 0.6
+
+
+def test_a_model_reads_the_prefix_it_was_built_for():
+    """A model from before the pads (110 features) reads today's 144 as their first 110; a model
+    that wants more features than the data holds says so in one sentence."""
+    torch.manual_seed(0)
+    old = RocketNet(PolicyConfig(obs_size=OBS_SIZE_BEFORE_PADS, context=4, width=16, layers=1, heads=2)).eval()
+    obs, prev, valid = torch.randn(3, 4, OBS_SIZE), torch.full((3, 4), NO_ACTION), torch.ones(3, 4, dtype=torch.bool)
+    torch.testing.assert_close(old(obs, prev, valid), old(obs[..., :OBS_SIZE_BEFORE_PADS], prev, valid))
+    new = RocketNet(PolicyConfig(context=4, width=16, layers=1, heads=2))
+    assert new.config.obs_size == OBS_SIZE
+    with pytest.raises(PlayasError, match="reads 144 features a decision, the data holds 110"):
+        new(obs[..., :OBS_SIZE_BEFORE_PADS], prev, valid)
 
 
 def test_trunk_and_top_are_the_whole_network():
@@ -138,6 +185,7 @@ def test_clear_errors(trained, capsys, tmp_path):
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "rocket-replays.pt"
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "nadir-2v2-2016.replay"
+AT = "22.14"  # rustixote's decision 332: 30 s into their play while kickoff countdowns were kept
 
 
 @pytest.mark.skipif(not SHIPPED.exists(), reason="the shipped Rocket League model is not built")
@@ -148,13 +196,13 @@ def test_shipped_model_on_the_shipped_sample(capsys):
     code, out, _ = run(capsys, "rocket", "identify", "--games", SAMPLE, "--player", "Nadir", "--json", "--top", "3")
     r = json.loads(out)
     assert code == 0 and r["ranking"][0]["name"] == "Nadir"  # the model learned from this game
-    code, out, _ = run(capsys, "rocket", "predict", "--game", SAMPLE, "--player", "rustixote", "--at", "30",
+    code, out, _ = run(capsys, "rocket", "predict", "--game", SAMPLE, "--player", "rustixote", "--at", AT,
                        "--style", "Posix:0.5,Nadir:0.5", "--steer", "speed=4", "--json")
     p = json.loads(out)
     assert code == 0 and p["style"] == "Posix:0.5,Nadir:0.5" and 0 < p["did"]["p"] <= 1
 
     def boost(steer: str) -> tuple[float, dict]:  # the chance of a boosting action, and every action's
-        code, out, _ = run(capsys, "rocket", "predict", "--game", SAMPLE, "--player", "rustixote", "--at", "30",
+        code, out, _ = run(capsys, "rocket", "predict", "--game", SAMPLE, "--player", "rustixote", "--at", AT,
                            "--style", "Posix:0.5,Nadir:0.5", "--steer", steer, "--top", "90", "--json")
         top = json.loads(out)["top"]
         return sum(x["p"] for x in top if x["controls"][6]), {x["action"]: x["p"] for x in top}

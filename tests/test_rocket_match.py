@@ -18,6 +18,7 @@ if not MODEL.exists():
     pytest.skip(f"{MODEL} is absent", allow_module_level=True)
 
 from playas.rocket.actions import TABLE
+from playas.rocket.model import NO_ACTION
 from playas.rocket.match import play_match, write_match
 from playas.rocket.sources import frame_from_arena
 from playas.rocket.vocabulary import (BACK_WALL, BALL_FIELDS, CAR_FIELDS, FWD, GOAL_DEPTH, POS, SIDE_WALL, TICK_RATE,
@@ -174,6 +175,7 @@ def test_missing_meshes_is_one_clear_error(monkeypatch):
 def test_atba_steers_at_the_ball():
     """ATBA, the scripted floor: the ball to the car's right -> steer right (+1), left -> left, ahead -> straight."""
     from playas.rocket.frames import Frames
+    from playas.rocket.pads import no_pads
     from playas.rocket.scripted import ATBA
     from playas.rocket.vocabulary import CAR_FIELDS, FWD, STEER, THROTTLE, UP
 
@@ -184,7 +186,7 @@ def test_atba_steers_at_the_ball():
     for where, steer in ((right * 1000 + [0, 300, 0], 1), (-right * 1000 + [0, 300, 0], -1), ((0, 1000, 0), 0)):
         ball = np.zeros(9, np.float32)
         ball[:3] = where
-        f = Frames(np.zeros(1), ball[None], car[None, None], np.zeros(1, int), np.ones((1, 1), bool))
+        f = Frames(np.zeros(1), ball[None], car[None, None], np.zeros(1, int), np.ones((1, 1), bool), no_pads(1))
         controls = TABLE[atba.decide(f, [0])[0]]
         assert controls[THROTTLE] == 1 and controls[STEER] == steer and not controls[5:].any(), (where, controls)
 
@@ -205,3 +207,27 @@ def test_touches_read_from_motion_agree_with_the_engines_contacts():
     engine = sum(c["touches"] for r in rs for c in r["cars"])
     read = sum(touches(r["record"]["frames"], c) for r in rs for c in range(2))
     assert engine >= 15 and abs(read - engine) <= 0.2 * engine, (read, engine)
+
+
+def test_a_driver_forgets_a_car_off_the_pitch():
+    """A demolished car gets no input and starts a new history on its return, as a dataset's
+    sequence restarts there (playas.rocket.dataset.restarts)."""
+    from playas.rocket.agent import COAST, Driver
+    from playas.rocket.match import _rocketsim
+
+    rsim = _rocketsim()
+    arena = rsim.Arena(rsim.GameMode.SOCCAR)
+    for team in (0, 1):
+        arena.add_car(team)
+    arena.reset_kickoff(2)
+    frames, _ = frame_from_arena(arena)
+    driver = Driver(model=MODEL, style="Posix")
+    for _ in range(3):
+        driver.decide(frames, [0, 1])
+    assert [len(driver.history[c]) for c in (0, 1)] == [3, 3] and driver.last[0] != NO_ACTION
+    frames.present[0, 0] = False
+    assert driver.decide(frames, [0, 1])[0] == COAST and not TABLE[COAST].any()
+    assert 0 not in driver.history and 0 not in driver.last and len(driver.history[1]) == 4
+    frames.present[0, 0] = True
+    driver.decide(frames, [0, 1])
+    assert len(driver.history[0]) == 1 and driver.history[0][0][1] == NO_ACTION

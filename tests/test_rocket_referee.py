@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from playas.rocket.frames import Frames
+from playas.rocket.pads import no_pads
 from playas.rocket.pitch_svg import pitch_svg
 from playas.rocket.recorder import Recorder, figure
 from playas.rocket.referee import Referee, on_target
@@ -128,7 +129,7 @@ def _frames(boost, present=(True, True), x=0.0) -> Frames:
     cars[0, :, POS], cars[0, :, VEL], cars[0, :, BOOST] = (x, 0, 17), (300, 400, 0), boost
     b = np.zeros((1, BALL_FIELDS), np.float32)
     b[0, POS] = (0, 1000, 93)
-    return Frames(np.zeros(1), b, cars, np.array([0, 1]), np.array([present]))
+    return Frames(np.zeros(1), b, cars, np.array([0, 1]), np.array([present]), no_pads(1))
 
 
 def test_recorder_statistics_and_one_rounding_rule():

@@ -30,7 +30,8 @@ from rlgym.rocket_league.state_mutators import (
     MutatorSequence,
 )
 
-from playas.rocket.frames import Frames, observe
+from playas.rocket.frames import OBS_SIZE_BEFORE_PADS, Frames, observe
+from playas.rocket.pads import N_PADS, RESPAWN
 from playas.rocket.replay import ball_state, car_state, quaternion_basis
 from playas.rocket.sources import frame_from_packet, frame_from_state, rotator_basis
 from playas.rocket.vocabulary import ANG, BOOST, CAR_FIELDS, CONTROLS, FWD, POS, TICK_RATE, UP, VEL, X, Z
@@ -39,15 +40,16 @@ ATOL = 1e-5
 DEMOED = "orange-0"
 
 
-def _engine_state(cars: dict | None = None, ball=None, seed: int = 7, steps: int = 8):
-    """A 3v3 RocketSim moment. Without ``cars``: random (airborne and rolled cars, one demolished),
-    stepped ``steps`` ticks with random held inputs so it is physical. With ``cars`` (agent id ->
-    Car) and ``ball``: exactly that state, set and read back."""
+def _engine_state(cars: dict | None = None, ball=None, pads=None, seed: int = 7, steps: int = 8):
+    """A 3v3 RocketSim moment. Without ``cars``: random (airborne and rolled cars, one demolished,
+    some boost pads taken a while ago), stepped ``steps`` ticks with random held inputs so it is
+    physical. With ``cars`` (agent id -> Car), ``ball`` and ``pads`` (timers): exactly that state,
+    set and read back."""
     engine = RocketSimEngine()
     state = engine.create_base_state()
     MutatorSequence(FixedTeamSizeMutator(3, 3), KickoffMutator()).apply(state, {})
     if cars is not None:
-        state.cars, state.ball = cars, ball
+        state.cars, state.ball, state.boost_pad_timers = cars, ball, pads
         return engine.set_state(state, {})
     rng = np.random.default_rng(seed)
     for i, (agent_id, car) in enumerate(state.cars.items()):
@@ -65,6 +67,9 @@ def _engine_state(cars: dict | None = None, ball=None, seed: int = 7, steps: int
     state.ball.position = np.array([500, -800, 600], np.float32)
     state.ball.linear_velocity = np.array([300, 900, -200], np.float32)
     state.ball.angular_velocity = np.array([1, -2, 3], np.float32)
+    taken = rng.choice(N_PADS, 8, replace=False)
+    state.boost_pad_timers = np.zeros(N_PADS, np.float32)
+    state.boost_pad_timers[taken] = rng.uniform(0.5, 1, len(taken)) * RESPAWN[taken]
     engine.set_state(state, {})
     actions = {a: np.tile(rng.uniform(-1, 1, len(CONTROLS)), (steps, 1)) for a in state.cars}
     return engine.step(actions, {})
@@ -94,6 +99,14 @@ def _physics(ph, turn: bool = False) -> flat.Physics:
                         velocity=_v3(ph.linear_velocity, turn), angular_velocity=_v3(ph.angular_velocity, turn))
 
 
+def pad_states(timers, turn: bool = False) -> list:
+    """RLBot's pad states (``timer``: seconds since taken) in its standard order; ``turn``: of the
+    world turned half a circle, whose pad ``k`` is this one's ``33 - k``."""
+    states = [flat.BoostPadState(is_active=bool(t == 0), timer=float(RESPAWN[k] - t) if t else 0.0)
+              for k, t in enumerate(timers)]
+    return states[::-1] if turn else states
+
+
 def packet_of(state, turn: bool = False) -> flat.GamePacket:
     """The moment as RLBot v5 sends it, through bytes as on the wire (a CorePacket). ``turn``: the
     moment turned half a circle about z with the teams swapped."""
@@ -102,6 +115,7 @@ def packet_of(state, turn: bool = False) -> flat.GamePacket:
                                demolished_timeout=car.demo_respawn_timer if car.is_demoed else -1.0)
                for agent_id, car in state.cars.items()]
     packet = flat.GamePacket(players=players, balls=[flat.BallInfo(physics=_physics(state.ball, turn))],
+                             boost_pads=pad_states(state.boost_pad_timers, turn),
                              match_info=flat.MatchInfo(seconds_elapsed=state.tick_count / TICK_RATE))
     return flat.CorePacket.unpack(flat.CorePacket(message=packet).pack()).message
 
@@ -129,7 +143,8 @@ def _rigid_body(ph) -> dict:
 
 
 def replay_frames_of(state) -> Frames:
-    """The moment as a replay holds it; a demolished car has no rigid body, so is absent."""
+    """The moment as a replay holds it; a demolished car has no rigid body, so is absent. The pads
+    as rebuilt (:mod:`playas.rocket.pads`, tested on real replays there) would have them."""
     cars = list(state.cars.values())
     rows = np.zeros((1, len(cars), CAR_FIELDS), np.float32)
     for c, car in enumerate(cars):
@@ -137,7 +152,7 @@ def replay_frames_of(state) -> Frames:
             rows[0, c] = car_state(_rigid_body(car.physics), car.boost_amount * 2.55)
     return Frames(time=np.zeros(1), ball=ball_state(_rigid_body(state.ball))[None], cars=rows,
                   team=np.array([car.team_num for car in cars]),
-                  present=np.array([[not car.is_demoed for car in cars]]))
+                  present=np.array([[not car.is_demoed for car in cars]]), pads=state.boost_pad_timers[None])
 
 
 # --- conventions ------------------------------------------------------------------------------
@@ -173,6 +188,7 @@ def test_situation_is_not_trivial(state):
     assert sum(abs(c.physics.pitch) > 0.3 for c in cars) >= 2 and sum(abs(c.physics.roll) > 0.3 for c in cars) >= 2
     assert len({round(c.boost_amount) for c in cars}) >= 4
     assert state.cars[DEMOED].is_demoed
+    assert (state.boost_pad_timers > 0).sum() == 8  # pads taken, still away after the 8 ticks
 
 
 # --- one situation, three sources -------------------------------------------------------------
@@ -194,7 +210,11 @@ def test_three_sources_same_features(state):
         np.testing.assert_allclose(observe(from_packet, 0, c), want, atol=ATOL, err_msg=f"packet, {agent_id}")
         np.testing.assert_allclose(observe(from_replay, 0, c), want, atol=ATOL, err_msg=f"replay, {agent_id}")
         # The demolished car fills no slot: 4 of the 5 are filled (blue: 2 + 2, orange: 1 + 3).
-        assert observe(from_state, 0, c)[-5 * 14:].reshape(5, 14)[:, -1].sum() == 4
+        others, pads = want[:OBS_SIZE_BEFORE_PADS][-5 * 14:], want[OBS_SIZE_BEFORE_PADS:]
+        assert others.reshape(5, 14)[:, -1].sum() == 4
+        # The pads as the engine has them, over 10 s; orange's reversed (its world is turned).
+        timers = state.boost_pad_timers / 10
+        np.testing.assert_allclose(pads, timers if from_state.team[c] == 0 else timers[::-1], atol=1e-6)
     # Raw rows, too, where a car is on the pitch (the demolished car's row means nothing).
     on = from_state.present[0]
     for frames in (from_packet, from_replay):
@@ -243,7 +263,7 @@ def test_mirror_half_turn_with_teams_swapped(state):
         twin.team_num = 1 - car.team_num
         twin.physics = _turned(car.physics)
         turned_cars[partner[agent_id]] = twin
-    turned = _engine_state(turned_cars, _turned(state.ball))
+    turned = _engine_state(turned_cars, _turned(state.ball), state.boost_pad_timers[::-1].copy())
 
     frames, ids = frame_from_state(state)
     turned_frames, turned_ids = frame_from_state(turned)

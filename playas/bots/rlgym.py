@@ -1,10 +1,11 @@
 """playas as RLGym v2 components: an observation, an action parser, an env, and a styled driver.
 
 - :class:`PlayasObs` (an ``ObsBuilder``): each agent's playas features, the same
-  :func:`~playas.rocket.frames.observe` vector the styled policy was trained on (110 float32,
-  ``OBS_SIZE``; relative to the car, orange's world turned so every player attacks +y). With
-  ``window=k`` it keeps each agent's last ``k`` vectors and returns them flattened (oldest first,
-  zeros before the episode's start): ``k * 110``.
+  :func:`~playas.rocket.frames.observe` vector the styled policies are trained on (144 float32,
+  ``OBS_SIZE``; relative to the car, orange's world turned so every player attacks +y; the last
+  34 are the boost pads' timers, as ``DefaultObs`` has them). With ``window=k`` it keeps each
+  agent's last ``k`` vectors and returns them flattened (oldest first, zeros before the
+  episode's start): ``k * 144``.
 - :class:`PlayasAction` (an ``ActionParser``): an index 0..89 -> the 8 controls of RLGym's
   ``LookupTableAction`` table (:data:`~playas.rocket.actions.TABLE` is that table).
 - :func:`make_env`: ``RLGym`` over ``RocketSimEngine`` with ``PlayasObs``,
@@ -16,9 +17,9 @@
   ``GameState`` (not the obs) and keeps its own window of what each car saw and did before, so it
   works beside any obs builder; it forgets that window by itself when an episode restarts.
 
-Your own learner on the same env: observations are ``{agent_id: np.ndarray (110,) float32}``,
+Your own learner on the same env: observations are ``{agent_id: np.ndarray (144,) float32}``,
 actions ``{agent_id: np.array([i])}`` with ``i`` in ``range(90)`` (``env.action_space(a) ==
-('discrete', 90)``, ``env.observation_space(a) == ('real', 110)``)::
+('discrete', 90)``, ``env.observation_space(a) == ('real', 144)``)::
 
     env = make_env(team_size=1)
     rival = StyledAgent("Posix", team=1)           # playas drives orange
@@ -66,7 +67,7 @@ N_ACTIONS = len(TABLE)  # 90
 
 
 class PlayasObs(ObsBuilder):
-    """Each agent's playas features (:func:`~playas.rocket.frames.observe`), ``window * 110``
+    """Each agent's playas features (:func:`~playas.rocket.frames.observe`), ``window * OBS_SIZE``
     float32; ``window`` 1 (the default) is the current moment only."""
 
     def __init__(self, window: int = 1):
@@ -161,7 +162,8 @@ class StyledAgent:
     count (as the project's other bots do; 1: a batch of a few cars is fastest on one thread, about
     5x faster than two here; None leaves it alone). Call :meth:`act` once per env step
     (a decision every 8 ticks, as the policy was trained); it resets its history itself when the
-    state's tick count goes back or the cars change (a new episode), or on :meth:`reset`.
+    state's tick count goes back or the cars change (a new episode: a kickoff), or on :meth:`reset`;
+    a demolished car's history is forgotten by the driver (it gets no input until it is back).
     """
 
     def __init__(self, style: str | None = None, *, agents=None, team: int | None = None, model=None,

@@ -6,6 +6,12 @@ window) and turns what a car sees, from any source (:mod:`playas.rocket.sources`
 ``GameState``, RLBot ``GamePacket``; or :class:`~playas.rocket.frames.Frames`), into the 8
 controls of one of RLGym's 90 actions. Decide every 8 physics ticks (15 a second) and hold the
 action between decisions, as the replays were cut.
+
+A car's history is what training's windows are (:meth:`~playas.rocket.dataset.RocketData.windows`):
+its observations since the history began, each with the action it took the decision before
+(:data:`~playas.rocket.model.NO_ACTION` for the first). It begins again where the dataset's does
+(:func:`~playas.rocket.dataset.restarts`): at a kickoff (every caller resets the driver then) and
+when the car comes back to the pitch (a car off it is forgotten here).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from .actions import TABLE
 from .frames import OBS_SIZE, Frames, observe
 from .model import NO_ACTION, load_styled
 from .vocabulary import TEMPERATURE
+
+COAST = int(np.flatnonzero(~TABLE.any(1))[0])  # no input at all: what a car off the pitch is given
 
 
 class Driver:
@@ -50,17 +58,30 @@ class Driver:
             self.history.pop(key, None)
             self.last.pop(key, None)
 
-    @torch.no_grad()
     def decide(self, frames: Frames, cars, keys=None, t: int = -1) -> np.ndarray:
         """Action indices (len(cars),) for cars ``cars`` of ``frames`` at moment ``t``; ``keys``
-        name each car's history (default: its index)."""
+        name each car's history (default: its index). A car off the pitch (demolished) is given
+        :data:`COAST` and its history forgotten, so it starts anew on its return, as in training."""
         keys = list(cars) if keys is None else list(keys)
+        t = t if t >= 0 else len(frames) + t
+        on = [bool(frames.present[t, c]) for c in cars]
+        for k in (k for k, here in zip(keys, on) if not here):
+            self.reset(k)
+        out = np.full(len(cars), COAST, np.int64)
+        live = np.flatnonzero(on)
+        if len(live):
+            out[live] = self._policy(frames, t, [cars[n] for n in live], [keys[n] for n in live])
+        return out
+
+    @torch.no_grad()
+    def _policy(self, frames: Frames, t: int, cars: list, keys: list) -> np.ndarray:
+        """The policy's actions for cars on the pitch, each window extended by moment ``t``."""
         obs = np.zeros((len(cars), self.context, OBS_SIZE), np.float32)
         prev = np.full((len(cars), self.context), NO_ACTION, np.int64)
         valid = np.zeros((len(cars), self.context), bool)
         for n, (c, k) in enumerate(zip(cars, keys)):
             h = self.history.setdefault(k, deque(maxlen=self.context))
-            h.append((observe(frames, t if t >= 0 else len(frames) + t, c), self.last.get(k, NO_ACTION)))
+            h.append((observe(frames, t, c), self.last.get(k, NO_ACTION)))
             m = len(h)
             obs[n, -m:] = np.stack([o for o, _ in h])
             prev[n, -m:] = [a for _, a in h]

@@ -4,12 +4,13 @@
 player's action at each decision (:mod:`playas.rocket.actions`), encodes what they saw
 (:func:`playas.rocket.frames.observe`) and writes, to one directory:
 
-- ``obs.npy`` (N, OBS_SIZE) float16 and ``action.npy`` (N,) int16: the decisions, each player's
+- ``obs.npy`` (N, OBS_SIZE: 144) float16 and ``action.npy`` (N,) int16: the decisions, each player's
   of each game contiguous and in order (a *sequence*);
 - ``scalars.npy`` (N, 6) float32: speed, boost, height, distance to the ball, supersonic,
   airborne at each decision (for properties and the plain stylometry baseline);
-- ``manifest.json``: the games, the players (platform id, in-game name), the sequences, the
-  files skipped and why, the agreement of inferred with recorded controls, timings.
+- ``manifest.json``: the games, the players (platform id, in-game name), the sequences (each with
+  ``restarts``: where within it a new history begins, see :func:`restarts`), the files skipped
+  and why, the agreement of inferred with recorded controls, timings.
 
 :class:`RocketData` reads it back; :meth:`RocketData.windows` gives the model its inputs.
 """
@@ -30,22 +31,46 @@ import torch
 from ..core.errors import PlayasError
 from ..core.progress import Progress
 from . import actions
-from .frames import OBS_SIZE, observe
+from .frames import ball_on_spot, observe, standing
 from .replay import ReplayError, read
-from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, X, Y, Z
+from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
 
-FORMAT = 1
+FORMAT = 2  # 2: 144 features (the boost pads), histories restart at kickoffs and returns to the pitch
 SCALARS = ("speed", "boost", "height", "ball_distance", "supersonic", "airborne")
 MIN_DECISIONS = DECISIONS_PER_SECOND * 20  # a player in a game for less than 20 seconds is left out
 SUPERSONIC = 2200.0
+SETTLE = DECISIONS_PER_SECOND  # decisions a car reset onto its kickoff spot takes to stand there
 
 
-def _frozen(frames, c) -> np.ndarray:
-    """Decisions in a kickoff countdown: the ball at rest on its spot and the car still (the last
-    of them is the kickoff: what the car does then is its first action)."""
-    ball_still = (np.abs(frames.ball[:, POS][:, [X, Y]]).sum(1) < 1) & (np.abs(frames.ball[:, VEL]).sum(1) < 1)
-    car_still = np.abs(frames.cars[:, c, VEL]).sum(1) < 1
-    return ball_still & car_still
+def _countdown(frames, c) -> tuple[np.ndarray, np.ndarray]:
+    """Car ``c``'s decisions in a kickoff countdown, and its kickoffs (the last of each countdown:
+    what the car does then is its first action), both (T,) bool.
+
+    In a countdown: standing while the ball rests on its spot, and from the car's reset onto its
+    kickoff spot to the end of its first standing there (it drops onto the spot, then waits)."""
+    on, here = ball_on_spot(frames.ball), frames.present[:, c]
+    still = on & here & standing(frames.cars[:, c, VEL])
+    frozen, kickoff = still.copy(), np.zeros(len(on), bool)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2]):  # each stretch of the ball on its spot
+        s, arrived = still[a:b], int(np.argmax(here[a:b]))
+        if s[arrived:arrived + SETTLE].any():  # reset onto its spot: the drop and the countdown
+            first = int(np.argmax(s))
+            end = a + first + int(np.argmin(np.append(s[first:], False)))
+            frozen[a:end], kickoff[end - 1] = True, True
+    return frozen, kickoff
+
+
+def restarts(t: np.ndarray, kickoff: np.ndarray, present: np.ndarray) -> list[int]:
+    """Where, among a car's kept decisions ``t`` (moments, increasing), a new history begins: at
+    each ``kickoff`` and wherever the car was off the pitch (not ``present``) since the decision
+    before. Every driver forgets a car's history there too (:class:`~playas.rocket.agent.Driver`'s
+    callers reset at kickoffs, the driver itself when a car is off the pitch), so a window never
+    reaches back across one, nor a previous action. The first decision (0) is left out: a
+    sequence always starts one."""
+    absent = np.cumsum(~present)
+    away = np.concatenate([[False], absent[t[1:] - 1] > absent[t[:-1]]])
+    return [int(j) for j in np.flatnonzero(away | kickoff[t]) if j > 0]
 
 
 def _agreement(rec: dict, inferred: np.ndarray, grounded: np.ndarray, keep: np.ndarray) -> dict:
@@ -84,7 +109,7 @@ def encode_replay(path: str) -> dict:
     agree: dict = {}
     dt = np.diff(f.time, append=f.time[-1] + f.time[1] - f.time[0] if len(f) > 1 else DECISION_SECONDS)
     for c, player in enumerate(rp.players):
-        frozen = _frozen(f, c)
+        frozen, kickoff = _countdown(f, c)
         # Drop the countdown but keep its last moment: the kickoff itself, the car about to go.
         keep = f.present[:, c] & ~(frozen & np.concatenate([frozen[1:], [True]]))
         if keep.sum() < MIN_DECISIONS:
@@ -101,7 +126,8 @@ def encode_replay(path: str) -> dict:
         acts.append(actions.to_table(controls[t], grounded[t]).astype(np.int16))
         scal.append(decision_scalars(f, c, t, grounded[t]))
         seqs.append({"key": player.key, "name": player.name, "team": player.team, "length": int(len(t)),
-                     "seconds": round(float(len(t)) / DECISIONS_PER_SECOND, 1)})
+                     "seconds": round(float(len(t)) / DECISIONS_PER_SECOND, 1),
+                     "restarts": restarts(t, kickoff, f.present[:, c])})
     return {"file": path, "meta": rp.meta, "sequences": seqs, "obs": obs, "action": acts, "scalars": scal,
             "agreement": agree, "frames": int(len(f)), "seconds": time.perf_counter() - t0}
 
@@ -230,13 +256,15 @@ class RocketData:
         self.players = [names[k] for k in self.keys]  # display names, indexed like ``keys``
         n = len(self.action)
         self.seq = np.zeros(n, np.int64)
-        self.seq_start = np.zeros(n, np.int64)
+        self.history_start = np.zeros(n, np.int64)  # where each decision's history begins (see ``restarts``)
         self.player = np.zeros(n, np.int64)
         self.game = np.zeros(n, np.int64)
         index = {k: i for i, k in enumerate(self.keys)}
         for i, s in enumerate(self.sequences):
             sl = slice(s["start"], s["start"] + s["length"])
-            self.seq[sl], self.seq_start[sl] = i, s["start"]
+            self.seq[sl] = i
+            for a, b in zip([0, *s.get("restarts", [])], [*s.get("restarts", []), s["length"]]):
+                self.history_start[s["start"] + a:s["start"] + b] = s["start"] + a
             self.player[sl], self.game[sl] = index[s["key"]], s["game"]
 
     @classmethod
@@ -267,10 +295,11 @@ class RocketData:
 
     def windows(self, idx, context: int):
         """Model inputs for decisions ``idx``: each one's window of the last ``context`` decisions
-        of its sequence, left-padded: obs (n, T, OBS_SIZE) float32, prev (n, T), valid (n, T)."""
+        of its history (since its sequence began, its last kickoff or its return to the pitch),
+        left-padded: obs (n, T, features) float32, prev (n, T), valid (n, T)."""
         idx = np.asarray(idx, np.int64)
         j = idx[:, None] - (context - 1) + np.arange(context)[None]
-        start = self.seq_start[idx][:, None]
+        start = self.history_start[idx][:, None]
         valid = j >= start
         jc = np.maximum(j, start)
         flat = np.unique(jc)

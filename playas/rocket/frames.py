@@ -5,6 +5,11 @@ all become :class:`Frames`: arrays in the game's own units (unreal units, second
 world as the game has it (blue defends negative y). :func:`observe` turns one car's view of one
 frame into features: relative to the acting car, with orange's world turned half a circle about
 the vertical axis so that every player attacks positive y, as RLGym's observations do.
+
+The features grow only at their end, so an older layout is a prefix of the newer one: a model
+reads the first ``PolicyConfig.obs_size`` of them (:class:`~playas.rocket.model.RocketNet`).
+Models trained before the boost pads were seen (the shipped ``rocket-replays.pt``) have
+``obs_size`` :data:`OBS_SIZE_BEFORE_PADS` and drive on today's encoder unchanged.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .vocabulary import ANG, BOOST, FWD, POS, UP, VEL
+from .vocabulary import ANG, BOOST, FWD, PAD_RESPAWN_BIG, PADS, POS, UP, VEL, X, Y
 
 MAX_TEAMMATES, MAX_OPPONENTS = 2, 3  # 3v3 at most
 
 POS_SCALE = 1 / 2300  # RLGym's DefaultObs coefficients
 VEL_SCALE = 1 / 2300
 ANG_SCALE = 1 / np.pi
+PAD_SCALE = 1 / PAD_RESPAWN_BIG  # DefaultObs's pad_timer_coef: a big pad just taken is 1
 MIRROR = np.array([-1.0, -1.0, 1.0], np.float32)  # half a turn about z: orange's view of the world
+STILL_SPEED = 20.0  # uu/s below which a car stands (waiting out a countdown, replays give it ~8 upwards)
 
 
 @dataclass
@@ -29,7 +36,9 @@ class Frames:
 
     ``cars[t, c]`` is car ``c`` at moment ``t`` (``CAR_FIELDS`` numbers laid out as
     :mod:`playas.rocket.vocabulary` says; boost 0 to 100); ``present[t, c]`` is False where that car was not on the pitch (not yet
-    joined, gone, demolished), and its row then holds nothing meaningful.
+    joined, gone, demolished), and its row then holds nothing meaningful. ``pads[t, k]`` is the
+    seconds until boost pad ``k`` (:data:`~playas.rocket.vocabulary.PADS`) is back, 0 where it
+    can be taken (:mod:`playas.rocket.pads`).
     """
 
     time: np.ndarray  # (T,) seconds
@@ -37,12 +46,25 @@ class Frames:
     cars: np.ndarray  # (T, C, 16) float32
     team: np.ndarray  # (C,) 0 blue, 1 orange
     present: np.ndarray  # (T, C) bool
+    pads: np.ndarray  # (T, 34) float32 seconds until each pad is back, 0: available
 
     def __len__(self) -> int:
         return len(self.time)
 
 
-OBS_SIZE = 3 * 3 + 3 * 3 + (3 * 5 + 1 + 3 * 2) + (MAX_TEAMMATES + MAX_OPPONENTS) * 14
+OBS_SIZE_BEFORE_PADS = 3 * 3 + 3 * 3 + (3 * 5 + 1 + 3 * 2) + (MAX_TEAMMATES + MAX_OPPONENTS) * 14  # 110
+OBS_SIZE = OBS_SIZE_BEFORE_PADS + len(PADS)  # 144
+
+
+def ball_on_spot(ball: np.ndarray) -> np.ndarray:
+    """(T,) bool for ball rows (T, 9): on the centre spot, not moving across the pitch: a kickoff
+    waiting to be taken (from the reset on, as the ball drops the last few uu onto its spot)."""
+    return (np.abs(ball[:, POS][:, [X, Y]]).sum(1) < 1) & (np.abs(ball[:, VEL][:, [X, Y]]).sum(1) < 1)
+
+
+def standing(velocity: np.ndarray) -> np.ndarray:
+    """(...) bool for velocities (..., 3): the car stands (as through a kickoff countdown)."""
+    return np.linalg.norm(velocity, axis=-1) < STILL_SPEED
 
 
 def _local(v: np.ndarray, fwd: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -62,7 +84,10 @@ def observe(frames: Frames, t: np.ndarray | int, car: int) -> np.ndarray:
     the car's frame. The car: position, velocity, angular velocity, forward, up, boost, and its
     velocity and angular velocity in its own frame. Then up to 2 teammates and 3 opponents, each
     nearest first: position and velocity relative to the car, forward, up, boost, and a 1 saying
-    the slot is filled (zeros fill an empty slot).
+    the slot is filled (zeros fill an empty slot). Those are the first
+    :data:`OBS_SIZE_BEFORE_PADS` (110). Last, the 34 boost pads' timers over 10 s (0 available,
+    1 a big pad just taken), orange's in reverse order: pad ``i`` turned half a circle is pad
+    ``33 - i``, so every car sees the pads of its own half first, as RLGym's ``DefaultObs`` does.
     """
     one = np.ndim(t) == 0
     t = np.atleast_1d(np.asarray(t))
@@ -95,5 +120,7 @@ def observe(frames: Frames, t: np.ndarray | int, car: int) -> np.ndarray:
                                    np.ones_like(d[..., None])], -1)
             block[:, :order.shape[1]] = np.where(filled, feat, 0.0)
         parts.append(block.reshape(len(t), -1))
+    pads = frames.pads[t].astype(np.float32)
+    parts.append((pads[:, ::-1] if frames.team[car] == 1 else pads) * PAD_SCALE)
     out = np.concatenate(parts, -1).astype(np.float32)
     return out[0] if one else out

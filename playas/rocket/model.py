@@ -1,8 +1,14 @@
 """The Rocket League policy: a small causal transformer over a car's last decisions.
 
-Each token is one decision: what the car saw (:func:`~playas.rocket.frames.observe`) and the
-action it took the decision before. The network predicts the next action, one of RLGym's 90
-(:data:`~playas.rocket.actions.TABLE`). Short windows are padded on the left and masked.
+Each token is one decision: what the car saw (:func:`~playas.rocket.frames.observe`) and, where
+``previous_action`` is on, the action it took the decision before. The network predicts the next
+action, one of RLGym's 90 (:data:`~playas.rocket.actions.TABLE`). Short windows are padded on the
+left and masked.
+
+A network reads the first ``obs_size`` features of what it is given: the encoder's features only
+ever grow at their end, so a model built before they grew (the shipped ``rocket-replays.pt``,
+``obs_size`` 110, before the boost pads) reads today's observations, and today's datasets,
+unchanged. Fewer features than ``obs_size`` is an error that says so.
 
 Styles (:mod:`playas.core`) put MHR adapters on the last block's MLP. Everything below it is
 frozen and, for the last token, computed once (:meth:`RocketNet.hidden`); the adapted top
@@ -18,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import checkpoint
+from ..core.errors import PlayasError
 from ..core.game import Network
 from .actions import TABLE
 from .frames import OBS_SIZE
@@ -28,7 +35,7 @@ NO_ACTION = ACTIONS  # the "previous action" of a car's first decision
 
 @dataclass
 class PolicyConfig:
-    obs_size: int = OBS_SIZE
+    obs_size: int = OBS_SIZE  # features read: the first this many of observe's (110 before the pads)
     actions: int = ACTIONS
     context: int = 16  # decisions seen, about a second at 15 per second
     width: int = 128
@@ -101,8 +108,11 @@ class RocketNet(nn.Module):
         return (causal & valid[:, None, None, :]) | torch.eye(t, dtype=torch.bool, device=valid.device)
 
     def _tokens(self, obs, prev, valid):
-        t = obs.shape[1]
-        x = self.embed(obs) + self.position[-t:]
+        t, n = obs.shape[1], self.config.obs_size
+        if obs.shape[-1] < n:
+            raise PlayasError(f"this model reads {n} features a decision, the data holds {obs.shape[-1]}: "
+                              f"prepare the replays again (`playas rocket prepare`)")
+        x = self.embed(obs[..., :n]) + self.position[-t:]
         if self.config.previous_action:
             x = x + self.prev_action(prev)
         return x * valid[..., None]

@@ -44,7 +44,7 @@ class Recorder:
         self.present = np.zeros((decisions, n), bool)
         self.segment = np.zeros(decisions, np.int32)  # which kickoff each moment follows
         self.goals: list[dict] = []
-        self._world: list[tuple[np.ndarray, np.ndarray]] = []  # (ball row, car rows) a moment, if full
+        self._world: list[tuple[np.ndarray, ...]] = []  # (ball row, car rows, pad timers) a moment, if full
         self._actions: list[np.ndarray] = []
         self.speed, self.dist, self.boost_used = np.zeros(n), np.zeros(n), np.zeros(n)
         self.onpitch, self.supersonic, self.airborne = (np.zeros(n, int) for _ in range(3))
@@ -59,7 +59,7 @@ class Recorder:
         self.ball[d], self.cars[d], self.present[d] = ball[POS], cars[:, POS], present
         self.segment[d] = self._kickoffs
         if self.full:
-            self._world.append((ball.copy(), cars.copy()))
+            self._world.append((ball.copy(), cars.copy(), frames.pads[0].copy()))
         self.d += 1
         self.onpitch += present
         self.speed += np.where(present, np.linalg.norm(cars[:, VEL], axis=1), 0.0)
@@ -104,6 +104,6 @@ class Recorder:
     def record(self) -> dict:
         """The whole match as :class:`Frames` (one moment a decision) and each car's action there,
         (D, C): what a replay of it would hold (needs ``full``)."""
-        balls, cars = (np.stack(x) for x in zip(*self._world))
-        return {"frames": Frames(self.time, balls, cars, self.teams, self.present),
+        balls, cars, pads = (np.stack(x) for x in zip(*self._world))
+        return {"frames": Frames(self.time, balls, cars, self.teams, self.present, pads),
                 "actions": np.stack(self._actions)}

@@ -4,7 +4,8 @@ subtr-actor's frame data (``subtr_actor.get_replay_frames_data``) reads every ne
 here, games where someone joined or left included, and gives per frame: each rigid body
 (location, linear velocity in unreal units per second, angular velocity in hundredths of a radian
 per second, rotation as a quaternion), boost in raw units (0 to 255), the jump, dodge, boost and
-powerslide flags, and the throttle and steer bytes the game replicates.
+powerslide flags, and the throttle and steer bytes the game replicates. It holds no boost pad
+state: :func:`playas.rocket.pads.rebuild` infers it from the cars' boost.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from .actions import jump_presses
 from .frames import Frames
+from .pads import rebuild
 from .vocabulary import ANG, BALL_FIELDS, BOOST, CAR_FIELDS, DECISIONS_PER_SECOND, FWD, POS, UP, VEL
 
 ANGULAR_UNIT = 0.01  # replays store angular velocity in hundredths of rad/s (ball and cars peak near 600)
@@ -190,5 +192,6 @@ def read(path) -> Replay:
     headers = dict(d["meta"].get("all_headers") or [])
     meta = {"date": str(headers.get("Date", "")), "map": str(headers.get("MapName", "")),
             "team_size": int(headers.get("TeamSize") or 0), "seconds": round(float(times[-1] - times[0]), 1)}
-    return Replay(Frames(grid - grid[0], ball, cars, np.array([p.team for p in players]), present),
-                  players, recorded, meta)
+    time = grid - grid[0]
+    pads = rebuild(time, ball, cars, present).timers
+    return Replay(Frames(time, ball, cars, np.array([p.team for p in players]), present, pads), players, recorded, meta)

@@ -9,7 +9,9 @@ Units, checked against the installed packages: RLGym v2 ``Car.boost_amount`` and
 ``PlayerInfo.boost`` are both 0 to 100 already; both give angular velocity in rad/s. RLBot gives
 rotation as a ``Rotator`` (pitch, yaw, roll in radians), which :func:`rotator_basis` turns into
 forward and up vectors exactly as Rocket League, RocketSim (``Angle.as_rot_mat``) and RLGym
-(``euler_to_rotation``) do.
+(``euler_to_rotation``) do. Boost pads (:mod:`playas.rocket.pads`): seconds until each is back,
+as RocketSim (``BoostPadState.cooldown``) and RLGym (``boost_pad_timers``) count; RLBot counts
+the seconds since a pad was taken, turned round by :func:`~playas.rocket.pads.from_packet`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 
 import numpy as np
 
+from . import pads as boost_pads
 from .frames import Frames
 from .vocabulary import ANG, BALL_FIELDS, BOOST, CAR_FIELDS, FWD, POS, TICK_RATE, UP, VEL
 
@@ -37,11 +40,13 @@ def rotator_basis(pitch: float, yaw: float, roll: float) -> tuple[np.ndarray, np
     return forward, up
 
 
-def _frame(time: float, ball: np.ndarray, cars: list[np.ndarray], team: list[int], present: list[bool]) -> Frames:
-    """One moment as :class:`Frames` of length 1."""
+def _frame(time: float, ball: np.ndarray, cars: list[np.ndarray], team: list[int], present: list[bool],
+           pads) -> Frames:
+    """One moment as :class:`Frames` of length 1 (``pads``: the 34 timers)."""
     rows = np.array(cars, np.float32).reshape(1, len(cars), CAR_FIELDS)
     return Frames(time=np.array([time], np.float64), ball=np.asarray(ball, np.float32).reshape(1, BALL_FIELDS),
-                  cars=rows, team=np.array(team, np.int8), present=np.array([present], bool).reshape(1, len(cars)))
+                  cars=rows, team=np.array(team, np.int8), present=np.array([present], bool).reshape(1, len(cars)),
+                  pads=np.asarray(pads, np.float32).reshape(1, boost_pads.N_PADS))
 
 
 def frame_from_state(state) -> tuple[Frames, list]:
@@ -49,7 +54,8 @@ def frame_from_state(state) -> tuple[Frames, list]:
 
     Uses the world as it is (``physics``, not ``inverted_physics``): :func:`observe` does the
     mirroring for orange. A demolished car (``is_demoed``, i.e. a respawn timer running) is not
-    present.
+    present. Pads from ``boost_pad_timers`` (seconds until back; RLGym's engine reads them from
+    RocketSim in the standard order).
     """
     ids, cars, team, present = [], [], [], []
     for agent_id, car in state.cars.items():
@@ -65,19 +71,21 @@ def frame_from_state(state) -> tuple[Frames, list]:
     b = state.ball
     ball = np.concatenate([b.position, b.linear_velocity, b.angular_velocity])
     time = (getattr(state, "tick_count", 0) or 0) / TICK_RATE
-    return _frame(time, ball, cars, team, present), ids
+    return _frame(time, ball, cars, team, present, state.boost_pad_timers), ids
 
 
 def _vec(v) -> list[float]:
     return [v.x, v.y, v.z]
 
 
-def frame_from_packet(packet) -> tuple[Frames, list]:
+def frame_from_packet(packet, field_info=None) -> tuple[Frames, list]:
     """An RLBot v5 ``GamePacket`` as one moment, and the player indices in car order.
 
     A player is demolished while ``demolished_timeout`` counts down (it is -1 on the pitch; the
     flatbuffer default 0 is read as present). With no ball in the packet (between goals and
     kickoffs, or in a mode without one) the ball row is all zeros: the caller decides what to do.
+    ``field_info`` (RLBot's ``FieldInfo``, which a bot holds) says where each of the packet's
+    boost pads is (:func:`~playas.rocket.pads.from_packet`).
     """
     ids, cars, team, present = [], [], [], []
     for i, player in enumerate(packet.players):
@@ -95,7 +103,8 @@ def frame_from_packet(packet) -> tuple[Frames, list]:
         ph = packet.balls[0].physics
         ball[:] = _vec(ph.location) + _vec(ph.velocity) + _vec(ph.angular_velocity)
     info = getattr(packet, "match_info", None)
-    return _frame(getattr(info, "seconds_elapsed", 0.0) if info else 0.0, ball, cars, team, present), ids
+    pads = boost_pads.from_packet(packet.boost_pads, field_info)
+    return _frame(getattr(info, "seconds_elapsed", 0.0) if info else 0.0, ball, cars, team, present, pads), ids
 
 
 def frame_from_arena(arena) -> tuple[Frames, list]:
@@ -105,6 +114,8 @@ def frame_from_arena(arena) -> tuple[Frames, list]:
     match. Physics from ``Car.get_state()`` (``pos``, ``vel``, ``ang_vel``, ``rot_mat.forward`` and
     ``.up``; ``boost`` is 0..100), the team from ``Car.team``; a demolished car (``is_demoed``) is
     not present. The ball from ``arena.ball.get_state()``; the time is ``tick_count / tick_rate``.
+    Pads: each ``BoostPad.get_state().cooldown`` (``arena.get_boost_pads()`` is in the standard
+    order; ``get_gym_state()`` would be as fast but holds only whether each pad is active).
     """
     ids, cars, team, present = [], [], [], []
     for car in sorted(arena.get_cars(), key=lambda c: c.id):
@@ -120,4 +131,5 @@ def frame_from_arena(arena) -> tuple[Frames, list]:
         present.append(not s.is_demoed)
     b = arena.ball.get_state()
     ball = np.concatenate([b.pos.as_numpy(), b.vel.as_numpy(), b.ang_vel.as_numpy()])
-    return _frame(arena.tick_count / arena.tick_rate, ball, cars, team, present), ids
+    pads = [p.get_state().cooldown for p in arena.get_boost_pads()]
+    return _frame(arena.tick_count / arena.tick_rate, ball, cars, team, present, pads), ids

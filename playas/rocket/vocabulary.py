@@ -13,6 +13,10 @@ writing ``120``, ``8``, ``15`` or ``row[9:12]``; the module imports nothing, so 
 - The rows: a car's state is :data:`CAR_FIELDS` numbers (see the slices); a ball's is the first
   :data:`BALL_FIELDS` of the same layout (position, velocity, angular velocity).
 - The arena: soccar's walls and goals in unreal units (uu), blue defending -y.
+- The boost pads: soccar's 34 pads (:data:`PADS`), in the one order RocketSim
+  (``arena.get_boost_pads()``), RLGym (``BOOST_LOCATIONS``, ``boost_pad_timers``) and RLBot
+  (``FieldInfo.boost_pads``) share: by y, then by x. Half a turn about z maps pad ``i`` onto pad
+  ``33 - i`` exactly, so orange's view of the pads is the list reversed.
 """
 
 from __future__ import annotations
@@ -46,6 +50,27 @@ CORNER = 8064.0  # |x| + |y| of the four diagonal corner walls
 GOAL_HALF_WIDTH = 892.755  # |x| of the posts
 GOAL_DEPTH = 880.0
 TEAMS = ("blue", "orange")  # team 0 defends -y, team 1 +y
+
+# --- the boost pads (soccar) ------------------------------------------------------------------
+# RocketSim's positions (RLGym's BOOST_LOCATIONS say y 3310 for pad 27, a typo: its mirror, pad 6,
+# is at -3308 in both).
+PADS = (
+    (0.0, -4240.0, 70.0), (-1792.0, -4184.0, 70.0), (1792.0, -4184.0, 70.0), (-3072.0, -4096.0, 73.0),
+    (3072.0, -4096.0, 73.0), (-940.0, -3308.0, 70.0), (940.0, -3308.0, 70.0), (0.0, -2816.0, 70.0),
+    (-3584.0, -2484.0, 70.0), (3584.0, -2484.0, 70.0), (-1788.0, -2300.0, 70.0), (1788.0, -2300.0, 70.0),
+    (-2048.0, -1036.0, 70.0), (0.0, -1024.0, 70.0), (2048.0, -1036.0, 70.0), (-3584.0, 0.0, 73.0),
+    (-1024.0, 0.0, 70.0), (1024.0, 0.0, 70.0), (3584.0, 0.0, 73.0), (-2048.0, 1036.0, 70.0),
+    (0.0, 1024.0, 70.0), (2048.0, 1036.0, 70.0), (-1788.0, 2300.0, 70.0), (1788.0, 2300.0, 70.0),
+    (-3584.0, 2484.0, 70.0), (3584.0, 2484.0, 70.0), (0.0, 2816.0, 70.0), (-940.0, 3308.0, 70.0),
+    (940.0, 3308.0, 70.0), (-3072.0, 4096.0, 73.0), (3072.0, 4096.0, 73.0), (-1792.0, 4184.0, 70.0),
+    (1792.0, 4184.0, 70.0), (0.0, 4240.0, 70.0),
+)
+BIG_PADS = (3, 4, 15, 18, 29, 30)  # the six that fill the tank; the other 28 give SMALL_PAD_BOOST
+PAD_RESPAWN_BIG, PAD_RESPAWN_SMALL = 10.0, 4.0  # seconds a taken pad stays away
+SMALL_PAD_BOOST = 12.0  # of 100
+# Pickup: the car's centre within a cylinder about the pad (RocketSim's RLConst::BoostPads).
+PAD_RADIUS_BIG, PAD_RADIUS_SMALL = 208.0, 144.0
+PAD_HEIGHT = 95.0  # |car z - pad z| below this
 
 # How a driver samples its policy, everywhere it drives (matches, RLGym, RLBot): 1 samples the
 # player's own distribution; 0 takes the likeliest action, which can leave a car stalled by a still ball.

@@ -109,7 +109,7 @@ class PlayasBot(Bot):
         frame = int(info.frame_num)
         if self.decided_at is not None and self.decided_at <= frame < self.decided_at + self.every:
             return self.held
-        frames, ids = frame_from_packet(packet)
+        frames, ids = frame_from_packet(packet, self.field_info)  # the field says where each pad is
         car = ids.index(self.index)
         if not frames.present[0, car]:
             self._once("demolished", "demolished: neutral input until respawned")
