@@ -24,6 +24,7 @@ if not MODEL.exists():
 
 from playas.core import checkpoint
 from playas.rocket.arenas import Arenas, Start
+from playas.rocket.frames import OBS_SIZE
 from playas.rocket.finetune import Learner, Practice, _gae, play_recipe, train_play
 from playas.rocket.match import _rocketsim
 from playas.rocket.model import ROCKET
@@ -83,7 +84,7 @@ def test_arena_events_touch_and_goal():
 
 def test_rewards_take_each_teams_side():
     r = play_recipe({**TINY, "atba": 0.0})
-    practice = Practice(_rocketsim(), r, 3, (np.empty((0, BALL_FIELDS)), np.empty((0, 2, CAR_FIELDS))), 16, 110,
+    practice = Practice(_rocketsim(), r, 3, (np.empty((0, BALL_FIELDS)), np.empty((0, 2, CAR_FIELDS))), 16, OBS_SIZE,
                         np.random.default_rng(0))
     # the ball flies toward orange's goal: good for blue, bad for orange
     ball = np.array([0, 0, 500, 0, 2000, 0, 0, 0, 0], np.float32)

@@ -203,7 +203,9 @@ def test_touches_read_from_motion_agree_with_the_engines_contacts():
     RocketSim's own contacts in recorded matches."""
     from playas.rocket.properties import touches
 
-    rs = [play_match(["mean"], ["atba"], minutes=1, seed=s, progress=False, record=True) for s in (21, 22)]
+    # six matches: two alone swing with the play (ATBA's pushes along the ball are several engine
+    # contacts and one change of motion); over 21..26 the estimate read 81 of 95 contacts (measured)
+    rs = [play_match(["mean"], ["atba"], minutes=1, seed=s, progress=False, record=True) for s in range(21, 27)]
     engine = sum(c["touches"] for r in rs for c in r["cars"])
     read = sum(touches(r["record"]["frames"], c) for r in rs for c in range(2))
     assert engine >= 15 and abs(read - engine) <= 0.2 * engine, (read, engine)

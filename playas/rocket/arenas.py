@@ -21,6 +21,7 @@ import numpy as np
 
 from .actions import TABLE, engine_controls
 from .frames import Frames
+from .pads import N_PADS
 from .vocabulary import ANG, BALL_FIELDS, BOOST, CAR_FIELDS, FWD, POS, TICK_RATE, TICKS_PER_DECISION, UP, VEL
 
 # Columns of RocketSim's gym-state rows (``Arena.get_gym_state`` documents them).
@@ -69,6 +70,7 @@ class Arenas:
             arena.set_goal_score_callback(self._on_goal, i)
             self.arenas.append(arena)
             self.cars.append(cars)
+        self._pads = [arena.get_boost_pads() for arena in self.arenas]  # soccar's 34, the standard order
 
     def _on_touch(self, arena, car, data) -> None:
         i, slot = data
@@ -120,7 +122,9 @@ class Arenas:
         cars = np.empty((self.n, 2, CAR_FIELDS), np.float32)
         present = np.empty((self.n, 2), bool)
         ticks = np.empty(self.n)
+        pads = np.empty((self.n, N_PADS), np.float32)
         for i, arena in enumerate(self.arenas):
+            pads[i] = [p.get_state().cooldown for p in self._pads[i]]
             state = arena.get_gym_state()
             b = state[2][0]
             ball[i, POS], ball[i, VEL], ball[i, ANG] = b[_GYM_BALL["pos"]], b[_GYM_BALL["vel"]], b[_GYM_BALL["ang"]]
@@ -131,9 +135,10 @@ class Arenas:
                 out[FWD], out[UP], out[BOOST] = row[_GYM_CAR["fwd"]], row[_GYM_CAR["up"]], row[_GYM_CAR["boost"]]
                 present[i, c] = not row[_GYM_CAR["demoed"]]
             ticks[i] = arena.tick_count
-        return Frames(time=ticks / TICK_RATE, ball=ball, cars=cars, team=np.array([0, 1], np.int8), present=present)
+        return Frames(time=ticks / TICK_RATE, ball=ball, cars=cars, team=np.array([0, 1], np.int8), present=present,
+                      pads=pads)
 
     def close(self) -> None:
         for arena in self.arenas:
             arena.stop()
-        self.arenas, self.cars = [], []
+        self.arenas, self.cars, self._pads = [], [], []

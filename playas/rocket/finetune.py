@@ -42,7 +42,7 @@ from ..core.config import number, section, setting, whole
 from ..core.mhr import MHRModel, routing_weights
 from ..core.progress import Progress
 from .arenas import Arenas, Start
-from .frames import observe
+from .frames import OBS_SIZE, observe
 from .model import NO_ACTION, ROCKET
 from .scripted import ATBA
 from .vocabulary import BACK_WALL, DECISIONS_PER_SECOND, POS, VEL
@@ -382,7 +382,7 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
     starts = replay_starts(list(replays), out.parent / f"{out.stem}.starts", r["starts_per_game"], r["seed"],
                            progress) if r["replay_starts"] > 0 else (np.empty((0, 9)), np.empty((0, 2, 16)))
     c = styled.base.config
-    practice = Practice(_rocketsim(), r, len(styled.table), starts, c.context, c.obs_size, rng)
+    practice = Practice(_rocketsim(), r, len(styled.table), starts, c.context, OBS_SIZE, rng)
     learner.train()
     last_save = begun = time.monotonic()
     seconds0 = done["seconds"]
