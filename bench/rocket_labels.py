@@ -59,10 +59,12 @@ def flip_starts(replay, c: int) -> np.ndarray:
     return t[ok]
 
 
-def clear_decisions(f, c: int, clear: float) -> np.ndarray:
-    """Decisions of car ``c`` with the next one a decision later, physics updated, nothing near."""
+def clear_decisions(replay, c: int, clear: float) -> np.ndarray:
+    """Decisions of car ``c`` with the next one a decision later, physics updated, nothing near,
+    outside a kickoff's countdown (prepare leaves those out)."""
+    f = replay.frames
     t = np.arange(len(f) - 1)
-    ok = f.present[t, c] & f.present[t + 1, c]
+    ok = f.present[t, c] & f.present[t + 1, c] & ~replay.countdown[t]
     ok &= np.abs(np.diff(f.time) - DECISION_SECONDS) < 0.25 * DECISION_SECONDS
     ok &= np.abs(f.cars[t + 1, c, POS] - f.cars[t, c, POS]).sum(1) > 0  # the replay moved the car
     ok &= np.linalg.norm(f.ball[t, :3] - f.cars[t, c, POS], axis=1) > clear
@@ -140,7 +142,7 @@ def main() -> None:
     for path in files:
         rp = read(path)
         f, labels = rp.frames, labels_of(rp)
-        pool = [(c, t) for c in range(f.cars.shape[1]) for t in clear_decisions(f, c, a.clear)]
+        pool = [(c, t) for c in range(f.cars.shape[1]) for t in clear_decisions(rp, c, a.clear)]
         for k in rng.permutation(len(pool))[: a.per_replay]:
             c, t = pool[k]
             err = sim.errors(f.cars[t, c], f.cars[t + 1, c])

@@ -32,20 +32,12 @@ from ..core.progress import Progress
 from . import actions
 from .frames import OBS_SIZE, observe
 from .replay import ReplayError, read
-from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, X, Y, Z
+from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
 
 FORMAT = 1
 SCALARS = ("speed", "boost", "height", "ball_distance", "supersonic", "airborne")
 MIN_DECISIONS = DECISIONS_PER_SECOND * 20  # a player in a game for less than 20 seconds is left out
 SUPERSONIC = 2200.0
-
-
-def _frozen(frames, c) -> np.ndarray:
-    """Decisions in a kickoff countdown: the ball at rest on its spot and the car still (the last
-    of them is the kickoff: what the car does then is its first action)."""
-    ball_still = (np.abs(frames.ball[:, POS][:, [X, Y]]).sum(1) < 1) & (np.abs(frames.ball[:, VEL]).sum(1) < 1)
-    car_still = np.abs(frames.cars[:, c, VEL]).sum(1) < 1
-    return ball_still & car_still
 
 
 def _agreement(rec: dict, inferred: np.ndarray, grounded: np.ndarray, keep: np.ndarray) -> dict:
@@ -84,9 +76,8 @@ def encode_replay(path: str) -> dict:
     agree: dict = {}
     dt = np.diff(f.time, append=f.time[-1] + f.time[1] - f.time[0] if len(f) > 1 else DECISION_SECONDS)
     for c, player in enumerate(rp.players):
-        frozen = _frozen(f, c)
-        # Drop the countdown but keep its last moment: the kickoff itself, the car about to go.
-        keep = f.present[:, c] & ~(frozen & np.concatenate([frozen[1:], [True]]))
+        # A kickoff's countdown teaches standing still: dropped (its last moment, the car about to go, is kept).
+        keep = f.present[:, c] & ~rp.countdown
         if keep.sum() < MIN_DECISIONS:
             continue
         car = f.cars[:, c]

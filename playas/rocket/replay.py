@@ -75,12 +75,15 @@ class Replay:
     ``recorded[c]`` holds car ``c``'s replicated inputs for each decision: ``throttle`` and ``steer``
     in [-1, 1] (NaN where the replay has none), and the ``boost``, ``jump`` (the button as pressed:
     :func:`~playas.rocket.actions.jump_presses`) and ``handbrake`` (powerslide) flags, and ``flip``
-    (a double jump or dodge active: the whole flip, as the replay has it).
+    (a double jump or dodge active: the whole flip, as the replay has it). ``countdown`` (T,) is
+    True at the decisions wholly inside a kickoff's countdown, when no car can move (the last
+    decision before the kickoff is not: the car goes during it).
     """
 
     frames: Frames
     players: list[Player]
     recorded: list[dict]
+    countdown: np.ndarray
     meta: dict = field(default_factory=dict)
 
 
@@ -187,8 +190,11 @@ def read(path) -> Replay:
         lagged["jump"] = jump_presses(lagged["jump"], lagged["flip"])  # presses, not the flip's duration
         recorded.append(lagged)
     present &= ball_ok[:, None]
+    # The game replicates the countdown's seconds left (3) while the cars wait for a kickoff, else 0.
+    waiting = np.array([bool(m.get("replicated_game_state_time_remaining")) for m in fd["metadata_frames"]])
+    countdown = waiting[idx] & waiting[np.append(idx[1:], idx[-1])]
     headers = dict(d["meta"].get("all_headers") or [])
     meta = {"date": str(headers.get("Date", "")), "map": str(headers.get("MapName", "")),
             "team_size": int(headers.get("TeamSize") or 0), "seconds": round(float(times[-1] - times[0]), 1)}
     return Replay(Frames(grid - grid[0], ball, cars, np.array([p.team for p in players]), present),
-                  players, recorded, meta)
+                  players, recorded, countdown, meta)
