@@ -32,7 +32,7 @@ from ..core.progress import Progress
 from . import actions
 from .frames import OBS_SIZE, observe
 from .replay import ReplayError, read
-from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
+from .vocabulary import BOOST, BOOST_ON, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
 
 FORMAT = 1
 SCALARS = ("speed", "boost", "height", "ball_distance", "supersonic", "airborne")
@@ -74,13 +74,13 @@ def encode_replay(path: str) -> dict:
     f = rp.frames
     seqs, obs, acts, scal = [], [], [], []
     agree: dict = {}
-    dt = np.diff(f.time, append=f.time[-1] + f.time[1] - f.time[0] if len(f) > 1 else DECISION_SECONDS)
     for c, player in enumerate(rp.players):
-        # A kickoff's countdown teaches standing still: dropped (its last moment, the car about to go, is kept).
-        keep = f.present[:, c] & ~rp.countdown
+        # A kickoff's countdown teaches standing still: dropped (its last moment, the car about to go, is kept);
+        # so is a decision no fresh physics follows (a pause in the replay, a repeated frame).
+        keep = f.present[:, c] & ~rp.countdown & ~rp.stale(c)
         if keep.sum() < MIN_DECISIONS:
             continue
-        car = f.cars[:, c]
+        car, dt = f.cars[:, c], rp.seconds(c)
         grounded = actions.grounded_decisions(car)
         controls = actions.infer_controls(car, dt, flags=rp.recorded[c])
         for k, v in _agreement(rp.recorded[c], actions.infer_controls(car, dt), grounded, keep).items():

@@ -15,7 +15,8 @@ import numpy as np
 
 from .actions import jump_presses
 from .frames import Frames
-from .vocabulary import ANG, BALL_FIELDS, BOOST, CAR_FIELDS, DECISIONS_PER_SECOND, FWD, POS, UP, VEL
+from .vocabulary import (ANG, BALL_FIELDS, BOOST, CAR_FIELDS, DECISION_SECONDS, DECISIONS_PER_SECOND, FWD, POS,
+                         TICK_SECONDS, UP, VEL)
 
 ANGULAR_UNIT = 0.01  # replays store angular velocity in hundredths of rad/s (ball and cars peak near 600)
 BOOST_UNIT = 100 / 255  # raw boost 0..255 -> 0..100
@@ -77,14 +78,31 @@ class Replay:
     :func:`~playas.rocket.actions.jump_presses`) and ``handbrake`` (powerslide) flags, and ``flip``
     (a double jump or dodge active: the whole flip, as the replay has it). ``countdown`` (T,) is
     True at the decisions wholly inside a kickoff's countdown, when no car can move (the last
-    decision before the kickoff is not: the car goes during it).
+    decision before the kickoff is not: the car goes during it). ``clock`` (T, C) holds the time of
+    each car's state at each decision: when the replay last updated that car's physics (see
+    :meth:`seconds` and :meth:`stale`).
     """
 
     frames: Frames
     players: list[Player]
     recorded: list[dict]
     countdown: np.ndarray
+    clock: np.ndarray
     meta: dict = field(default_factory=dict)
+
+    def seconds(self, c: int) -> np.ndarray:
+        """(T,) seconds from each decision's state of car ``c`` to the next one's: the replay's
+        frames come at 20-30 a second, so the frame nearest a decision can sit a tick or four off
+        it, and two decisions 4 to 12 ticks apart (the last decision: one decision)."""
+        return np.diff(self.clock[:, c], append=self.clock[-1, c] + DECISION_SECONDS)
+
+    def stale(self, c: int) -> np.ndarray:
+        """(T,) bool: no fresh physics of car ``c`` follows its state at this decision within two
+        decisions: the next decision sits on the same update (the replay repeated the car's values,
+        or recorded no frames at all for a while: goal replays are cut out, leaving a pause of
+        several seconds), or on one far later. Nothing explains the change: no label."""
+        dt = self.seconds(c)
+        return ~((dt >= TICK_SECONDS / 2) & (dt <= 2 * DECISION_SECONDS))
 
 
 class ReplayError(Exception):
@@ -132,64 +150,105 @@ def _parse(path) -> dict:
     raise ReplayError(f"the parser found no ball in most frames ({PARSE_TRIES} tries)")
 
 
+def _nearest(times: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Index of the frame nearest each moment of ``grid``."""
+    idx = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
+    return np.where(np.abs(times[idx - 1] - grid) <= np.abs(times[idx] - grid), idx - 1, idx)
+
+
+def _track(frames: list, n: int) -> dict:
+    """One player's ``n`` replay frames as arrays: ``cars`` (n, CAR_FIELDS), ``ok`` (a rigid body
+    there), ``throttle`` and ``steer`` (NaN where missing), the :data:`FLAG_KEYS` flags, and the
+    ``names`` and ``teams`` the frames gave; ``fresh`` where the car's physics was updated (see
+    :func:`_moved`)."""
+    out = {"cars": np.zeros((n, CAR_FIELDS), np.float32), "ok": np.zeros(n, bool), "fresh": np.zeros(n, bool),
+           "throttle": np.full(n, np.nan, np.float32), "steer": np.full(n, np.nan, np.float32),
+           **{k: np.zeros(n, bool) for k in FLAG_KEYS}, "names": {}, "teams": []}
+    for i, f in enumerate(frames[:n]):
+        if not (isinstance(f, dict) and "Data" in f):
+            continue
+        f = f["Data"]
+        rb = f.get("rigid_body")
+        if not rb or rb.get("rotation") is None or rb.get("location") is None:
+            continue
+        out["cars"][i] = car_state(rb, f.get("boost_amount") or 0.0)
+        out["ok"][i] = True
+        out["fresh"][i] = _moved(out["cars"][i], out["cars"][i - 1]) if i else True
+        inp = f.get("input") or {}
+        out["throttle"][i], out["steer"][i] = _byte(inp.get("throttle")), _byte(inp.get("steer"))
+        for k in FLAG_KEYS:
+            out[k][i] = bool(f.get(k))
+        if f.get("player_name"):
+            out["names"][f["player_name"]] = out["names"].get(f["player_name"], 0) + 1
+        if f.get("is_team_0") is not None:
+            out["teams"].append(0 if f["is_team_0"] else 1)
+    return out
+
+
+def _moved(row: np.ndarray, before: np.ndarray) -> bool:
+    """Whether a car's state is new beside the frame before's: a frame without an update of the
+    car carries its last values, so a moving car (over 1 uu/s) in the same place was not updated;
+    a car at rest stays where it is, updated or not."""
+    return not np.array_equal(row[POS], before[POS]) or float(np.abs(row[VEL]).sum()) < 1
+
+
+def _updated(times: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    """Each frame's time of the car's last physics update: its own where ``fresh``, else that of
+    the last fresh frame before it."""
+    last = np.maximum.accumulate(np.where(fresh, np.arange(len(fresh)), 0))
+    return times[last]
+
+
+def _player(pid, track: dict, c: int) -> Player:
+    names, teams = track["names"], track["teams"]
+    name = max(names, key=names.get) if names else f"player {c + 1}"
+    return Player(_platform_key(pid, name), name, int(np.bincount(teams).argmax()) if teams else 0)
+
+
+def _recorded(track: dict, idx: np.ndarray) -> dict:
+    """A player's replicated inputs at each decision (see :class:`Replay`)."""
+    rec = {"throttle": track["throttle"][idx], "steer": track["steer"][idx], "boost": track["boost_active"][idx],
+           "jump": track["jump_active"][idx], "flip": (track["double_jump_active"] | track["dodge_active"])[idx],
+           "handbrake": track["powerslide_active"][idx]}
+    # The replicated inputs lag the physics they drive by about one decision (steer matches
+    # the turn that follows best 1/15 s later): decision t's input is the one read at t+1.
+    lagged = {k: np.concatenate([v[1:], v[-1:]]) for k, v in rec.items()}
+    lagged["jump"] = jump_presses(lagged["jump"], lagged["flip"])  # presses, not the flip's duration
+    return lagged
+
+
+def _ball(frames: list, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ball at each decision, and whether the replay had it there."""
+    ball, ok = np.zeros((len(idx), BALL_FIELDS), np.float32), np.zeros(len(idx), bool)
+    for t, i in enumerate(idx):
+        f = frames[i]
+        if isinstance(f, dict) and "Data" in f:
+            ball[t], ok[t] = ball_state(f["Data"]["rigid_body"]), True
+    return ball, ok
+
+
 def read(path) -> Replay:
     """A replay file at :data:`~playas.rocket.vocabulary.DECISIONS_PER_SECOND` decisions a second:
-    each decision takes the frame nearest its time."""
+    each decision takes the frame nearest its time, and keeps that frame's own time (``clock``)."""
     d = _parse(path)
     fd = d["frame_data"]
     times = np.array([m["time"] for m in fd["metadata_frames"]], np.float64)
     if len(times) < 2 or not fd["players"]:
         raise ReplayError("no frames or no players")
     grid = np.arange(times[0], times[-1], 1 / DECISIONS_PER_SECOND)
-    idx = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
-    idx = np.where(np.abs(times[idx - 1] - grid) <= np.abs(times[idx] - grid), idx - 1, idx)
-    T = len(idx)
-    ball = np.zeros((T, BALL_FIELDS), np.float32)
-    ball_ok = np.zeros(T, bool)
-    bframes = fd["ball_data"]["frames"]
-    for t, i in enumerate(idx):
-        f = bframes[i]
-        if isinstance(f, dict) and "Data" in f:
-            ball[t] = ball_state(f["Data"]["rigid_body"])
-            ball_ok[t] = True
+    idx = _nearest(times, grid)
+    ball, ball_ok = _ball(fd["ball_data"]["frames"], idx)
     C = len(fd["players"])
-    cars = np.zeros((T, C, CAR_FIELDS), np.float32)
-    present = np.zeros((T, C), bool)
+    cars = np.zeros((len(idx), C, CAR_FIELDS), np.float32)
+    present = np.zeros((len(idx), C), bool)
+    clock = np.zeros((len(idx), C))
     players, recorded = [], []
     for c, (pid, pdata) in enumerate(fd["players"]):
-        frames = pdata["frames"]
-        rec = {k: np.full(T, np.nan, np.float32) for k in ("throttle", "steer")}
-        rec.update({k: np.zeros(T, bool) for k in ("boost", "jump", "flip", "handbrake")})
-        names, teams = {}, []
-        for t, i in enumerate(idx):
-            f = frames[i]
-            if not (isinstance(f, dict) and "Data" in f):
-                continue
-            f = f["Data"]
-            rb = f.get("rigid_body")
-            if not rb or rb.get("rotation") is None or rb.get("location") is None:
-                continue
-            cars[t, c] = car_state(rb, f.get("boost_amount") or 0.0)
-            present[t, c] = True
-            inp = f.get("input") or {}
-            rec["throttle"][t], rec["steer"][t] = _byte(inp.get("throttle")), _byte(inp.get("steer"))
-            rec["boost"][t] = bool(f.get("boost_active"))
-            rec["jump"][t] = bool(f.get("jump_active"))
-            rec["flip"][t] = bool(f.get("double_jump_active") or f.get("dodge_active"))
-            rec["handbrake"][t] = bool(f.get("powerslide_active"))
-            if f.get("player_name"):
-                names[f["player_name"]] = names.get(f["player_name"], 0) + 1
-            if f.get("is_team_0") is not None:
-                teams.append(0 if f["is_team_0"] else 1)
-        name = max(names, key=names.get) if names else f"player {c + 1}"
-        team = int(np.bincount(teams).argmax()) if teams else 0
-        players.append(Player(_platform_key(pid, name), name, team))
-        # The replicated inputs lag the physics they drive by about one decision (steer matches
-        # the turn that follows best 1/15 s later): decision t's input is the one read at t+1.
-        lagged = {k: np.concatenate([v[1:], v[-1:]]) for k, v in rec.items()}
-        lagged["jump"] = jump_presses(lagged["jump"], lagged["flip"])  # presses, not the flip's duration
-        recorded.append(lagged)
-    present &= ball_ok[:, None]
+        track = _track(pdata["frames"], len(times))
+        cars[:, c], present[:, c] = track["cars"][idx], track["ok"][idx] & ball_ok
+        clock[:, c] = _updated(times, track["fresh"])[idx] - grid[0]
+        players.append(_player(pid, track, c))
+        recorded.append(_recorded(track, idx))
     # The game replicates the countdown's seconds left (3) while the cars wait for a kickoff, else 0.
     waiting = np.array([bool(m.get("replicated_game_state_time_remaining")) for m in fd["metadata_frames"]])
     countdown = waiting[idx] & waiting[np.append(idx[1:], idx[-1])]
@@ -197,4 +256,4 @@ def read(path) -> Replay:
     meta = {"date": str(headers.get("Date", "")), "map": str(headers.get("MapName", "")),
             "team_size": int(headers.get("TeamSize") or 0), "seconds": round(float(times[-1] - times[0]), 1)}
     return Replay(Frames(grid - grid[0], ball, cars, np.array([p.team for p in players]), present),
-                  players, recorded, countdown, meta)
+                  players, recorded, countdown, clock, meta)
