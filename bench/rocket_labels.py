@@ -37,7 +37,6 @@ def labels_of(replay, as_flags: bool = False) -> list[np.ndarray]:
     """Each car's label for each decision, as prepare makes them; ``as_flags``: with the replay's
     jump flags as they are (a flip's whole duration) instead of the presses."""
     f = replay.frames
-    dt = np.diff(f.time, append=f.time[-1] + DECISION_SECONDS)
     out = []
     for c in range(f.cars.shape[1]):
         car = f.cars[:, c]
@@ -45,7 +44,7 @@ def labels_of(replay, as_flags: bool = False) -> list[np.ndarray]:
         flags = dict(replay.recorded[c])
         if as_flags:
             flags["jump"] = flags["jump"] | flags["flip"]
-        controls = actions.infer_controls(car, dt, flags=flags)
+        controls = actions.infer_controls(car, DECISION_SECONDS, flags=flags)
         out.append(actions.to_table(controls, grounded))
     return out
 
@@ -59,11 +58,12 @@ def flip_starts(replay, c: int) -> np.ndarray:
     return t[ok]
 
 
-def clear_decisions(f, c: int, clear: float) -> np.ndarray:
-    """Decisions of car ``c`` with the next one a decision later, physics updated, nothing near."""
+def clear_decisions(replay, c: int, clear: float) -> np.ndarray:
+    """Decisions of car ``c`` with physics around both ends (prepare leaves the others out),
+    nothing near, outside a kickoff's countdown."""
+    f = replay.frames
     t = np.arange(len(f) - 1)
-    ok = f.present[t, c] & f.present[t + 1, c]
-    ok &= np.abs(np.diff(f.time) - DECISION_SECONDS) < 0.25 * DECISION_SECONDS
+    ok = f.present[t, c] & f.present[t + 1, c] & ~replay.countdown[t] & ~replay.unexplained(c)[t]
     ok &= np.abs(f.cars[t + 1, c, POS] - f.cars[t, c, POS]).sum(1) > 0  # the replay moved the car
     ok &= np.linalg.norm(f.ball[t, :3] - f.cars[t, c, POS], axis=1) > clear
     for o in range(f.cars.shape[1]):
@@ -71,6 +71,16 @@ def clear_decisions(f, c: int, clear: float) -> np.ndarray:
             far = np.linalg.norm(f.cars[t, o, POS] - f.cars[t, c, POS], axis=1) > clear
             ok &= far | ~f.present[t, o]
     return t[ok]
+
+
+def sample(replay, clear: float, n: int) -> list[tuple[int, int]]:
+    """``n`` (car, decision) pairs of :func:`clear_decisions`, drawn by a fixed random key per pair
+    (seeded by the replay's length): a change that drops a few decisions from the pool leaves the
+    rest of the sample as it was, so two runs compare label by label."""
+    f = replay.frames
+    keys = np.random.default_rng(len(f)).random((f.cars.shape[1], len(f)))
+    pool = [(c, t) for c in range(f.cars.shape[1]) for t in clear_decisions(replay, c, clear)]
+    return sorted(pool, key=lambda ct: keys[ct])[:n]
 
 
 class Replayer:
@@ -133,16 +143,13 @@ def main() -> None:
     ap.add_argument("--clear", type=float, default=400.0, help="uu from the ball and every other car")
     a = ap.parse_args()
     files = sorted((SHARED / "rocket" / "replays").glob("*.replay"))[: a.replays]
-    rng = np.random.default_rng(0)
     sim = Replayer()
     hits = {"all": [], "ground": [], "air": [], "labelled jump": []}
     best = {k: [] for k in hits}  # the best action's error: how well RocketSim reproduces the replay at all
     for path in files:
         rp = read(path)
         f, labels = rp.frames, labels_of(rp)
-        pool = [(c, t) for c in range(f.cars.shape[1]) for t in clear_decisions(f, c, a.clear)]
-        for k in rng.permutation(len(pool))[: a.per_replay]:
-            c, t = pool[k]
+        for c, t in sample(rp, a.clear, a.per_replay):
             err = sim.errors(f.cars[t, c], f.cars[t + 1, c])
             label = int(labels[c][t])
             hit = err[label] <= err.min() + 1.0

@@ -17,7 +17,7 @@ pytest.importorskip("subtr_actor")
 
 from playas.cli import main  # noqa: E402
 from playas.core.errors import PlayasError  # noqa: E402
-from playas.rocket.dataset import RocketData, restarts  # noqa: E402
+from playas.rocket.dataset import RocketData, kickoffs, pregame, restarts  # noqa: E402
 from playas.rocket.frames import OBS_SIZE, OBS_SIZE_BEFORE_PADS  # noqa: E402
 from playas.rocket.model import NO_ACTION, PolicyConfig, RocketNet  # noqa: E402
 from playas.rocket.train import drop_previous  # noqa: E402
@@ -101,6 +101,13 @@ def test_restarts_at_kickoffs_and_returns_to_the_pitch():
     t = np.array([3, 4, 5, 9, 11, 12])
     assert restarts(t, kickoff, present) == [3, 4]
     assert restarts(np.array([0, 1, 4, 5]), np.zeros(6, bool), np.ones(6, bool)) == []  # standing dropped
+
+
+def test_kickoffs_are_the_first_decisions_after_each_countdown():
+    countdown = np.array([0, 1, 1, 0, 0, 0, 1, 0, 1, 1], bool)
+    assert np.flatnonzero(kickoffs(countdown)).tolist() == [3, 7]  # a countdown at the end has none yet
+    assert pregame(countdown).tolist() == [True] * 3 + [False] * 7
+    assert not pregame(np.zeros(10, bool)).any()  # a replay that starts in play
 
 
 def test_previous_action_dropout():

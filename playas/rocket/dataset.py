@@ -31,7 +31,7 @@ import torch
 from ..core.errors import PlayasError
 from ..core.progress import Progress
 from . import actions
-from .frames import ball_on_spot, observe, standing
+from .frames import observe
 from .replay import ReplayError, read
 from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
 
@@ -39,26 +39,20 @@ FORMAT = 2  # 2: 144 features (the boost pads), histories restart at kickoffs an
 SCALARS = ("speed", "boost", "height", "ball_distance", "supersonic", "airborne")
 MIN_DECISIONS = DECISIONS_PER_SECOND * 20  # a player in a game for less than 20 seconds is left out
 SUPERSONIC = 2200.0
-SETTLE = DECISIONS_PER_SECOND  # decisions a car reset onto its kickoff spot takes to stand there
 
 
-def _countdown(frames, c) -> tuple[np.ndarray, np.ndarray]:
-    """Car ``c``'s decisions in a kickoff countdown, and its kickoffs (the last of each countdown:
-    what the car does then is its first action), both (T,) bool.
+def kickoffs(countdown: np.ndarray) -> np.ndarray:
+    """(T,) bool: the first decision after each of the replay's kickoff countdowns, where the car
+    goes (:attr:`~playas.rocket.replay.Replay.countdown` is the replay's own flag)."""
+    return np.concatenate([[False], countdown[:-1] & ~countdown[1:]])
 
-    In a countdown: standing while the ball rests on its spot, and from the car's reset onto its
-    kickoff spot to the end of its first standing there (it drops onto the spot, then waits)."""
-    on, here = ball_on_spot(frames.ball), frames.present[:, c]
-    still = on & here & standing(frames.cars[:, c, VEL])
-    frozen, kickoff = still.copy(), np.zeros(len(on), bool)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
-    for a, b in zip(edges[::2], edges[1::2]):  # each stretch of the ball on its spot
-        s, arrived = still[a:b], int(np.argmax(here[a:b]))
-        if s[arrived:arrived + SETTLE].any():  # reset onto its spot: the drop and the countdown
-            first = int(np.argmax(s))
-            end = a + first + int(np.argmin(np.append(s[first:], False)))
-            frozen[a:end], kickoff[end - 1] = True, True
-    return frozen, kickoff
+
+def pregame(countdown: np.ndarray) -> np.ndarray:
+    """(T,) bool: the decisions before a replay's first kickoff, when it comes within its first
+    10 seconds (the cars dropping onto their spots before the countdown); a replay that starts in
+    play has none."""
+    first = np.flatnonzero(kickoffs(countdown)[:10 * DECISIONS_PER_SECOND])
+    return np.arange(len(countdown)) < (first[0] if len(first) else 0)
 
 
 def restarts(t: np.ndarray, kickoff: np.ndarray, present: np.ndarray) -> list[int]:
@@ -107,14 +101,14 @@ def encode_replay(path: str) -> dict:
     f = rp.frames
     seqs, obs, acts, scal = [], [], [], []
     agree: dict = {}
-    dt = np.diff(f.time, append=f.time[-1] + f.time[1] - f.time[0] if len(f) > 1 else DECISION_SECONDS)
     for c, player in enumerate(rp.players):
-        frozen, kickoff = _countdown(f, c)
-        # Drop the countdown but keep its last moment: the kickoff itself, the car about to go.
-        keep = f.present[:, c] & ~(frozen & np.concatenate([frozen[1:], [True]]))
+        # A kickoff's countdown (and the spawn before the first) teaches standing still: dropped (its last
+        # moment, the car about to go, is kept);
+        # so is a decision no fresh physics follows (a pause in the replay, a repeated frame).
+        keep = f.present[:, c] & ~rp.countdown & ~pregame(rp.countdown) & ~rp.unexplained(c)
         if keep.sum() < MIN_DECISIONS:
             continue
-        car = f.cars[:, c]
+        car, dt = f.cars[:, c], DECISION_SECONDS
         grounded = actions.grounded_decisions(car)
         controls = actions.infer_controls(car, dt, flags=rp.recorded[c])
         for k, v in _agreement(rp.recorded[c], actions.infer_controls(car, dt), grounded, keep).items():
@@ -127,7 +121,7 @@ def encode_replay(path: str) -> dict:
         scal.append(decision_scalars(f, c, t, grounded[t]))
         seqs.append({"key": player.key, "name": player.name, "team": player.team, "length": int(len(t)),
                      "seconds": round(float(len(t)) / DECISIONS_PER_SECOND, 1),
-                     "restarts": restarts(t, kickoff, f.present[:, c])})
+                     "restarts": restarts(t, kickoffs(rp.countdown), f.present[:, c])})
     return {"file": path, "meta": rp.meta, "sequences": seqs, "obs": obs, "action": acts, "scalars": scal,
             "agreement": agree, "frames": int(len(f)), "seconds": time.perf_counter() - t0}
 

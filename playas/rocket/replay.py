@@ -19,6 +19,9 @@ from .frames import Frames
 from .pads import rebuild
 from .vocabulary import ANG, BALL_FIELDS, BOOST, CAR_FIELDS, DECISIONS_PER_SECOND, FWD, POS, UP, VEL
 
+MAX_GAP = 0.25  # s between two physics updates of a car (the server sends 10-15 a second): longer is a gap
+INPUT_LAG = 0.033  # s from a decision to the replicated inputs that drive it
+HELD_FRAMES = 2  # frames between two updates at 30 frames and 10 updates a second
 ANGULAR_UNIT = 0.01  # replays store angular velocity in hundredths of rad/s (ball and cars peak near 600)
 BOOST_UNIT = 100 / 255  # raw boost 0..255 -> 0..100
 
@@ -77,13 +80,25 @@ class Replay:
     ``recorded[c]`` holds car ``c``'s replicated inputs for each decision: ``throttle`` and ``steer``
     in [-1, 1] (NaN where the replay has none), and the ``boost``, ``jump`` (the button as pressed:
     :func:`~playas.rocket.actions.jump_presses`) and ``handbrake`` (powerslide) flags, and ``flip``
-    (a double jump or dodge active: the whole flip, as the replay has it).
+    (a double jump or dodge active: the whole flip, as the replay has it). ``countdown`` (T,) is
+    True at the decisions wholly inside a kickoff's countdown, when no car can move (the last
+    decision before the kickoff is not: the car goes during it). ``stale`` (T, C) is True where the
+    replay sent no physics of the car around the decision (:data:`MAX_GAP`): goal replays cut out of
+    the file, a car the server stopped updating; nothing there explains what the car did.
     """
 
     frames: Frames
     players: list[Player]
     recorded: list[dict]
+    countdown: np.ndarray
+    stale: np.ndarray
     meta: dict = field(default_factory=dict)
+
+    def unexplained(self, c: int) -> np.ndarray:
+        """(T,) bool: decisions of car ``c`` whose change to the next decision the replay cannot
+        show (either end stale): no label can be read from the physics there."""
+        s = self.stale[:, c]
+        return s | np.append(s[1:], False)
 
 
 class ReplayError(Exception):
@@ -131,67 +146,143 @@ def _parse(path) -> dict:
     raise ReplayError(f"the parser found no ball in most frames ({PARSE_TRIES} tries)")
 
 
+def _nearest(times: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Index of the frame nearest each moment of ``grid``."""
+    idx = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
+    return np.where(np.abs(times[idx - 1] - grid) <= np.abs(times[idx] - grid), idx - 1, idx)
+
+
+def _track(frames: list, n: int) -> dict:
+    """One player's ``n`` replay frames as arrays: ``cars`` (n, CAR_FIELDS), ``ok`` (a rigid body
+    there), ``throttle`` and ``steer`` (NaN where missing), the :data:`FLAG_KEYS` flags, and the
+    ``names`` and ``teams`` the frames gave; ``fresh`` where the car's physics was updated (see
+    :func:`_moved`)."""
+    out = {"cars": np.zeros((n, CAR_FIELDS), np.float32), "ok": np.zeros(n, bool), "fresh": np.zeros(n, bool),
+           "throttle": np.full(n, np.nan, np.float32), "steer": np.full(n, np.nan, np.float32),
+           **{k: np.zeros(n, bool) for k in FLAG_KEYS}, "names": {}, "teams": []}
+    held = 0  # frames in a row carrying the same velocities
+    for i, f in enumerate(frames[:n]):
+        if not (isinstance(f, dict) and "Data" in f):
+            continue
+        f = f["Data"]
+        rb = f.get("rigid_body")
+        if not rb or rb.get("rotation") is None or rb.get("location") is None:
+            continue
+        out["cars"][i] = car_state(rb, f.get("boost_amount") or 0.0)
+        out["ok"][i] = True
+        held = held + 1 if i and not _moved(out["cars"][i], out["cars"][i - 1]) else 0
+        out["fresh"][i] = held == 0 or held > HELD_FRAMES
+        inp = f.get("input") or {}
+        out["throttle"][i], out["steer"][i] = _byte(inp.get("throttle")), _byte(inp.get("steer"))
+        for k in FLAG_KEYS:
+            out[k][i] = bool(f.get(k))
+        if f.get("player_name"):
+            out["names"][f["player_name"]] = out["names"].get(f["player_name"], 0) + 1
+        if f.get("is_team_0") is not None:
+            out["teams"].append(0 if f["is_team_0"] else 1)
+    return out
+
+
+def _moved(row: np.ndarray, before: np.ndarray) -> bool:
+    """Whether a car's state is a physics update beside the frame before's. The server replicates a
+    car 10-15 times a second and most replays hold 20-30 frames a second: a frame between two
+    updates carries the last update's velocities with a position halfway to the next (the
+    client's interpolation), so a moving car whose velocity and angular velocity did not change
+    was not updated; a car at rest is what it is, updated or not. More than :data:`HELD_FRAMES`
+    frames in a row with the same velocities are a car really keeping them (top speed, straight)."""
+    same = np.array_equal(row[VEL], before[VEL]) and np.array_equal(row[ANG], before[ANG])
+    return not same or float(np.abs(row[VEL]).sum()) < 1
+
+
+def _at(times: np.ndarray, cars: np.ndarray, fresh: np.ndarray, grid: np.ndarray, nearest: np.ndarray):
+    """One car's states (frames, CAR_FIELDS) at each moment of ``grid``, linear between the two
+    physics updates around it (``fresh`` frames), and where that cannot be done (stale, the frame
+    ``nearest`` as the replay has it): no update within :data:`MAX_GAP` on both sides, or the car
+    put somewhere else between them (a respawn, the reset for a kickoff). Interpolated between updates, a decision's position, velocities and rotation
+    belong to one moment, so the change to the next decision is one decision's worth of physics."""
+    u = np.flatnonzero(fresh)
+    if len(u) < 2:
+        return cars[nearest], np.ones(len(grid), bool)
+    tu = times[u]
+    k = np.clip(np.searchsorted(tu, grid, side="right") - 1, 0, len(u) - 2)
+    t0, t1, a, b = tu[k], tu[k + 1], cars[u[k]], cars[u[k + 1]]
+    w = np.clip((grid - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)[:, None]
+    out = ((1 - w) * a + w * b).astype(np.float32)
+    moved = np.linalg.norm(b[:, POS] - a[:, POS], axis=1)
+    put = moved > (np.linalg.norm(a[:, VEL], axis=1) + np.linalg.norm(b[:, VEL], axis=1) + 500) * (t1 - t0) + 50
+    stale = put | (t1 - t0 > MAX_GAP) | (grid < t0 - 1e-6) | (grid > t1 + 1e-6)
+    return np.where(stale[:, None], cars[nearest], out), stale
+
+
+def _renormalise(cars: np.ndarray) -> None:
+    """Interpolated forward and up vectors back to unit length, in place."""
+    for part in (FWD, UP):
+        n = np.linalg.norm(cars[..., part], axis=-1, keepdims=True)
+        cars[..., part] /= np.where(n > 1e-6, n, 1.0)
+
+
+def _player(pid, track: dict, c: int) -> Player:
+    names, teams = track["names"], track["teams"]
+    name = max(names, key=names.get) if names else f"player {c + 1}"
+    return Player(_platform_key(pid, name), name, int(np.bincount(teams).argmax()) if teams else 0)
+
+
+def _recorded(track: dict, times: np.ndarray, grid: np.ndarray) -> dict:
+    """A player's replicated inputs at each decision (see :class:`Replay`). They lag the physics
+    they drive: those of the frame nearest :data:`INPUT_LAG` after a decision explain what the car
+    does in it best (tried in bench/rocket_labels: 0, 0.033, 0.05, 0.067 and 0.1 s; the mean over
+    the decision's frames instead does no better)."""
+    idx = _nearest(times, grid + INPUT_LAG)
+    rec = {"throttle": track["throttle"][idx], "steer": track["steer"][idx], "boost": track["boost_active"][idx],
+           "jump": track["jump_active"][idx], "flip": (track["double_jump_active"] | track["dodge_active"])[idx],
+           "handbrake": track["powerslide_active"][idx]}
+    rec["jump"] = jump_presses(rec["jump"], rec["flip"])  # presses, not the flip's duration
+    return rec
+
+
+def _ball(frames: list, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ball at each decision, and whether the replay had it there."""
+    ball, ok = np.zeros((len(idx), BALL_FIELDS), np.float32), np.zeros(len(idx), bool)
+    for t, i in enumerate(idx):
+        f = frames[i]
+        if isinstance(f, dict) and "Data" in f:
+            ball[t], ok[t] = ball_state(f["Data"]["rigid_body"]), True
+    return ball, ok
+
+
 def read(path) -> Replay:
     """A replay file at :data:`~playas.rocket.vocabulary.DECISIONS_PER_SECOND` decisions a second:
-    each decision takes the frame nearest its time."""
+    each decision takes the frame nearest its time for what was replicated as it happened (inputs,
+    the ball, the countdown), and each car's physics interpolated between the server's updates
+    around it (:func:`_at`)."""
     d = _parse(path)
     fd = d["frame_data"]
     times = np.array([m["time"] for m in fd["metadata_frames"]], np.float64)
     if len(times) < 2 or not fd["players"]:
         raise ReplayError("no frames or no players")
     grid = np.arange(times[0], times[-1], 1 / DECISIONS_PER_SECOND)
-    idx = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
-    idx = np.where(np.abs(times[idx - 1] - grid) <= np.abs(times[idx] - grid), idx - 1, idx)
-    T = len(idx)
-    ball = np.zeros((T, BALL_FIELDS), np.float32)
-    ball_ok = np.zeros(T, bool)
-    bframes = fd["ball_data"]["frames"]
-    for t, i in enumerate(idx):
-        f = bframes[i]
-        if isinstance(f, dict) and "Data" in f:
-            ball[t] = ball_state(f["Data"]["rigid_body"])
-            ball_ok[t] = True
+    idx = _nearest(times, grid)
+    ball, ball_ok = _ball(fd["ball_data"]["frames"], idx)
     C = len(fd["players"])
-    cars = np.zeros((T, C, CAR_FIELDS), np.float32)
-    present = np.zeros((T, C), bool)
+    cars = np.zeros((len(idx), C, CAR_FIELDS), np.float32)
+    present = np.zeros((len(idx), C), bool)
+    stale = np.zeros((len(idx), C), bool)
     players, recorded = [], []
     for c, (pid, pdata) in enumerate(fd["players"]):
-        frames = pdata["frames"]
-        rec = {k: np.full(T, np.nan, np.float32) for k in ("throttle", "steer")}
-        rec.update({k: np.zeros(T, bool) for k in ("boost", "jump", "flip", "handbrake")})
-        names, teams = {}, []
-        for t, i in enumerate(idx):
-            f = frames[i]
-            if not (isinstance(f, dict) and "Data" in f):
-                continue
-            f = f["Data"]
-            rb = f.get("rigid_body")
-            if not rb or rb.get("rotation") is None or rb.get("location") is None:
-                continue
-            cars[t, c] = car_state(rb, f.get("boost_amount") or 0.0)
-            present[t, c] = True
-            inp = f.get("input") or {}
-            rec["throttle"][t], rec["steer"][t] = _byte(inp.get("throttle")), _byte(inp.get("steer"))
-            rec["boost"][t] = bool(f.get("boost_active"))
-            rec["jump"][t] = bool(f.get("jump_active"))
-            rec["flip"][t] = bool(f.get("double_jump_active") or f.get("dodge_active"))
-            rec["handbrake"][t] = bool(f.get("powerslide_active"))
-            if f.get("player_name"):
-                names[f["player_name"]] = names.get(f["player_name"], 0) + 1
-            if f.get("is_team_0") is not None:
-                teams.append(0 if f["is_team_0"] else 1)
-        name = max(names, key=names.get) if names else f"player {c + 1}"
-        team = int(np.bincount(teams).argmax()) if teams else 0
-        players.append(Player(_platform_key(pid, name), name, team))
-        # The replicated inputs lag the physics they drive by about one decision (steer matches
-        # the turn that follows best 1/15 s later): decision t's input is the one read at t+1.
-        lagged = {k: np.concatenate([v[1:], v[-1:]]) for k, v in rec.items()}
-        lagged["jump"] = jump_presses(lagged["jump"], lagged["flip"])  # presses, not the flip's duration
-        recorded.append(lagged)
-    present &= ball_ok[:, None]
+        track = _track(pdata["frames"], len(times))
+        cars[:, c], stale[:, c] = _at(times, track["cars"], track["fresh"] & track["ok"], grid, idx)
+        cars[:, c, BOOST] = track["cars"][idx, BOOST]  # the gauge is replicated on its own, as it changes
+        present[:, c] = track["ok"][idx] & ball_ok
+        players.append(_player(pid, track, c))
+        recorded.append(_recorded(track, times, grid))
+    # The game replicates the countdown's seconds left (3) while the cars wait for a kickoff, else 0.
+    waiting = np.array([bool(m.get("replicated_game_state_time_remaining")) for m in fd["metadata_frames"]])
+    countdown = waiting[idx] & waiting[np.append(idx[1:], idx[-1])]
     headers = dict(d["meta"].get("all_headers") or [])
     meta = {"date": str(headers.get("Date", "")), "map": str(headers.get("MapName", "")),
             "team_size": int(headers.get("TeamSize") or 0), "seconds": round(float(times[-1] - times[0]), 1)}
     time = grid - grid[0]
     pads = rebuild(time, ball, cars, present).timers
-    return Replay(Frames(time, ball, cars, np.array([p.team for p in players]), present, pads), players, recorded, meta)
+    _renormalise(cars)
+    return Replay(Frames(time, ball, cars, np.array([p.team for p in players]), present, pads),
+                  players, recorded, countdown, stale, meta)
