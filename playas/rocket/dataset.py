@@ -35,7 +35,7 @@ from .frames import observe
 from .replay import ReplayError, read
 from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
 
-FORMAT = 2  # 2: 144 features (the boost pads), histories restart at kickoffs and returns to the pitch
+FORMAT = 3  # 2: 144 features (the boost pads), histories restart at kickoffs; 3: physics between updates, stale left out
 SCALARS = ("speed", "boost", "height", "ball_distance", "supersonic", "airborne")
 MIN_DECISIONS = DECISIONS_PER_SECOND * 20  # a player in a game for less than 20 seconds is left out
 SUPERSONIC = 2200.0
