@@ -5,9 +5,12 @@ and generation fidelity.
    multiple of real time.
 2. Latency: ``PlayasBot.get_output`` on GamePackets of a RocketSim world (the loopback server's,
    tests/rlbot_server.py), in process, per decision: 1 car, and 6 cars (six bots, one process).
-3. Styles in play: the two recurring players farthest apart in average speed in their replays,
-   each driving 1v1 matches against the mean style: their measured properties, mean and standard
-   error over matches, next to the same properties in their replays.
+3. Styles in play: the four styles of section 5, their cars in those matches (against ATBA and
+   themselves), eight properties of how they play (:data:`playas.rocket.properties.PLAY`: speed,
+   supersonic, airborne, upside down, stationary, touches a minute, empty tank, big pads a minute)
+   beside the same player's replays game by game, measured the same way
+   (:func:`~playas.rocket.properties.play_properties`): inside when between their lowest and
+   highest game.
 5. Against ATBA (``playas.rocket.scripted.ATBA``: full throttle at the ball, no boost, no jump),
    the floor a bot must clear: the four players with the most replays, ``--atba-matches`` 1v1s of
    ``--atba-minutes`` each; goals (the opponent's own goals counted apart), shots on target,
@@ -34,12 +37,9 @@ from playas.rocket.dataset import RocketData, decision_scalars
 from playas.rocket.frames import OBS_SIZE, observe
 from playas.rocket.match import play_match
 from playas.rocket.model import ROCKET, load_styled
-from playas.rocket.properties import player_properties, properties
+from playas.rocket.properties import PLAY, play_properties
 from playas.rocket.game import cache
 from playas.rocket.vocabulary import TICK_RATE
-
-SHOWN = ("speed", "boost_per_minute", "airborne", "ball_distance")
-
 
 def decisions_of(record: dict, car: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One car's observations, actions and per-decision scalars in a recorded match (as prepare
@@ -111,19 +111,24 @@ def record_of(results: list[dict], car: int) -> dict:
     return row
 
 
-def against_atba(a, styles: list[str]) -> str:
+def atba_matches(a, styles: list[str]) -> dict:
+    """Each style's matches against ATBA and against itself, recorded: {(style, opponent): results}."""
+    return {(name, label): [play_match([name], [orange], minutes=a.atba_minutes, seed=300 + m, model=a.model,
+                                       temperature=a.temperature, progress=False, record=True)
+                            for m in range(a.atba_matches)]
+            for name in styles for label, orange in (("ATBA", "atba"), ("itself", name))}
+
+
+def against_atba(a, played: dict) -> str:
     """Section 5: each style against ATBA, and against itself."""
     rows = []
-    for name in styles:
-        for label, orange in (("ATBA", "atba"), ("itself", name)):
-            results = [play_match([name], [orange], minutes=a.atba_minutes, seed=300 + m, model=a.model,
-                                  temperature=a.temperature, progress=False) for m in range(a.atba_matches)]
-            me, them = record_of(results, 0), record_of(results, 1)
-            wins = sum(r["score"]["blue"] > r["score"]["orange"] for r in results)
-            losses = sum(r["score"]["blue"] < r["score"]["orange"] for r in results)
-            rows.append([name, label, f"{wins}-{len(results) - wins - losses}-{losses}",
-                         f"{me['goals']} (+{me['own_goals_for']} own)", f"{them['goals']} (+{them['own_goals_for']} own)",
-                         me["shots"], them["shots"], f"{me['touches_per_minute']:.1f}", f"{them['touches_per_minute']:.1f}"])
+    for (name, label), results in played.items():
+        me, them = record_of(results, 0), record_of(results, 1)
+        wins = sum(r["score"]["blue"] > r["score"]["orange"] for r in results)
+        losses = sum(r["score"]["blue"] < r["score"]["orange"] for r in results)
+        rows.append([name, label, f"{wins}-{len(results) - wins - losses}-{losses}",
+                     f"{me['goals']} (+{me['own_goals_for']} own)", f"{them['goals']} (+{them['own_goals_for']} own)",
+                     me["shots"], them["shots"], f"{me['touches_per_minute']:.1f}", f"{them['touches_per_minute']:.1f}"])
     return (f"\n### Against ATBA and against itself: {a.atba_matches} x {a.atba_minutes:g}-minute 1v1s per style "
             f"(the style drives blue; seeds 300+)\n\n"
             + table(rows, ["style", "opponent", "W-D-L", "goals (+ opp. own goals)", "opp. goals (+ own goals)", "shots",
@@ -132,13 +137,42 @@ def against_atba(a, styles: list[str]) -> str:
               "touches that send the ball on target (playas.rocket.referee).")
 
 
+def replay_spread(data: RocketData, name: str) -> dict:
+    """{property: per-game values} of ``name``'s replays (the ``play`` prepare stored per sequence)."""
+    seqs = [s["play"] for s in data.sequences if s["name"] == name and "play" in s]
+    return {k: np.array([q[k] for q in seqs]) for k in PLAY}
+
+
+def play_in_simulation(played: dict, data: RocketData, styles: list[str]) -> str:
+    """Section 3: the 8 play properties of each style's cars (its ATBA and self-play matches)
+    beside the person's replays, game by game: inside the spread when between their lowest and
+    highest game."""
+    rows, inside = [], {}
+    for name in styles:
+        sims = [play_properties(r["record"]["frames"], c) for label in ("ATBA", "itself")
+                for r in played[(name, label)] for c in ((0,) if label == "ATBA" else (0, 1))]
+        spread = replay_spread(data, name)
+        for k in PLAY:
+            v = np.array([s[k] for s in sims])
+            lo, hi = spread[k].min(), spread[k].max()
+            ok = lo <= v.mean() <= hi
+            inside[name] = inside.get(name, 0) + ok
+            rows.append([name, k, f"{v.mean():.3g} +- {v.std(ddof=1) / np.sqrt(len(v)):.2g}",
+                         f"{np.median(spread[k]):.3g} [{lo:.3g}, {hi:.3g}]", "yes" if ok else "no"])
+    summary = ", ".join(f"{n} {k}/{len(PLAY)}" for n, k in inside.items())
+    return ("\n### Styles in play beside their replays: each style's cars in its matches against ATBA and itself "
+            "(mean +- s.e. over cars), the person's replays game by game (median [lowest, highest])\n\n"
+            + table(rows, ["style", "property", "in simulation", "in their replays", "inside"])
+            + f"\n\nInside the person's spread: {summary}. Properties: "
+            + "; ".join(f"{k}: {v}" for k, v in PLAY.items()) + ".")
+
+
 def main() -> None:
     ap = arguments(__doc__, model_and_data=False)
     ap.add_argument("--model", default=str(ROOT / "models" / "rocket-replays.pt"))
     ap.add_argument("--data", default=str(ROOT / "data" / "rocket-all"))
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--fidelity-minutes", type=float, default=2.0)
-    ap.add_argument("--matches", type=int, default=4, help="matches per style for styles in play")
     ap.add_argument("--atba-matches", type=int, default=10)
     ap.add_argument("--atba-minutes", type=float, default=2.0)
     ap.add_argument("--sections", default="1,2,3,4,5", help="which sections to run, e.g. 5")
@@ -147,7 +181,7 @@ def main() -> None:
     out = []
     model, _ = load_styled(a.model)
     names = model.table.names
-    if run == {5} and not Path(a.data).exists():  # against ATBA alone: the card's game counts suffice
+    if not run & {3, 4} and not Path(a.data).exists():  # against ATBA alone: the card's game counts suffice
         data = None
         games = load_styled(a.model)[1]["card"]["games_per_player"]
         counts = {n: games[n] for n in names if n in games}
@@ -178,25 +212,6 @@ def main() -> None:
         out.append(f"\nBudget: one {TICK_RATE} Hz tick is {1000 / TICK_RATE:.1f} ms.")
 
     recurring = [n for n in names if counts.get(n, 0) >= 3]
-    if 3 in run:
-        # 3. styles in play
-        replay_props = player_properties(data)
-        by_speed = sorted(recurring, key=lambda n: replay_props[n]["speed"])
-        rows = []
-        for name in (by_speed[0], by_speed[-1]):
-            sims = []
-            for m in range(a.matches):
-                r = play_match([name], ["mean"], minutes=a.fidelity_minutes, seed=100 + m, model=a.model,
-                               temperature=a.temperature, progress=False, record=True)
-                sims.append(properties(decisions_of(r["record"], 0)[2]))
-            for prop in SHOWN:
-                v = np.array([s[prop] for s in sims])
-                rows.append([name, prop, f"{v.mean():.3g} +- {v.std(ddof=1) / np.sqrt(len(v)):.2g}",
-                             f"{replay_props[name][prop]:.3g}"])
-        out.append(f"\n### Styles in play: the slowest and fastest recurring players in their replays, "
-                   f"{a.matches} x {a.fidelity_minutes:g}-minute 1v1s each against the mean style\n")
-        out.append(table(rows, ["style", "property", "in simulation (mean +- s.e.)", "in their replays"]))
-
     if 4 in run:
         # 4. generation fidelity
         profiles = np.stack([histograms(data.scalars[data.rows(players=[data.players.index(n)])]) for n in names])
@@ -216,12 +231,17 @@ def main() -> None:
                    f"{a.fidelity_minutes:g}-minute 1v1, ranked among all {len(names)} players (top-1)\n")
         out.append(table([["the model's own identify (likelihood)", rate(own)],
                           ["outside judge: plain histogram baseline", rate(judge)]], ["judge", "top-1"]))
-        out.append(f"\nReplay to replay (bench/rocket_styles.py, held-out games): likelihood 68.4%, baseline 31.6%. "
+        out.append(f"\nReplay to replay, the same two judges on held-out games: bench/rocket_styles.py. "
                    f"Drivers sample at temperature {a.temperature:g}; features are {OBS_SIZE} numbers a decision.")
 
-    if 5 in run:
-        out.append(against_atba(a, sorted(recurring, key=lambda n: -counts[n])[:4]))
-    if run == {5}:  # alone, its own section of BENCHMARKS.md
+    if run & {3, 5}:
+        four = sorted(recurring, key=lambda n: -counts[n])[:4]
+        played = atba_matches(a, four)
+        if 5 in run:
+            out.append(against_atba(a, played))
+        if 3 in run:
+            out.append(play_in_simulation(played, data, four))
+    if run <= {3, 5}:  # alone, its own section of BENCHMARKS.md
         finish(a, f"rocket_vs_atba_{Path(a.model).stem}", f"Rocket League styles against ATBA: {Path(a.model).name}", "\n".join(out),
                module="rocket_agents")
     else:

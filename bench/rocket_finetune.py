@@ -11,6 +11,7 @@ Also the run of a fine-tuned model (``--tuned``), from its card: its agent steps
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +39,8 @@ def main() -> None:
         rows.append([n, f"{f['agent_steps']:,}", f"{f['agent_steps'] / (play + learn):,.0f}",
                      f"{f['agent_steps'] / play:,.0f}", f"{f['agent_steps'] / learn:,.0f}", f"{wall:.0f}"])
     body = (f"train-play from {Path(a.model).name}, {a.agent_steps:,} agent steps a row (kickoff starts, half the "
-            f"episodes against ATBA), torch on 1 thread\n\n"
+            f"episodes against ATBA), arenas stepped in "
+            f"{os.cpu_count()} threads, torch on {os.environ.get('PLAYAS_THREADS', os.cpu_count())}\n\n"
             + table(rows, ["arenas", "agent steps", "agent steps/s", "play only /s", "learning only /s",
                            "wall s (with start-up)"]))
     if a.tuned:

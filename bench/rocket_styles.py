@@ -88,6 +88,8 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT / "data" / "rocket-all"))
     ap.add_argument("--base", default=str(ROOT / "runs" / "rocket-split-base.pt"))
     ap.add_argument("--styled", default=str(ROOT / "runs" / "rocket-split-styles.pt"))
+    ap.add_argument("--tuned", help="the styled model fine-tuned in play from --styled (train-play): its held-out "
+                    "action accuracy and stylometry beside the cloned styles'")
     ap.add_argument("--finetune-steps", type=int, default=400)
     ap.add_argument("--skip-prepare", action="store_true", help="leave out the timing of prepare (2 minutes)")
     a = ap.parse_args()
@@ -111,12 +113,18 @@ def main() -> None:
     acc = {"most frequent action": scores(np.full(len(rows), frequent), y)}
     for label, st in (("base", "base"), ("MHR, mean style", "mean"), ("MHR, own style", "own")):
         acc[label] = scores(predictions(model, data, rows, st), y)
+    tuned = load_styled(a.tuned)[0] if a.tuned else None
+    if tuned is not None:
+        acc["MHR, own style, fine-tuned in play"] = scores(predictions(tuned, data, rows, "own"), y)
     cols = ["top1", *CONTROLS]
     out.append(f"### Action accuracy: {len(rows):,} held-out decisions of {len(in_table)} players with 3+ games "
                f"(one test game each), percent\n")
     out.append(table([[k] + [f"{v[c]:.2f}" for c in cols] for k, v in acc.items()], ["policy", *cols]))
     gain = acc["MHR, own style"]["top1"] - acc["base"]["top1"]
     out.append(f"\nMHR own style - base: **{gain:+.2f} points** top-1 (paper, 2,000 players: 53.4% -> 56.6%, +3.2).")
+    if tuned is not None:
+        drift = acc["MHR, own style, fine-tuned in play"]["top1"] - acc["MHR, own style"]["top1"]
+        out.append(f" Fine-tuned in play ({a.tuned}) - cloned: **{drift:+.2f} points** top-1.")
 
     base = model.unadapted_base()
     top3 = sorted(in_table, key=lambda p: -len(data.games_of(p)))[:3]
@@ -145,9 +153,11 @@ def main() -> None:
     c_all = cache(model, data, all_rows)
     ll = learning.style_logliks(ROCKET, model, c_all).numpy()  # (styles, decisions)
     ll_seconds = time.perf_counter() - t0
+    ll_tuned = learning.style_logliks(ROCKET, tuned, cache(tuned, data, all_rows)).numpy() if tuned else None
     profiles = np.stack([histograms(data.scalars[data.rows(split["train"], [pid[n]])]) for n in names])
     truth = {p: names.index(data.players[p]) for p, _ in queries}
-    res = {k: {"whole game": [], "60 s": []} for k in ("likelihood", "vector", "baseline")}
+    methods = ("likelihood", "vector", "baseline") + (("likelihood, fine-tuned in play",) if tuned else ())
+    res = {k: {"whole game": [], "60 s": []} for k in methods}
     offset = 0
     for p, r in queries:
         n = len(r)
@@ -156,6 +166,8 @@ def main() -> None:
             for part in parts:
                 sc = {"likelihood": ll[:, offset + part].mean(1),
                       "baseline": baseline_scores(histograms(data.scalars[r[part]]), profiles)}
+                if tuned is not None:
+                    sc["likelihood, fine-tuned in play"] = ll_tuned[:, offset + part].mean(1)
                 if kind == "whole game" or len(parts) <= 8:
                     sub = subset(c_all, offset + part)
                     sc["vector"] = fitting.rank_by_similarity(learning.fit_styles(ROCKET, model, sub)[0],

@@ -97,3 +97,20 @@ def test_a_decision_is_the_physics_of_its_moment(twenty_hertz):
     assert abs(np.median(fall) + 650) < 50
     assert np.percentile(fall, 75) - np.percentile(fall, 25) < 400
     assert np.mean(np.abs(fall) < 100) < 0.05  # no decisions on one update's held velocity
+
+
+@needs_replays
+def test_play_properties_of_a_replay(kickoffs):
+    """prepare stores each sequence's :data:`PLAY` (what bench/rocket_agents.py sets a style's
+    simulated play beside), measured over the decisions it keeps; people in a 3v3 drive about
+    1,100-1,500 uu/s, rarely stand still, touch the ball a few times a minute and take big pads (one here under one a minute)."""
+    from playas.rocket.dataset import encode_replay
+    from playas.rocket.properties import PLAY
+
+    r = encode_replay(str(REPLAYS / f"{KICKOFFS}.replay"))
+    for s in r["sequences"]:
+        p = s["play"]
+        assert set(p) == set(PLAY)
+        assert 1000 < p["speed"] < 1700 and 0.2 < p["airborne"] < 0.5 and p["stationary"] < 0.1, (s["name"], p)
+        assert 1 < p["touches_per_minute"] < 12 and 0 < p["big_pads_per_minute"] < 8, (s["name"], p)
+        assert 0 <= p["empty_tank"] < 0.6 and 0 <= p["upside_down"] < 0.2 and 0 <= p["supersonic"] < 0.3

@@ -233,3 +233,17 @@ def test_a_driver_forgets_a_car_off_the_pitch():
     frames.present[0, 0] = True
     driver.decide(frames, [0, 1])
     assert len(driver.history[0]) == 1 and driver.history[0][0][1] == NO_ACTION
+
+
+def test_play_properties_of_atba():
+    """ATBA (full throttle, no boost, no jump) measured by the replays' yardstick: never
+    supersonic (no boost tops out near 1,410 uu/s), on its wheels, never on an empty tank (it
+    keeps its kickoff 33), and at the ball again and again."""
+    from playas.rocket.properties import play_properties
+
+    r = play_match(["atba"], ["atba"], minutes=1, seed=3, progress=False, record=True)
+    for c in range(2):
+        p = play_properties(r["record"]["frames"], c)
+        assert p["supersonic"] == 0 and p["empty_tank"] == 0 and p["upside_down"] < 0.02, p
+        assert 800 < p["speed"] < 1450 and p["airborne"] < 0.15 and p["stationary"] < 0.1, p
+        assert p["touches_per_minute"] >= 3, p

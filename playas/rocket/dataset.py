@@ -32,13 +32,12 @@ from ..core.errors import PlayasError
 from ..core.progress import Progress
 from . import actions
 from .frames import observe
+from .properties import SUPERSONIC, play_properties
 from .replay import ReplayError, read
 from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
 
 FORMAT = 3  # 2: 144 features (the boost pads), histories restart at kickoffs; 3: physics between updates, stale left out
-SCALARS = ("speed", "boost", "height", "ball_distance", "supersonic", "airborne")
 MIN_DECISIONS = DECISIONS_PER_SECOND * 20  # a player in a game for less than 20 seconds is left out
-SUPERSONIC = 2200.0
 
 
 def kickoffs(countdown: np.ndarray) -> np.ndarray:
@@ -121,7 +120,8 @@ def encode_replay(path: str) -> dict:
         scal.append(decision_scalars(f, c, t, grounded[t]))
         seqs.append({"key": player.key, "name": player.name, "team": player.team, "length": int(len(t)),
                      "seconds": round(float(len(t)) / DECISIONS_PER_SECOND, 1),
-                     "restarts": restarts(t, kickoffs(rp.countdown), f.present[:, c])})
+                     "restarts": restarts(t, kickoffs(rp.countdown), f.present[:, c]),
+                     "play": {k: round(v, 4) for k, v in play_properties(f, c, t).items()}})
     return {"file": path, "meta": rp.meta, "sequences": seqs, "obs": obs, "action": acts, "scalars": scal,
             "agreement": agree, "frames": int(len(f)), "seconds": time.perf_counter() - t0}
 

@@ -354,9 +354,10 @@ def _save_state(state_path: Path, learner, optimizer, rng, gen, progress: dict) 
 
 @contextlib.contextmanager
 def _torch_threads():
-    """Torch on ``PLAYAS_THREADS`` threads (default 1) while fine-tuning, as it was."""
+    """Torch on ``PLAYAS_THREADS`` threads (default: every core) while fine-tuning; playing and
+    learning take turns, so the arenas' threads and torch's never run at once."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(int(os.environ.get("PLAYAS_THREADS", "1")))
+    torch.set_num_threads(int(os.environ.get("PLAYAS_THREADS", os.cpu_count() or 1)))
     try:
         yield
     finally:

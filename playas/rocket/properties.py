@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dataset import SCALARS, RocketData
-from .vocabulary import DECISION_SECONDS, DECISIONS_PER_SECOND, POS, VEL
+from .actions import grounded_decisions
+from .pads import BIG, rebuild
+from .vocabulary import BOOST, DECISION_SECONDS, DECISIONS_PER_SECOND, POS, UP, VEL, Z
+
+SCALARS = ("speed", "boost", "height", "ball_distance", "supersonic", "airborne")  # scalars.npy's columns
+SUPERSONIC = 2200.0
 
 PROPERTIES = {
     "speed": "average speed (uu/s)",
@@ -32,7 +36,7 @@ def properties(scalars: np.ndarray) -> dict:
             "ball_distance": float(col["ball_distance"].mean()), "height": float(col["height"].mean())}
 
 
-def player_properties(data: RocketData, games=None) -> dict:
+def player_properties(data, games=None) -> dict:
     """Each player's :data:`PROPERTIES` over their sequences in ``games`` (all where None), weighted by time."""
     out: dict = {}
     for s in data.sequences:
@@ -58,7 +62,12 @@ TOUCH_KICK = 450.0  # uu/s of ball velocity change in one decision that gravity 
 
 
 def touches(frames, car: int, radius: float = TOUCH_RADIUS, kick: float = TOUCH_KICK) -> int:
-    """Touches of car ``car`` read from positions and velocities alone, the same way for a replay and
+    """The number of :func:`touch_moments` of car ``car``."""
+    return len(touch_moments(frames, car, radius, kick))
+
+
+def touch_moments(frames, car: int, radius: float = TOUCH_RADIUS, kick: float = TOUCH_KICK) -> np.ndarray:
+    """Moments where car ``car`` touches the ball (the decision starting there), read of car ``car`` read from positions and velocities alone, the same way for a replay and
     for a simulated match: decisions where the ball's velocity changes by more than ``kick`` beyond
     gravity with the car within ``radius`` of it at either end; one touch per run of such decisions.
     Calibrated on RocketSim matches against the engine's own contacts (within a few percent; the
@@ -68,4 +77,40 @@ def touches(frames, car: int, radius: float = TOUCH_RADIUS, kick: float = TOUCH_
     dv = np.linalg.norm(b[1:, VEL] - b[:-1, VEL] - gravity, axis=1)
     near = [np.linalg.norm(frames.cars[s, car, POS] - b[s, POS], axis=1) < radius for s in (slice(None, -1), slice(1, None))]
     hit = (dv > kick) & (near[0] | near[1]) & frames.present[:-1, car] & frames.present[1:, car]
-    return int((hit & ~np.concatenate([[False], hit[:-1]])).sum())
+    return np.flatnonzero(hit & ~np.concatenate([[False], hit[:-1]]))
+
+
+# --- how a car plays: measured the same way in a replay and in a simulated match ------------------
+
+PLAY = {
+    "speed": "average speed (uu/s)",
+    "supersonic": "share of time supersonic",
+    "airborne": "share of time in the air (off the ground at either end of a decision)",
+    "upside_down": "share of time with the roof toward the floor",
+    "stationary": "share of time slower than 100 uu/s",
+    "touches_per_minute": "ball touches a minute (touch_moments)",
+    "empty_tank": "share of time with boost under 5 (of 100)",
+    "big_pads_per_minute": "big boost pads taken a minute (pads.rebuild)",
+}
+STATIONARY, EMPTY_TANK = 100.0, 5.0
+
+
+def play_properties(frames, car: int, t: np.ndarray | None = None) -> dict:
+    """:data:`PLAY` of car ``car`` over moments ``t`` (every moment it is on the pitch where None)
+    of ``frames`` at decision rate: a replay's (:func:`~playas.rocket.replay.read`) or a
+    simulated match's record, so the two compare."""
+    t = np.flatnonzero(frames.present[:, car]) if t is None else np.asarray(t)
+    c = frames.cars[:, car]
+    speed = np.linalg.norm(c[t][:, VEL], axis=1)
+    minutes = max(len(t) / DECISIONS_PER_SECOND / 60, 1e-9)
+    kept = np.zeros(len(frames), bool)
+    kept[t] = True
+    pick = rebuild(frames.time, frames.ball, frames.cars, frames.present).pickups
+    big = pick[(pick[:, 1] == car) & BIG[pick[:, 2]]][:, 0]
+    return {"speed": float(speed.mean()), "supersonic": float((speed > SUPERSONIC).mean()),
+            "airborne": float(1 - grounded_decisions(c)[t].mean()),
+            "upside_down": float((c[t][:, UP][:, Z] < 0).mean()),
+            "stationary": float((speed < STATIONARY).mean()),
+            "touches_per_minute": float(kept[touch_moments(frames, car)].sum() / minutes),
+            "empty_tank": float((c[t][:, BOOST] < EMPTY_TANK).mean()),
+            "big_pads_per_minute": float(kept[big].sum() / minutes)}
