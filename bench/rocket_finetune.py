@@ -24,7 +24,7 @@ def main() -> None:
     ap = arguments(__doc__, model_and_data=False)
     ap.add_argument("--model", default=str(ROOT / "models" / "rocket-replays.pt"))
     ap.add_argument("--agent-steps", type=int, default=60_000)
-    ap.add_argument("--arenas", default="24,48,96", help="arena counts to measure")
+    ap.add_argument("--arenas", default="48,96,192", help="arena counts to measure")
     ap.add_argument("--tuned", help="a fine-tuned model whose card's run to report")
     a = ap.parse_args()
     rows = []

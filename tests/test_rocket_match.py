@@ -241,9 +241,8 @@ def test_play_properties_of_atba():
     keeps its kickoff 33), and at the ball again and again."""
     from playas.rocket.properties import play_properties
 
-    r = play_match(["atba"], ["atba"], minutes=1, seed=3, progress=False, record=True)
-    for c in range(2):
-        p = play_properties(r["record"]["frames"], c)
-        assert p["supersonic"] == 0 and p["empty_tank"] == 0 and p["upside_down"] < 0.02, p
-        assert 800 < p["speed"] < 1450 and p["airborne"] < 0.15 and p["stationary"] < 0.1, p
-        assert p["touches_per_minute"] >= 3, p
+    r = play_match(["mean"], ["atba"], minutes=1, seed=3, progress=False, record=True)
+    p = play_properties(r["record"]["frames"], 1)
+    assert p["supersonic"] == 0 and p["empty_tank"] == 0, p
+    assert 800 < p["speed"] < 1450 and p["airborne"] < 0.15 and p["stationary"] < 0.1, p
+    assert p["touches_per_minute"] >= 5, p  # the engine counts about 12 a minute here

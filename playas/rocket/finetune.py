@@ -66,7 +66,7 @@ class PlayRecipe:
     """``playas rocket train-play``'s recipe (configs/rocket-play.yml)."""
 
     agent_steps: int = setting(20_000_000, whole(1), "decisions of learning cars in all")
-    arenas: int = setting(48, whole(1), "1v1 arenas played at once")
+    arenas: int = setting(96, whole(1), "1v1 arenas played at once")
     horizon: int = setting(64, whole(1), "decisions each arena plays between updates")
     epochs: int = setting(3, whole(1), "PPO passes over each batch")
     minibatch: int = setting(2048, whole(1), "decisions a gradient step")

@@ -86,13 +86,13 @@ PLAY = {
     "speed": "average speed (uu/s)",
     "supersonic": "share of time supersonic",
     "airborne": "share of time in the air (off the ground at either end of a decision)",
-    "upside_down": "share of time with the roof toward the floor",
+    "upside_down": "share of time with the roof toward the floor (the car's up more than 120 degrees from the sky)",
     "stationary": "share of time slower than 100 uu/s",
     "touches_per_minute": "ball touches a minute (touch_moments)",
     "empty_tank": "share of time with boost under 5 (of 100)",
     "big_pads_per_minute": "big boost pads taken a minute (pads.rebuild)",
 }
-STATIONARY, EMPTY_TANK = 100.0, 5.0
+STATIONARY, EMPTY_TANK, UPSIDE_DOWN = 100.0, 5.0, -0.5  # uu/s; boost of 100; the up vector's z
 
 
 def play_properties(frames, car: int, t: np.ndarray | None = None) -> dict:
@@ -109,7 +109,7 @@ def play_properties(frames, car: int, t: np.ndarray | None = None) -> dict:
     big = pick[(pick[:, 1] == car) & BIG[pick[:, 2]]][:, 0]
     return {"speed": float(speed.mean()), "supersonic": float((speed > SUPERSONIC).mean()),
             "airborne": float(1 - grounded_decisions(c)[t].mean()),
-            "upside_down": float((c[t][:, UP][:, Z] < 0).mean()),
+            "upside_down": float((c[t][:, UP][:, Z] < UPSIDE_DOWN).mean()),
             "stationary": float((speed < STATIONARY).mean()),
             "touches_per_minute": float(kept[touch_moments(frames, car)].sum() / minutes),
             "empty_tank": float((c[t][:, BOOST] < EMPTY_TANK).mean()),
