@@ -7,6 +7,11 @@
    player with 3+ games held out (and five such players left out of the style table): what
    ``bench/rocket_styles.py`` measures.
 3. ``models/rocket-replays.pt`` (shipped): base and styles trained on every game.
+4. ``models/rocket-play.pt`` (shipped, what cars drive with): the shipped styles fine-tuned in play
+   (``playas rocket train-play``, configs/rocket-play.yml, :data:`PLAY_STEPS` agent steps, about 70
+   minutes; resumable: a killed run continues from ``runs/rocket-play.train-state``).
+5. ``runs/rocket-split-play.pt``: the split styles fine-tuned the same way, for the held-out action
+   accuracy and stylometry of the fine-tuned styles (``bench/rocket_styles.py --tuned``).
 
     python -m scripts.build_rocket_models
 """
@@ -20,6 +25,7 @@ from playas.cli import main as playas
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLAYS = ROOT.parent / "shared" / "data" / "rocket" / "replays"
+PLAY_STEPS = 15_000_000  # the shipped fine-tune's agent steps
 HOLDOUT = ["Tidalwave", "Krusmir", "Destiphy", "Cozmanic", "ItsAloof"]  # recurring players enrolled few-shot
 
 
@@ -53,6 +59,18 @@ def main() -> None:
          "--data", data, "--out", shipped, "--recipe", ROOT / "configs" / "rocket-styles.yml")
     portable_card(shipped)
     shipped.with_suffix(".train-state").unlink(missing_ok=True)
+    play = ROOT / "models" / "rocket-play.pt"
+    if not play.exists():  # trained in runs/ (its state file resumes there), then shipped
+        fine_tune(shipped, runs / "rocket-play.pt")
+        (runs / "rocket-play.pt").replace(play)
+        (runs / "rocket-play.json").replace(play.with_suffix(".json"))
+        portable_card(play)
+    fine_tune(runs / "rocket-split-styles.pt", runs / "rocket-split-play.pt")
+
+
+def fine_tune(model: Path, out: Path) -> None:
+    step(out, "rocket", "train-play", "--model", model, "--games", REPLAYS, "--out", out,
+         "--recipe", ROOT / "configs" / "rocket-play.yml", "--agent-steps", PLAY_STEPS)
 
 
 def portable_card(path: Path) -> None:

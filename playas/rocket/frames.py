@@ -8,8 +8,8 @@ the vertical axis so that every player attacks positive y, as RLGym's observatio
 
 The features grow only at their end, so an older layout is a prefix of the newer one: a model
 reads the first ``PolicyConfig.obs_size`` of them (:class:`~playas.rocket.model.RocketNet`).
-Models trained before the boost pads were seen (the shipped ``rocket-replays.pt``) have
-``obs_size`` :data:`OBS_SIZE_BEFORE_PADS` and drive on today's encoder unchanged.
+Models trained before the boost pads were seen have ``obs_size`` :data:`OBS_SIZE_BEFORE_PADS`
+and drive on today's encoder unchanged.
 """
 
 from __future__ import annotations

@@ -6,9 +6,8 @@ action, one of RLGym's 90 (:data:`~playas.rocket.actions.TABLE`). Short windows 
 left and masked.
 
 A network reads the first ``obs_size`` features of what it is given: the encoder's features only
-ever grow at their end, so a model built before they grew (the shipped ``rocket-replays.pt``,
-``obs_size`` 110, before the boost pads) reads today's observations, and today's datasets,
-unchanged. Fewer features than ``obs_size`` is an error that says so.
+ever grow at their end, so a model built before they grew (``obs_size`` 110, before the boost
+pads) reads today's observations, and today's datasets, unchanged. Fewer features than ``obs_size`` is an error that says so.
 
 Styles (:mod:`playas.core`) put MHR adapters on the last block's MLP. Everything below it is
 frozen and, for the last token, computed once (:meth:`RocketNet.hidden`); the adapted top
