@@ -307,3 +307,36 @@ def test_jump_presses_from_a_replays_flags():
     assert jump_presses(fast, [0, 0, 0, 1, 1, 0]).astype(int).tolist() == [0, 1, 0, 1, 0, 0]
     # a flip straight after take-off keeps the take-off (no decision between them to release in)
     assert jump_presses([0, 1, 0, 0], [0, 0, 1, 1]).astype(int).tolist() == [0, 1, 1, 0]
+
+
+def test_a_car_on_its_roof_rights_itself_with_jump_and_the_labels_say_so():
+    """RocketSim's auto-flip: a car lying on its roof that presses jump rolls back onto its wheels;
+    coasting leaves it there. Read back from the motion alone (a replay records no jump there),
+    the decision it pressed is labelled with the "jump" action (sticks centred: the roll is the
+    auto-flip's)."""
+    from playas.rocket.actions import auto_flips
+
+    rs, arena = _arena()
+    ends = {}
+    for action in ("jump", "coast"):
+        arena = rs.Arena(rs.GameMode.SOCCAR)
+        car = arena.add_car(rs.Team.BLUE)
+        s = rs.CarState()
+        s.pos, s.vel = rs.Vec(0, 0, 200), rs.Vec(0, 500, 0)
+        s.rot_mat = rs.RotMat(rs.Vec(0, 1, 0), rs.Vec(1, 0, 0), rs.Vec(0, 0, -1))  # wheels to the sky
+        car.set_state(s)
+        arena.step(240)  # falls, lands on its roof, comes to rest
+        rows = [_row(rs, car.get_state())]
+        press = next(i for i, r in enumerate(TABLE) if r[5] == 1 and not np.delete(r, 5).any())
+        for d in range(12):
+            car.set_controls(engine_controls(rs.CarControls, press if action == "jump" and d == 0 else 8))
+            arena.step(8)
+            rows.append(_row(rs, car.get_state()))
+        cars = np.array(rows)
+        ends[action] = cars[-1, UP][2]
+        flips = auto_flips(cars)
+        assert flips.tolist() == ([True] + [False] * 12 if action == "jump" else [False] * 13)
+        labels = to_table(infer_controls(cars, DECISION_SECONDS), grounded_decisions(cars))
+        if action == "jump":
+            assert labels[0] == press
+    assert ends["jump"] > 0.9 and ends["coast"] < -0.9, ends

@@ -114,3 +114,20 @@ def test_play_properties_of_a_replay(kickoffs):
         assert 1000 < p["speed"] < 1700 and 0.2 < p["airborne"] < 0.5 and p["stationary"] < 0.1, (s["name"], p)
         assert 1 < p["touches_per_minute"] < 12 and 0 < p["big_pads_per_minute"] < 8, (s["name"], p)
         assert 0 <= p["empty_tank"] < 0.6 and 0 <= p["upside_down"] < 0.2 and 0 <= p["supersonic"] < 0.3
+
+
+@needs_replays
+def test_cars_on_their_roof_press_jump(twenty_hertz):
+    """People on their roof press jump and the auto-flip rolls them back onto their wheels; the
+    replay records no jump there, so the labels read it from the roll (actions.auto_flips). In this
+    file each one found is a car upright again within half a second."""
+    from playas.rocket.actions import auto_flips
+    from playas.rocket.vocabulary import UP
+
+    found = 0
+    for c in range(len(twenty_hertz.players)):
+        car = twenty_hertz.frames.cars[:, c]
+        for t in np.flatnonzero(auto_flips(car)):
+            found += 1
+            assert car[t + 1:t + 9, UP][:, 2].max() > 0, (c, t)
+    assert found >= 3

@@ -73,6 +73,12 @@ GROUND_CLEARANCE = 50  # uu from a surface to the car's centre (17 at rest on th
 GROUND_ALIGN = 0.7  # cosine between the car's up and the surface normal
 GROUND_LIFT = 150  # uu/s: a car on a surface hardly moves towards or away from it
 
+# A car on its roof rights itself when jump is pressed (RocketSim's and the game's auto-flip: a
+# roll torque for up to 0.4 s). The roof within 45 degrees of the floor, resting about 40 uu up.
+AUTOFLIP_UP = -np.sqrt(0.5)
+AUTOFLIP_HEIGHT = 80.0  # uu: the centre of a car lying on its roof, with margin
+AUTOFLIP_REST, AUTOFLIP_SPIN = 1.5, 2.5  # rad/s of roll: lying still, then turning over
+
 
 def _lookup_table() -> np.ndarray:
     """RLGym v2's ``LookupTableAction.make_lookup_table()``: 24 ground rows, then 66 air rows."""
@@ -264,7 +270,8 @@ def infer_controls(cars: np.ndarray, dt, flags: dict | None = None) -> np.ndarra
     step ``t`` are those that explain the change from ``t`` to ``t + 1``; the last step repeats
     the one before. ``flags`` (optional) holds what a replay recorded, (T,) arrays: ``throttle``
     and ``steer`` (-1..1, NaN where missing), ``boost``, ``jump`` and ``handbrake`` (bools);
-    recorded values win over physics. Without them: boost is the boost gauge dropping (or, with
+    recorded values win over physics, and a car on its roof that rolls back onto its wheels
+    pressed jump (:func:`auto_flips`). Without them: boost is the boost gauge dropping (or, with
     no gauge left to read, forward acceleration beyond what throttle gives); jump is a push along
     the car's up that neither gravity nor the ground explains, or a dodge's sudden kick; throttle
     and steer come from the forward acceleration and the yaw rate on the ground (see
@@ -324,6 +331,31 @@ def infer_controls(cars: np.ndarray, dt, flags: dict | None = None) -> np.ndarra
     out[-1] = out[-2]  # nothing follows the last decision
     if flags:
         _apply_flags(out, flags, ground)
+    flips = np.flatnonzero(auto_flips(cars))
+    out[flips, JUMP] = 1.0
+    out[np.ix_(flips, [PITCH, YAW, ROLL])] = 0.0  # the roll that follows is the auto-flip's, not the stick's
+    return out
+
+
+def auto_flips(cars: np.ndarray) -> np.ndarray:
+    """(T,) bool: decisions where a car lying on its roof presses jump, read from the roll that
+    follows. A replay records no jump there (no wheels on the ground: no jump starts), yet it is how
+    players get back on their wheels; without it the labels teach a car on its roof to wait there.
+    The car lies on its roof near the floor (roll under :data:`AUTOFLIP_REST`), then rolls one way
+    (past :data:`AUTOFLIP_REST` at the next decision, past :data:`AUTOFLIP_SPIN` the two after) and
+    is turning upright (its up 0.2 nearer the sky four decisions on): a landing's bounce or a
+    stalled roll is not a flip."""
+    cars = np.asarray(cars, np.float64)
+    fwd, _, up = local_frame(cars)
+    roll = _dot(cars[:, ANG], fwd)
+    resting = (up[:, 2] < AUTOFLIP_UP) & (cars[:, POS][:, 2] < AUTOFLIP_HEIGHT) & (np.abs(roll) < AUTOFLIP_REST)
+    out = np.zeros(len(cars), bool)
+    if len(cars) < 5:
+        return out
+    r1, r2, r3 = roll[1:-3], roll[2:-2], roll[3:-1]
+    spin = (np.abs(r1) > AUTOFLIP_REST) & (np.abs(r2) > AUTOFLIP_SPIN) & (np.abs(r3) > AUTOFLIP_SPIN)
+    one_way = (r1 * r2 > 0) & (r2 * r3 > 0)
+    out[:-4] = resting[:-4] & spin & one_way & (up[4:, 2] > up[:-4, 2] + 0.2)
     return out
 
 

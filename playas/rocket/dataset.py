@@ -36,7 +36,7 @@ from .properties import SUPERSONIC, play_properties
 from .replay import ReplayError, read
 from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
 
-FORMAT = 3  # 2: 144 features (the boost pads), histories restart at kickoffs; 3: physics between updates, stale left out
+FORMAT = 4  # 2: 144 features (the boost pads), histories restart at kickoffs; 3: physics between updates, stale left out; 4: auto-flips pressed
 MIN_DECISIONS = DECISIONS_PER_SECOND * 20  # a player in a game for less than 20 seconds is left out
 
 
