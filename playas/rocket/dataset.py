@@ -121,7 +121,7 @@ def encode_replay(path: str) -> dict:
         seqs.append({"key": player.key, "name": player.name, "team": player.team, "length": int(len(t)),
                      "seconds": round(float(len(t)) / DECISIONS_PER_SECOND, 1),
                      "restarts": restarts(t, kickoffs(rp.countdown), f.present[:, c]),
-                     "play": {k: round(v, 4) for k, v in play_properties(f, c, t).items()}})
+                     "play": {k: round(v, 4) for k, v in play_properties(f, c, t, rp.pickups).items()}})
     return {"file": path, "meta": rp.meta, "sequences": seqs, "obs": obs, "action": acts, "scalars": scal,
             "agreement": agree, "frames": int(len(f)), "seconds": time.perf_counter() - t0}
 

@@ -95,22 +95,24 @@ PLAY = {
 STATIONARY, EMPTY_TANK, UPSIDE_DOWN = 100.0, 5.0, -0.5  # uu/s; boost of 100; the up vector's z
 
 
-def play_properties(frames, car: int, t: np.ndarray | None = None) -> dict:
+def play_properties(frames, car: int, t: np.ndarray | None = None, pickups: np.ndarray | None = None) -> dict:
     """:data:`PLAY` of car ``car`` over moments ``t`` (every moment it is on the pitch where None)
     of ``frames`` at decision rate: a replay's (:func:`~playas.rocket.replay.read`) or a
-    simulated match's record, so the two compare."""
+    simulated match's record, so the two compare. ``pickups`` (moment, car, pad): the pads taken, where
+    already rebuilt (:attr:`Replay.pickups`); else rebuilt here from the cars' boost."""
     t = np.flatnonzero(frames.present[:, car]) if t is None else np.asarray(t)
     c = frames.cars[:, car]
-    speed = np.linalg.norm(c[t][:, VEL], axis=1)
+    ct = c[t]
+    speed = np.linalg.norm(ct[:, VEL], axis=1)
     minutes = max(len(t) / DECISIONS_PER_SECOND / 60, 1e-9)
     kept = np.zeros(len(frames), bool)
     kept[t] = True
-    pick = rebuild(frames.time, frames.ball, frames.cars, frames.present).pickups
+    pick = rebuild(frames.time, frames.ball, frames.cars, frames.present).pickups if pickups is None else pickups
     big = pick[(pick[:, 1] == car) & BIG[pick[:, 2]]][:, 0]
     return {"speed": float(speed.mean()), "supersonic": float((speed > SUPERSONIC).mean()),
             "airborne": float(1 - grounded_decisions(c)[t].mean()),
-            "upside_down": float((c[t][:, UP][:, Z] < UPSIDE_DOWN).mean()),
+            "upside_down": float((ct[:, UP][:, Z] < UPSIDE_DOWN).mean()),
             "stationary": float((speed < STATIONARY).mean()),
             "touches_per_minute": float(kept[touch_moments(frames, car)].sum() / minutes),
-            "empty_tank": float((c[t][:, BOOST] < EMPTY_TANK).mean()),
+            "empty_tank": float((ct[:, BOOST] < EMPTY_TANK).mean()),
             "big_pads_per_minute": float(kept[big].sum() / minutes)}

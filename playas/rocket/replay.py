@@ -93,6 +93,7 @@ class Replay:
     countdown: np.ndarray
     stale: np.ndarray
     meta: dict = field(default_factory=dict)
+    pickups: np.ndarray | None = None  # (n, 3) moment, car, pad: the pads rebuilt from the cars' boost
 
     def unexplained(self, c: int) -> np.ndarray:
         """(T,) bool: decisions of car ``c`` whose change to the next decision the replay cannot
@@ -282,7 +283,7 @@ def read(path) -> Replay:
     meta = {"date": str(headers.get("Date", "")), "map": str(headers.get("MapName", "")),
             "team_size": int(headers.get("TeamSize") or 0), "seconds": round(float(times[-1] - times[0]), 1)}
     time = grid - grid[0]
-    pads = rebuild(time, ball, cars, present).timers
+    pads = rebuild(time, ball, cars, present)
     _renormalise(cars)
-    return Replay(Frames(time, ball, cars, np.array([p.team for p in players]), present, pads),
-                  players, recorded, countdown, stale, meta)
+    return Replay(Frames(time, ball, cars, np.array([p.team for p in players]), present, pads.timers),
+                  players, recorded, countdown, stale, meta, pads.pickups)
