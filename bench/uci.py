@@ -109,6 +109,7 @@ def bench_latency(model: str, positions: list[list[str]], nodes: int) -> tuple[f
     e = Pipe(model)
     e.send("uci")
     e.until("uciok")
+    e.send("setoption name HumanTime value false")  # the engine's own latency, not a person's think
     e.send("isready")
     e.until("readyok")
     times = []
@@ -134,7 +135,8 @@ def bench_strength(a, styles: list[str], skills: list[int]) -> list[list]:
     rows = []
     try:
         for style in styles:
-            opts = {"Temperature": str(a.temperature), "Nodes": a.engine_nodes, "Seed": a.seed + 1}
+            opts = {"Temperature": str(a.temperature), "Nodes": a.engine_nodes, "Seed": a.seed + 1,
+                    "HumanTime": a.human_time}
             opts.update({"Player": style, "Style": ""} if style in ours.options["Player"].var else
                         {"Player": "mean", "Style": style})
             ours.configure(opts)
@@ -170,6 +172,8 @@ def main() -> None:
     ap.add_argument("--tc", default="30+0.3", help="time control BASE+INC in seconds, both sides")
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--engine-nodes", type=int, default=1, help="the engine's Nodes option in the matches")
+    ap.add_argument("--human-time", action="store_true", help="the engine's HumanTime option in the matches "
+                    "(default off: the recorded strength runs predate it)")
     ap.add_argument("--max-plies", type=int, default=300, help="adjudicate a draw after this many plies")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stockfish", help="Stockfish's path (default: found on PATH or /usr/games)")
@@ -191,7 +195,7 @@ def main() -> None:
     if not a.no_strength:
         rows = bench_strength(a, a.styles, a.skills)
         body += (f"\n\nScore against Stockfish 15 (Skill Level, 1 thread) at {a.tc} s, {a.games} games per cell, "
-                 f"Temperature {a.temperature:g}, Nodes {a.engine_nodes}:\n\n"
+                 f"Temperature {a.temperature:g}, Nodes {a.engine_nodes}, HumanTime {str(a.human_time).lower()}:\n\n"
                  + table(rows, ["style"] + [f"skill {s}" for s in a.skills]))
     print(body)
     if not a.no_record:

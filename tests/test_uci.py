@@ -460,3 +460,32 @@ def test_temperature_and_seed(styled):
         assert len(set(a)) > 1 and a == c and a != b  # variety, reproducible by seed
     finally:
         engine.quit()
+
+
+MIDDLEGAME = "e2e4 c7c5 g1f3 d7d6 d2d4 c5d4 f3d4 g8f6 b1c3 a7a6 c1e3 e7e5 d4b3 c8e6 f2f3 f8e7 d1d2"  # a Najdorf
+
+
+@pytest.mark.skipif(not (ROOT / "models" / "thinktime.json").exists(), reason="no shipped think-time model")
+def test_human_time_takes_a_persons_time_and_searches_in_it(raw):
+    def go(**options) -> tuple[float, int]:
+        for name, value in options.items():
+            raw.send(f"setoption name {name} value {value}")
+        raw.send("ucinewgame")
+        raw.send("position startpos")
+        raw.send("go wtime 180000 btime 180000 winc 2000 binc 2000")  # the game's clock, seen at its start
+        raw.until("bestmove", timeout=60)
+        raw.send("position startpos moves " + MIDDLEGAME)
+        t = time.monotonic()
+        raw.send("go wtime 160000 btime 165000 winc 2000 binc 2000")
+        lines = raw.until("bestmove", timeout=60)
+        info = [x for x in lines if x.startswith("info depth")][-1]
+        return time.monotonic() - t, int(re.search(r" nodes (\d+)", info).group(1))
+
+    raw.send("setoption name Seed value 7")
+    engine_like = [go(HumanTime="false", Nodes=1) for _ in range(2)]
+    assert all(s < 0.5 and n == 1 for s, n in engine_like)  # as before: one evaluation, at once
+    human = [go(HumanTime="true", Nodes=1) for _ in range(3)]
+    assert all(n == 1 for _, n in human)
+    assert 0.5 < sum(s for s, _ in human) / 3 < 160 / 4 + 2  # a person's think, never past the safe share
+    searched, nodes = go(HumanTime="true", Nodes=0)
+    assert nodes > 1 or searched < 0.2  # the time bought a search (unless the draw was instant)

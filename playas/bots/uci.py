@@ -16,7 +16,9 @@ Options: ``Player`` (a known player, or ``mean``), ``PlayerName`` (the same choi
 GUIs that show only part of a long list: xboard through polyglot shows 16 of a combo's entries),
 ``Style`` (a blend such as ``Tal:0.7,Petrosian:0.3``; overrides Player), ``Steer`` (``capture_rate=1.5,early_queen=-1``),
 ``Temperature`` (0 plays the most likely move, 1 samples the player's own distribution),
-``Nodes`` (1 is the pure style; more searches), ``MultiPV``, ``Seed`` (0: random), ``Model``,
+``Nodes`` (1 is the pure style; more searches; 0, the default, as many as the move's time allows),
+``HumanTime`` (on by default: with a clock, take as long as the person would, and search in that
+time; off: a slice of the clock, as engines do), ``MultiPV``, ``Seed`` (0: random), ``Model``,
 ``Threads``, ``Move Overhead``, ``Ponder``, ``UCI_ShowWDL``, ``UCI_Opponent`` (recorded only).
 A bad value is refused with an ``info string`` saying why, and the option keeps its value;
 values are written as UCI writes them (``true``, ``<empty>``).
@@ -37,7 +39,7 @@ from pathlib import Path
 import chess
 
 from .. import __version__
-from ..chess.limits import BOOK_PLIES, Limits
+from ..chess.limits import BOOK_PLIES, ClockLog, Limits
 from ..core.card import card_players
 from ..core.errors import PlayasError
 from ..shipped import default_model
@@ -45,6 +47,7 @@ from ..shipped import default_model
 MEAN = "mean"  # the Player value for the mean style of all players
 GO_NUMBERS = ("wtime", "btime", "winc", "binc", "movestogo", "movetime", "nodes", "depth", "mate")
 GO_WORDS = set(GO_NUMBERS) | {"infinite", "ponder", "searchmoves"}
+SEARCH_NODES = 100_000  # the most nodes one move searches
 
 
 # --- options -------------------------------------------------------------------------------
@@ -106,7 +109,8 @@ def make_options(model: Path, players: list[str]) -> dict[str, Option]:
         Option("Style", "string", ""),  # a blend like Tal:0.7,Petrosian:0.3; overrides Player
         Option("Steer", "string", ""),  # capture_rate=1.5,early_queen=-1
         Option("Temperature", "string", "1"),
-        Option("Nodes", "spin", 1, 1, 100_000),
+        Option("Nodes", "spin", 0, 0, SEARCH_NODES),  # 0: as many as the time allows (one without a clock)
+        Option("HumanTime", "check", True),  # with a clock: think as long as the person would
         Option("OwnBook", "check", True),  # the player's own games decide where they reach (their repertoire)
         Option("BookDepth", "spin", BOOK_PLIES, 0, BOOK_PLIES),  # ...up to this ply
         Option("MultiPV", "spin", 1, 1, 256),
@@ -177,8 +181,9 @@ def parse_go(tokens: list[str], board: chess.Board | None) -> tuple[Limits, list
 class Job:
     """One ``go`` being thought about: its board, limits, and the GUI's signals while it runs."""
 
-    def __init__(self, board: chess.Board, limits: Limits, engine, settings: dict):
+    def __init__(self, board: chess.Board, limits: Limits, engine, settings: dict, think: float | None = None):
         self.board, self.limits, self.engine = board, limits, engine
+        self.think = think  # the seconds the person would take (HumanTime), None to slice the clock
         self.settings = settings  # the options as they were at go: a late setoption waits for the next go
         self.start = time.monotonic()
         self.stop = threading.Event()  # think no more
@@ -189,7 +194,7 @@ class Job:
             self._set_deadline()
 
     def _set_deadline(self) -> None:
-        budget = self.limits.budget(self.board.turn == chess.WHITE, self.settings["Move Overhead"])
+        budget = self.limits.budget(self.board.turn == chess.WHITE, self.settings["Move Overhead"], self.think)
         self.deadline = None if budget is None else time.monotonic() + budget
 
     def ponderhit(self) -> None:
@@ -202,6 +207,11 @@ class Job:
     def halt(self) -> None:
         self.stop.set()
         self.released.set()
+
+    def wait_out(self) -> None:
+        """With the person's think time: take the rest of it, as they would (a ``stop`` ends it)."""
+        if self.think is not None and self.deadline is not None:
+            self.stop.wait(max(self.deadline - time.monotonic(), 0))
 
     def should_stop(self) -> bool:
         return self.stop.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline)
@@ -227,6 +237,7 @@ class UciEngine:
         self.temperature = 1.0
         self.board: chess.Board | None = chess.Board()
         self.job: Job | None = None
+        self.clocks = ClockLog()  # this game's clocks at each go, for the think times they imply
         self.worker: threading.Thread | None = None
         self.loader = threading.Thread(target=self._load_first, daemon=True, name="playas-load")
         self.loader.start()
@@ -336,6 +347,7 @@ class UciEngine:
     def cmd_ucinewgame(self, args) -> None:
         self._finish()
         self.board = chess.Board()
+        self.clocks = ClockLog()
 
     def cmd_setoption(self, args) -> None:
         m = re.match(r"name\s+(.+?)(?:\s+value(?:\s+(.*))?)?$", " ".join(args))
@@ -435,10 +447,24 @@ class UciEngine:
                 self.send("info depth 0 score " + ("mate 0" if board.is_checkmate() else "cp 0"))
             self.send("bestmove (none)")
             return
-        limits.nodes = limits.nodes or self.values["Nodes"]
-        self.job = Job(board, limits, engine, dict(self.values, temperature=self.temperature))
+        timed = limits.infinite or limits.ponder or limits.movetime is not None or limits.wtime is not None \
+            or limits.btime is not None
+        limits.nodes = limits.nodes or self.values["Nodes"] or (SEARCH_NODES if timed else 1)
+        self.job = Job(board, limits, engine, dict(self.values, temperature=self.temperature),
+                       self._human_time(engine, board, limits))
         self.worker = threading.Thread(target=self._think, args=(self.job,), daemon=True, name="playas-go")
         self.worker.start()
+
+    def _human_time(self, engine, board: chess.Board, limits: Limits) -> float | None:
+        """The seconds the person would think here (HumanTime, a clock and no movetime), else None."""
+        clocks = limits.clocks(board.turn == chess.WHITE)
+        if not self.values["HumanTime"] or clocks is None or limits.movetime is not None:
+            return None
+        own, other, inc = clocks
+        other_inc = ((limits.binc if board.turn == chess.WHITE else limits.winc) or 0) / 1000
+        base, own_spent, other_spent = self.clocks.see(board.ply(), own, other, inc, other_inc)
+        return engine.think_time(board, limits, *style_of(self.values), base=base, own_spent=own_spent,
+                                 opponent_spent=other_spent, rng=engine.rng)
 
     def cmd_stop(self, args) -> None:
         if self.job:
@@ -469,6 +495,7 @@ class UciEngine:
         try:
             c = job.engine.search(job.board, job.limits, *style_of(s), stop=job.should_stop, multipv=s["MultiPV"],
                                   ponder=s["Ponder"], temperature=s["temperature"])
+            job.wait_out()
             self._send_analysis(job, c)
             move, ponder = c.move, c.ponder
         except Exception as e:  # never leave the GUI without a move

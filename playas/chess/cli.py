@@ -97,6 +97,23 @@ def import_lc0_cmd(a) -> int:
     return 0
 
 
+def learn_time_cmd(a) -> int:
+    from ..core.output import writable_file
+    from ..core.progress import Progress
+    from .policy import Policy
+    from .thinktime import learn
+
+    writable_file(a.out, "think-time model")
+    policy = Policy.load(a.model)
+    with Progress(None, "describing positions", unit="moves") as bar:
+        model = learn(a.pgn, policy, a.max_moves, a.seed, progress=bar.update)
+    model.save(a.out)
+    c = model.card
+    print(f"wrote {a.out}: {c['moves_fitted']:,} of {c['moves_with_clocks']:,} moves with clocks, "
+          f"{c['players']} players")
+    return 0
+
+
 def train_base_cmd(a) -> int:
     from ..core.distributed import is_main
     from .train import BaseRecipe, train_base
@@ -333,6 +350,16 @@ def _model_commands(ch) -> None:
     p.add_argument("--plies", type=cc.whole(0), default=30, help="how deep into each game (1 to 60)")
     p.add_argument("--out", required=True, help="the model file to write")
     p.set_defaults(func=repertoire_cmd)
+
+    p = cc.command(ch, "learn-time", "learn how long people think over a move, from games with clocks")
+    p.add_argument("pgn", nargs="+", help="PGN files whose moves carry [%%clk] comments")
+    cc.model_flag(p, str(default_model("chess").parent / "population-197.pt"),
+                  "chess model whose policy describes each position")
+    p.add_argument("--max-moves", type=cc.whole(1), default=100_000, help="learn from this many moves, "
+                   "drawn uniformly (seeded)")
+    p.add_argument("--seed", type=cc.whole(0), default=0)
+    p.add_argument("--out", required=True, help="the think-time model to write (.json)")
+    p.set_defaults(func=learn_time_cmd)
 
     p = cc.command(ch, "predict", "the model's move probabilities and value for one position")
     cc.model_flag(p, DEFAULT_MODEL)

@@ -33,6 +33,7 @@ from .limits import Limits
 from .policy import Policy, is_styled
 from .search import Node, restrict, search
 
+DEFAULT = object()  # the shipped think-time model, where it is
 MAX_STYLES = 16  # merged networks kept; a style used longer ago than this is merged again when asked
 
 
@@ -77,11 +78,16 @@ class Engine:
     (whose style is then ready without another merge). ``temperature``, ``nodes`` and ``seed``
     are the defaults of every search; a protocol may override the first two per move.
     ``book_depth`` limits where a style's own games (its repertoire) decide, in plies.
+    ``thinktime`` is the think-time model (a path or a :class:`~playas.chess.thinktime.ThinkTime`;
+    default the shipped one; None: none, so :meth:`think_time` answers None).
     """
 
     def __init__(self, model, temperature: float = TEMPERATURE, nodes: int = 1, seed: int | None = None,
-                 book_depth: int | None = None):
+                 book_depth: int | None = None, thinktime=DEFAULT):
         self.path: Path | None = None
+        self._thinktime = None if isinstance(thinktime, (str, Path, type(None))) else thinktime
+        self._thinktime_path = shipped_thinktime() if thinktime is DEFAULT else (
+            Path(thinktime) if isinstance(thinktime, (str, Path)) else None)
         self.book_depth = book_depth  # the style's own games decide up to this ply (None: as deep as they go; 0: never)
         self._policies: OrderedDict[tuple, Policy] = OrderedDict()
         self._lock = threading.Lock()
@@ -126,6 +132,45 @@ class Engine:
                     self._policies.popitem(last=False)
             self._policies.move_to_end(key)
             return policy.with_book(self.book_depth)
+
+    def think_time(self, board: chess.Board, limits: Limits, style: str | None = None,
+                   steer: dict[str, float] | None = None, *, base: float | None = None,
+                   own_spent: float | None = None, opponent_spent: float | None = None,
+                   rng: np.random.Generator | None = None) -> float | None:
+        """The seconds the person would think over ``board`` on the clock of ``limits``: a draw from
+        the think-time model (:mod:`playas.chess.thinktime`; its median without ``rng``). None
+        without a clock, or where no think-time model is at hand. ``base`` is the game's initial
+        clock in seconds (else the larger clock now); ``own_spent`` and ``opponent_spent`` the last
+        thinks of each side (:class:`~playas.chess.thinktime.ClockLog` reads them off the clocks)."""
+        clocks = limits.clocks(board.turn == chess.WHITE)
+        model = self.thinking()
+        if clocks is None or model is None or not any(board.legal_moves):
+            return None
+        from .thinktime import Moment
+
+        own, other, inc = clocks
+        policy = self.policy(style, steer)
+        an = policy.analyse(board)
+        p = an.probs[an.probs > 0]
+        moment = Moment(board, own, other, base or max(own, other), inc, opponent_spent, own_spent,
+                        float(an.probs[0]), float(-(p * np.log(p)).sum()), an.value)
+        if board.move_stack:
+            last = board.pop()
+            try:
+                before = policy.analyse(board)
+                moment.expected = float(dict(zip(before.moves, before.probs)).get(last, 0.0))
+                moment.swing = an.value + before.value
+            finally:
+                board.push(last)
+        return model.seconds(moment, rng, style)
+
+    def thinking(self):
+        """The think-time model (loaded on first use): ``thinktime`` given at start, else the shipped one."""
+        if self._thinktime is None and self._thinktime_path is not None:
+            from .thinktime import ThinkTime
+
+            self._thinktime = ThinkTime.load(self._thinktime_path)
+        return self._thinktime
 
     def judge(self, board: chess.Board, style: str | None = None, steer: dict[str, float] | None = None) -> Judgement:
         """The value head's score and win/draw/loss of ``board`` for its side to move."""
@@ -268,6 +313,14 @@ def centipawns(q: float) -> int:
     """An expected score in [-1, 1] as centipawns (lc0's conversion), for scores people read."""
     q = max(min(q, 0.999), -0.999)
     return int(round(90 * math.tan(1.5637541897 * q)))
+
+
+def shipped_thinktime() -> Path | None:
+    """The shipped think-time model, None where the file is absent."""
+    from ..shipped import MODELS
+
+    path = MODELS / "thinktime.json"
+    return path if path.exists() else None
 
 
 def _key(style: str | None, steer: dict[str, float] | None) -> tuple:

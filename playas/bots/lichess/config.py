@@ -52,7 +52,10 @@ class EngineConfig:
     steer: dict[str, float] = setting({}, mapping_of_numbers, "steer the style along measured properties")
     temperature: float = setting(TEMPERATURE, number(0, 100),
                                  "0 plays the most likely move, 1 samples the player's own choices")
-    nodes: int = setting(1, whole(1), "1: one network evaluation a move, the pure style; more: a small search")
+    nodes: int = setting(0, whole(0), "0: search as long as the move's time allows; 1: one network evaluation "
+                                      "a move, the pure style; more: at most this many")
+    human_time: bool = setting(True, flag, "take as long over each move as the person would (the think-time "
+                                           "model); off: a slice of the clock, as engines do")
     own_book: bool = setting(True, flag, "the player's own games decide where they reach (their repertoire)")
     book_depth: int | None = setting(None, optional_whole, "...up to this ply; none: as deep as the repertoire goes")
     move_overhead: int = setting(1000, whole(0), "milliseconds kept back from each move's time for the network")

@@ -15,7 +15,10 @@ from pathlib import Path
 import chess
 import numpy as np
 
+from ...chess.limits import Limits
 from ...core.errors import PlayasError
+
+SEARCH_NODES = 100_000  # the most nodes one move searches
 
 
 class EngineWrapper:
@@ -74,11 +77,17 @@ class EngineWrapper:
         who = " and ".join(users)
         return f"I play in the style of {who}, learned from public games; I am not {'them' if len(users) > 1 else who}."
 
-    def think(self, board: chess.Board, style: str | None, rng: np.random.Generator, deadline: float | None = None):
+    def think(self, board: chess.Board, style: str | None, rng: np.random.Generator, deadline: float | None = None,
+              wait: bool = False):
         """The move to play as ``style`` (a :class:`playas.chess.engine.Choice`), searched until
-        ``deadline`` (a time.monotonic() value) at the latest."""
+        ``deadline`` (a time.monotonic() value) at the latest; with ``wait``, not sent before it
+        either (the person's think time). ``nodes`` 0 searches as long as the deadline allows."""
         stop = None if deadline is None else (lambda: time.monotonic() >= deadline)
-        return self.engine.search(board, style=style, steer=self.steer, stop=stop, rng=rng)
+        nodes = self.nodes or (SEARCH_NODES if deadline is not None else 1)
+        choice = self.engine.search(board, Limits(nodes=nodes), style=style, steer=self.steer, stop=stop, rng=rng)
+        if wait and deadline is not None:
+            time.sleep(max(deadline - time.monotonic(), 0))
+        return choice
 
     def judge(self, board: chess.Board, style: str | None):
         """The value head's view of ``board`` for its side to move (a :class:`playas.chess.engine.Judgement`)."""

@@ -20,7 +20,7 @@ import chess
 import chess.pgn
 import numpy as np
 
-from ...chess.limits import Limits
+from ...chess.limits import ClockLog, Limits
 from .api import Backoff, LichessError, Refused, TokenRefused, Trouble
 
 LOG = logging.getLogger("playas.lichess")
@@ -81,6 +81,7 @@ class Game:
         self.opponent_draw = self.opponent_takeback = False
         self.takebacks = 0
         self.scores: list[int] = []
+        self.clocks = ClockLog()  # the clocks at each of our moves, for the think times they imply
         self.last_draw_offer = -100
         self.greeted = False
         self.seen_at = time.monotonic()
@@ -298,7 +299,8 @@ class Game:
         n = len(self.moves)
         if not self._my_turn() or self.moved_at == n:
             return
-        choice = self.engine.think(self.board, self.style, self.rng, self._deadline())
+        think = self._human_time()
+        choice = self.engine.think(self.board, self.style, self.rng, self._deadline(think), wait=think is not None)
         cp = choice.score.relative.score(mate_score=100_000)
         self.scores.append(cp)
         if self._should_resign():
@@ -320,12 +322,29 @@ class Game:
             self.last_draw_offer = n
             LOG.info("game %s: offered a draw with %s", self.id, choice.move.uci())
 
-    def _deadline(self) -> float | None:
-        """When this move must be sent: a slice of our clock, less the move overhead."""
+    def _limits(self) -> Limits:
         s = self.state
-        limits = Limits(wtime=_ms(s.get("wtime")), btime=_ms(s.get("btime")), winc=_ms(s.get("winc")),
-                        binc=_ms(s.get("binc")))
-        budget = limits.budget(self.color == chess.WHITE, self.cfg.engine.move_overhead)
+        return Limits(wtime=_ms(s.get("wtime")), btime=_ms(s.get("btime")), winc=_ms(s.get("winc")),
+                      binc=_ms(s.get("binc")))
+
+    def _human_time(self) -> float | None:
+        """The seconds the person would think here (``engine.human_time``), None to slice the clock."""
+        limits = self._limits()
+        clocks = limits.clocks(self.color == chess.WHITE)
+        if not self.cfg.engine.human_time or clocks is None:
+            return None
+        own, other, inc = clocks
+        other_inc = ((limits.binc if self.color == chess.WHITE else limits.winc) or 0) / 1000
+        base, own_spent, other_spent = self.clocks.see(self.board.ply(), own, other, inc, other_inc)
+        initial = (self.info.get("clock") or {}).get("initial")
+        return self.engine.engine.think_time(self.board, limits, self.style, self.engine.steer,
+                                             base=initial / 1000 if initial else base, own_spent=own_spent,
+                                             opponent_spent=other_spent, rng=self.rng)
+
+    def _deadline(self, think: float | None = None) -> float | None:
+        """When this move must be sent: after the person's ``think`` time, or a slice of our clock,
+        less the move overhead."""
+        budget = self._limits().budget(self.color == chess.WHITE, self.cfg.engine.move_overhead, think)
         return None if budget is None else self.state_at + budget
 
     def _pieces(self) -> int:
