@@ -1,6 +1,7 @@
 """Chess at the board: how long the engine thinks, beside people and the usual rules.
 
-    python -m bench.chess_board                # think time (Titled Tuesday, users held out)
+    python -m bench.chess_board                      # think time and endings (Titled Tuesday, users held out)
+    python -m bench.chess_board --sections endings   # resignation and draws alone
 
 Think time: Titled Tuesday (chess.com 3+2, every move with ``%clk``), users split by a hash of
 the name: a fifth are held out, and every game one of them played is left out of learning. On
@@ -18,6 +19,17 @@ with a move overhead of 100 ms and a lag of up to 100 ms beyond the budget on ev
 GUI or a network adds), at 1+0, 3+0 and 3+2. Losses on time count the games where either side's
 clock ran out; the clock after move 20 and move 40 is set beside the people's own in the same
 games (3+2, their real clocks).
+
+Endings: the finished Titled Tuesday games, split by the same hash of the users. The rules of
+:mod:`playas.chess.endings` are learned (the code of ``playas chess learn-endings``) on games of
+kept users and scored on the games of held-out users: for games a person resigned, whether the
+rule resigns within 6 plies of where they did (or earlier, or never); for every side that did
+not lose, whether the rule would have resigned it (a false resignation). Beside it, lichess-bot's
+default rule (-1,000 cp for 3 moves, through the same value head), and the same rules on a
+sample of PGN Mentor's over-the-board games, which nothing learned from (decisive games that do
+not end in mate counted as resigned). Stockfish (depth 10) scores the positions people resigned
+in, as a reference the value head does not see. Draws: agreed draws the rule offers within 6
+plies of the agreement, and offers in games the side went on to win.
 """
 
 from __future__ import annotations
@@ -122,8 +134,79 @@ def people_clocks(games: list[list[Thought]]) -> dict[int, float]:
     return {k: float(np.median(v)) for k, v in at.items()}
 
 
+def q_of_cp(cp: float) -> float:
+    """lc0's centipawns back to an expected score (the inverse of playas.chess.engine.centipawns)."""
+    return math.atan(cp / 90) / 1.5637541897
+
+
+def stockfish_at_resignation(games, depth: int = 10) -> list[int]:
+    """Stockfish's score (centipawns, the loser's view) of the position each person resigned in."""
+    import chess
+    import chess.engine
+
+    from playas.chess.play import find_engine
+
+    out = []
+    with chess.engine.SimpleEngine.popen_uci(find_engine("stockfish")) as sf:
+        for e in games:
+            board = chess.Board(e.fen)
+            for san in e.sans:
+                board.push_san(san)
+            info = sf.analyse(board, chess.engine.Limit(depth=depth))
+            out.append(info["score"].pov(e.loser()).score(mate_score=10_000))
+    return out
+
+
+def endings_section(a, policy) -> str:
+    from playas.chess import endings as en
+
+    games = [e for path in sorted(TITLED.glob("*.pgn*")) for e in en.endings_from_pgn(path)]
+    test = [e for e in games if held_out(e.white) or held_out(e.black)]
+    learn = [e for e in games if not (held_out(e.white) or held_out(e.black))]
+    rng = np.random.default_rng(a.seed)
+    pick = lambda rows, n: [rows[i] for i in np.sort(rng.choice(len(rows), min(n, len(rows)), replace=False))]  # noqa: E731
+    learn, test = pick(learn, a.learn_games), pick(test, a.test_games)
+    mentor = []
+    files = sorted((SHARED / "chess" / "pgnmentor").glob("*.pgn.gz"))
+    for path in [files[i] for i in np.sort(rng.choice(len(files), min(20, len(files)), replace=False))]:
+        mine = list(en.endings_from_pgn(path))
+        mentor += pick(mine, a.mentor_games // 20)
+    en.add_values(learn + test + mentor, policy)
+    resign, draw = en.fit_resign(learn), en.fit_draw(learn)
+    lichess_bot = en.Resign(round(q_of_cp(-1000), 3), 3, 0)
+    rows = []
+    for name, rule in [(f"playas, learned: value <= {resign.value:+.2f} for {resign.moves} moves from ply "
+                        f"{resign.min_ply}", resign), ("lichess-bot default: -1,000 cp for 3 moves", lichess_bot)]:
+        for where, sample in [("Titled Tuesday, held-out users", test), ("PGN Mentor (never learned from)", mentor)]:
+            s = en.score_resign(rule, sample)
+            rows.append([name, where, f"{s.games:,}", f"{s.where:.1%}", f"{s.early:.1%}", f"{s.never:.1%}",
+                         f"{s.false:.2%} of {s.saved_sides:,}"])
+    resigned = [e for e in test if e.how == "resigned" and e.loser() is not None]
+    cps = np.array(stockfish_at_resignation(resigned))
+    body = (f"Titled Tuesday: {len(games):,} finished games; rules learned on {len(learn):,} games of kept users, "
+            f"scored on {len(test):,} games of held-out users; PGN Mentor: {len(mentor):,} games of 20 players. "
+            "Targets: resign within 6 plies of the person in >= 60% of resigned games; false resignations <= 1%.\n\n"
+            + table(rows, ["rule", "games", "resigned games", "within 6 plies", "earlier", "never",
+                           "false resignations (sides that drew or won)"]))
+    body += (f"\n\nStockfish depth 10 where the held-out users resigned ({len(cps)} games, the loser's view): median "
+             f"{np.median(cps):+.0f} cp, quartiles {np.percentile(cps, 25):+.0f} / {np.percentile(cps, 75):+.0f}, "
+             f"{np.mean(cps > -300):.1%} above -300 cp.")
+    drows = []
+    for where, sample in [("Titled Tuesday, held-out users", test), ("PGN Mentor (never learned from)", mentor)]:
+        d = en.score_draw(draw, sample)
+        drows.append([where, f"{d['games']:,}", f"{d['where']:.1%}", f"{d['false']:.2%} of {d['won_sides']:,}"])
+    body += (f"\n\nDraw offers, learned: draw chance >= {draw.draw:.2f} for {draw.moves} moves from ply "
+             f"{draw.min_ply} (and at once in dead or claimable positions).\n\n"
+             + table(drows, ["games", "agreed draws", "offered within 6 plies", "offers in games the side won"]))
+    return body
+
+
 def main() -> None:
     ap = arguments(__doc__, model_and_data=False)
+    ap.add_argument("--sections", default="time,endings", help="time, endings, or both")
+    ap.add_argument("--learn-games", type=int, default=1500, help="finished games the endings rules learn from")
+    ap.add_argument("--test-games", type=int, default=800, help="held-out users' finished games scored")
+    ap.add_argument("--mentor-games", type=int, default=400, help="PGN Mentor games scored (20 players)")
     ap.add_argument("--policy", default=str(ROOT / "models" / "population-197.pt"))
     ap.add_argument("--learn-moves", type=int, default=60_000, help="moves the predictors learn from")
     ap.add_argument("--test-moves", type=int, default=40_000, help="held-out users' moves scored")
@@ -136,6 +219,12 @@ def main() -> None:
     from playas.chess.policy import Policy
 
     torch.set_num_threads(torch.get_num_threads())
+    sections = set(a.sections.split(","))
+    if "endings" in sections:
+        body = endings_section(a, Policy.load(a.policy))
+        finish(a, "chess_board_endings", "Chess at the board: resignation and draws", body, "chess_board")
+    if "time" not in sections:
+        return
     thoughts: list[Thought] = []
     for i, path in enumerate(sorted(TITLED.glob("*.pgn*"))):
         thoughts.extend(thoughts_from_pgn(path, game_offset=i << 32))

@@ -26,6 +26,7 @@ from playas.core.errors import PlayasError
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIA = ROOT / "models" / "maia-1100.pt"
+FAST = {"human_time": False, "nodes": 1}  # protocol tests move at once; one test below takes human time
 TOKEN = "lip_TestToken9f8e7d6c5b4a"  # distinctive, to look for in logs
 FEN_BLACK_TO_PLAY = "r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3"
 
@@ -40,7 +41,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def engine():
-    return EngineWrapper(parse_config({"engine": {"model": str(MAIA)}}).engine)
+    return EngineWrapper(parse_config({"engine": {"model": str(MAIA), **FAST}}).engine)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,7 @@ def styled_model(tmp_path_factory):
 @contextmanager
 def bot_on(server, engine, /, **settings):
     """A bot in a thread of this process, logged in to ``server``; closed on leaving."""
+    settings["engine"] = {**FAST, **settings.get("engine", {})}
     cfg = parse_config({"url": server.url, "rate_limit_wait": 0.5, **settings})
     api, account = connect(cfg, TOKEN)
     bot = LichessBot(cfg, engine, api, account)
@@ -113,7 +115,7 @@ def read_pgn(path: Path) -> chess.pgn.Game:
 def bot_process(server, tmp_path, **settings):
     """``playas chess lichess`` as a user starts it, in its own process."""
     cfg = tmp_path / "lichess.yml"
-    cfg.write_text(yaml.safe_dump({"url": server.url, "engine": {"model": str(MAIA)}, **settings}))
+    cfg.write_text(yaml.safe_dump({"url": server.url, "engine": {"model": str(MAIA), **FAST}, **settings}))
     env = {**os.environ, "LICHESS_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "playas.cli", "chess", "lichess", "--config", str(cfg)], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -383,9 +385,43 @@ def test_draws_resignation_and_abort_by_config(server, engine, tmp_path):
     assert len(list(tmp_path.glob("*.pgn"))) == 2  # an aborted game is not saved
 
 
+def test_resigns_as_people_do_by_default(server, tmp_path):
+    """draw_or_resign unset: the person's rules, read off the value head they were learned on."""
+    from playas.chess.engine import shipped_endings
+
+    rule = shipped_endings().resign
+    engine = EngineWrapper(parse_config({"engine": {"model": str(ROOT / "models" / "population-197.pt"),
+                                                    **FAST}}).engine)
+    with bot_on(server, engine, pgn_directory=str(tmp_path)) as bot:
+        assert bot.cfg.engine.draw_or_resign.resign_enabled
+        lost = server.challenge("carol", opponent="manual", bot_color="black",
+                                fen="4k3/8/8/8/8/8/8/QR2K3 w - - 0 40", variant="fromPosition")
+        for n in range(rule.moves):
+            plies(server, lost, 2 * n)
+            board = server.games[lost].board
+            server.play(lost, next(m.uci() for m in board.legal_moves if _quiet(board, m)))
+        resigned = finished(server, lost, 20)
+        even = server.challenge("dave", opponent="manual")  # an even game: nothing to resign
+        plies(server, even, 1)
+        server.play(even, "e7e5")
+        plies(server, even, 3)
+        assert not server.games[even].over
+    assert resigned.status == "resign" and resigned.winner == "white"
+    assert len(resigned.moves) == 2 * rule.moves - 1  # its run of lost turns, resigning at the last
+
+
+def _quiet(board: chess.Board, move: chess.Move) -> bool:
+    """A waiting move: it ends nothing and leaves nothing to capture."""
+    board.push(move)
+    try:
+        return not board.is_game_over() and not any(board.is_capture(m) for m in board.legal_moves)
+    finally:
+        board.pop()
+
+
 def test_styles_each_game_plays_one_and_keeps_it(server, styled_model):
     styles = ["Tal", "Petrosian", "Tal:0.5,Petrosian:0.5"]
-    cfg = parse_config({"engine": {"model": str(styled_model), "styles": styles, "temperature": 0}})
+    cfg = parse_config({"engine": {"model": str(styled_model), "styles": styles, "temperature": 0, **FAST}})
     engine = EngineWrapper(cfg.engine)
     assert EngineWrapper(cfg.engine).style_for("abcd1234") == engine.style_for("abcd1234")  # same after a restart
     ids = {}
@@ -464,7 +500,7 @@ def _run_cli(capsys, config: Path) -> tuple[int, str]:
 
 def _config(tmp_path, **data) -> Path:
     path = tmp_path / f"bot{len(list(tmp_path.glob('bot*.yml')))}.yml"
-    path.write_text(yaml.safe_dump({"engine": {"model": str(MAIA)}, **data}))
+    path.write_text(yaml.safe_dump({"engine": {"model": str(MAIA), **FAST}, **data}))
     return path
 
 

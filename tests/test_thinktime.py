@@ -48,13 +48,19 @@ def test_a_fitted_model_learns_what_people_do(thoughts, tmp_path):
     for san in ["e4", "e5", "Nf3", "Nc6", "Bb5", "a6"]:
         board.push_san(san)
     opening = Moment(board, 170, 170, 180, 2, opponent_spent=2, own_spent=2)
-    middle = Moment(board.copy(), 120, 120, 180, 2, opponent_spent=2, own_spent=2)
-    middle.board.fullmove_number = 18  # the same position at move 18: people think longer there
+    at_18 = chess.Board(board.fen().rsplit(" ", 1)[0] + " 18")  # the same position at move 18
+    middle = Moment(at_18, 120, 120, 180, 2, opponent_spent=2, own_spent=2)
     t_open, t_mid = again.predict([opening, middle])
     assert t_mid > 1.25 * t_open  # at the same recent pace, people think longer at move 18 than at move 4
     assert np.allclose(again.predict([middle]), model.predict([middle]))
     draws = [again.seconds(middle, np.random.default_rng(i)) for i in range(200)]
     assert min(draws) < t_mid < max(draws) and abs(math.log(np.median(draws) / t_mid)) < 0.3
+    # learned from 3+2 alone, it scales to other time controls by their nominal length
+    for base, inc in [(60, 0), (180, 0), (600, 5), (900, 10)]:
+        other = Moment(at_18, base * 2 / 3, base * 2 / 3, base, inc, opponent_spent=2 * base / 180,
+                       own_spent=2 * base / 180)
+        share = again.predict([other])[0] / other.nominal
+        assert 0.5 < share / (t_mid / middle.nominal) < 2, (base, inc)
 
 
 def test_too_few_moves_and_a_bad_file_are_refused(thoughts, tmp_path):
@@ -76,9 +82,11 @@ def test_the_clock_log_reads_each_sides_last_think():
 
 
 def test_a_think_never_risks_the_clock():
-    lim = Limits(wtime=10_000, btime=10_000, winc=0, binc=0)
+    lim = Limits(wtime=10_000, btime=10_000, winc=1000, binc=1000)
     assert lim.budget(True, 50, think=1.0) == pytest.approx(0.95)
-    assert lim.budget(True, 50, think=60.0) == pytest.approx(2.45)  # a quarter of what is left, less overhead
+    assert lim.budget(True, 50, think=60.0) == pytest.approx(3.2)  # a quarter of what is left and 3/4 of the increment
+    lim = Limits(wtime=10_000, btime=10_000)
+    assert lim.budget(True, 50, think=60.0) == pytest.approx(0.45)  # no increment: a twentieth, less overhead
     assert Limits(wtime=1000, winc=2000).budget(True, 0, think=60.0) == pytest.approx(0.5)  # never half the clock
     assert Limits(movetime=700, wtime=10_000).budget(True, 100, think=60.0) == pytest.approx(0.6)  # UCI's movetime
     assert Limits().budget(True, 50, think=1.0) is None  # no clock, no budget
@@ -100,7 +108,8 @@ def test_the_shipped_model_hurries_when_short_of_time_and_thinks_where_people_do
                                                             binc=2000), base=180, own_spent=3, opponent_spent=3)
     calm, hurried = at(120, 120), at(10, 120)
     assert 1 < calm < 30 and hurried < calm / 2
-    forced = chess.Board("8/8/8/8/8/5k2/8/r3K3 w - - 0 60")  # one legal reply: people play it at once
+    forced = chess.Board("8/8/8/8/8/5k2/r7/4K3 b - - 0 59")
+    forced.push_san("Ra1+")  # one legal reply (Kd2): people play it at once
     assert engine.think_time(forced, Limits(wtime=60_000, btime=60_000, winc=2000, binc=2000), base=180,
                              own_spent=3, opponent_spent=3) < calm / 2
     assert engine.think_time(board, Limits()) is None  # no clock, no think

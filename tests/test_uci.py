@@ -54,9 +54,12 @@ def stockfish():
     sf.quit()
 
 
+FAST = {"HumanTime": False, "Nodes": 1}  # engine testing: one evaluation a move, at once (defaults: polyglot test)
+
+
 def open_engine(model=MAIA, **options) -> chess.engine.SimpleEngine:
     engine = chess.engine.SimpleEngine.popen_uci(ENGINE + ["--model", str(model)], cwd=ROOT)
-    engine.configure(options)
+    engine.configure({**FAST, **options})
     return engine
 
 
@@ -489,3 +492,38 @@ def test_human_time_takes_a_persons_time_and_searches_in_it(raw):
     assert 0.5 < sum(s for s, _ in human) / 3 < 160 / 4 + 2  # a person's think, never past the safe share
     searched, nodes = go(HumanTime="true", Nodes=0)
     assert nodes > 1 or searched < 0.2  # the time bought a search (unless the draw was instant)
+
+
+def test_says_where_the_person_would_resign_and_offer_a_draw():
+    """UCI has no resign: an info string says so, where the learned rule would (and not before).
+    The rule reads the value head it was learned on (the population network's)."""
+    from playas.chess.engine import shipped_endings
+
+    rule = shipped_endings().resign
+    raw = Raw("--model", str(ROOT / "models" / "population-197.pt"))
+    lost = "4k3/8/8/8/8/8/8/QR2K3 b - - 0 40"  # Black, alone against queen and rook
+    board, said = chess.Board(lost), []
+    raw.send("ucinewgame")
+    for _ in range(rule.moves + 1):
+        moves = " ".join(m.uci() for m in board.move_stack)
+        raw.send(f"position fen {lost}" + (f" moves {moves}" if moves else ""))
+        raw.send("go nodes 1")
+        lines = raw.until("bestmove")
+        said.append(any(x.startswith("info string resign:") for x in lines))
+        board.push(_bestmove(lines))
+        board.push(next(m for m in board.legal_moves if not _ends(board, m)))  # White waits: no mate, no stalemate
+    assert said[:rule.moves - 1] == [False] * (rule.moves - 1) and said[rule.moves - 1]  # after its run of turns
+    raw.send("ucinewgame")
+    raw.send("position startpos moves e2e4 e7e5")
+    raw.send("go nodes 1")
+    assert not any(x.startswith(("info string resign:", "info string draw:")) for x in raw.until("bestmove"))
+    raw.send("quit")
+    assert raw.close() == 0
+
+
+def _ends(board: chess.Board, move: chess.Move) -> bool:
+    board.push(move)
+    try:
+        return board.is_game_over()
+    finally:
+        board.pop()

@@ -238,6 +238,8 @@ class UciEngine:
         self.board: chess.Board | None = chess.Board()
         self.job: Job | None = None
         self.clocks = ClockLog()  # this game's clocks at each go, for the think times they imply
+        self.seen: dict[int, tuple[float, float]] = {}  # this game's value and draw chance at each go, by ply
+        self.endings = None  # the person's resign and draw rules, loaded at the first go
         self.worker: threading.Thread | None = None
         self.loader = threading.Thread(target=self._load_first, daemon=True, name="playas-load")
         self.loader.start()
@@ -348,6 +350,7 @@ class UciEngine:
         self._finish()
         self.board = chess.Board()
         self.clocks = ClockLog()
+        self.seen = {}
 
     def cmd_setoption(self, args) -> None:
         m = re.match(r"name\s+(.+?)(?:\s+value(?:\s+(.*))?)?$", " ".join(args))
@@ -497,12 +500,37 @@ class UciEngine:
                                   ponder=s["Ponder"], temperature=s["temperature"])
             job.wait_out()
             self._send_analysis(job, c)
+            self._send_ending(job)
             move, ponder = c.move, c.ponder
         except Exception as e:  # never leave the GUI without a move
             self.note(f"error while thinking: {type(e).__name__}: {e}")
             move, ponder = next(iter(job.board.legal_moves)), None
         job.released.wait()  # go ponder / go infinite: the move waits for ponderhit or stop
         self.send(f"bestmove {move.uci()}" + (f" ponder {ponder.uci()}" if ponder else ""))
+
+    def _send_ending(self, job: Job) -> None:
+        """UCI has no resign or draw offer: say in an info string where the person would resign or
+        offer a draw (the learned rules, :mod:`playas.chess.endings`), for the operator or a GUI
+        that adjudicates; the scores in the info lines are the value head's, as PolyGlot's and
+        cutechess-cli's resign adjudication read them."""
+        from ..chess.engine import shipped_endings
+
+        if self.endings is None:
+            self.endings = shipped_endings()
+        board = job.board
+        w, d, lo = job.engine.judge(board, *style_of(job.settings)).wdl.relative
+        ply = board.ply()
+        self.seen = {p: v for p, v in self.seen.items() if p < ply}  # a take-back forgets what followed
+        self.seen[ply] = ((w - lo) / 1000, d / 1000)
+        run = []
+        while ply - 2 * len(run) in self.seen:
+            run.append(self.seen[ply - 2 * len(run)])
+        values, draws = [v for v, _ in reversed(run)], [x for _, x in reversed(run)]
+        if self.endings.should_resign(values, ply):
+            self.note(f"resign: the person would resign here (expected score {values[-1]:+.2f} for "
+                      f"{self.endings.resign.moves} moves)")
+        elif self.endings.should_offer_draw(board, draws):
+            self.note(f"draw: the person would offer a draw here (draw chance {draws[-1]:.0%})")
 
     def _send_analysis(self, job: Job, c) -> None:
         """The player's probabilities as an info string, then one ``info`` line for each line."""

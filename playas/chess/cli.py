@@ -114,6 +114,27 @@ def learn_time_cmd(a) -> int:
     return 0
 
 
+def learn_endings_cmd(a) -> int:
+    from ..core.output import writable_file
+    from ..core.progress import Progress
+    from .endings import learn
+    from .policy import Policy
+
+    writable_file(a.out, "endings model")
+    policy = Policy.load(a.model)
+    with Progress(None, "reading positions", unit="positions") as bar:
+        model = learn(a.pgn, policy, a.max_games, a.seed, progress=bar.update)
+    model.card["model"] = Path(a.model).name  # the value head the rules read
+    model.save(a.out)
+    c, r, d = model.card, model.resign, model.draw
+    print(f"wrote {a.out}: from {c['games']:,} games ({c['resigned']:,} resigned, {c['agreed']:,} agreed drawn)\n"
+          f"resign: value <= {r.value:+.2f} for {r.moves} moves from ply {r.min_ply}: within 6 plies of the person "
+          f"in {c['resign_where']:.1%}, false {c['resign_false']:.2%}\n"
+          f"draw: draw chance >= {d.draw:.2f} for {d.moves} moves from ply {d.min_ply}: offered within 6 plies "
+          f"of {c['draw']['where']:.1%} of agreed draws, in {c['draw']['false']:.2%} of won games")
+    return 0
+
+
 def train_base_cmd(a) -> int:
     from ..core.distributed import is_main
     from .train import BaseRecipe, train_base
@@ -357,9 +378,20 @@ def _model_commands(ch) -> None:
                   "chess model whose policy describes each position")
     p.add_argument("--max-moves", type=cc.whole(1), default=100_000, help="learn from this many moves, "
                    "drawn uniformly (seeded)")
-    p.add_argument("--seed", type=cc.whole(0), default=0)
+    p.add_argument("--seed", type=cc.whole(0), default=0, help="seed of the move sample and the fit")
     p.add_argument("--out", required=True, help="the think-time model to write (.json)")
     p.set_defaults(func=learn_time_cmd)
+
+    p = cc.command(ch, "learn-endings", "learn when people resign and agree draws, from how their games ended")
+    p.add_argument("pgn", nargs="+", help="PGN files of finished games (a Termination tag helps; without one, a "
+                                          "decisive game not ending in mate counts as resigned)")
+    cc.model_flag(p, str(default_model("chess").parent / "population-197.pt"),
+                  "chess model whose value head the rules read (the one the bots play with)")
+    p.add_argument("--max-games", type=cc.whole(1), default=3000, help="learn from this many games, drawn "
+                   "uniformly (seeded)")
+    p.add_argument("--seed", type=cc.whole(0), default=0, help="seed of the game sample")
+    p.add_argument("--out", required=True, help="the endings model to write (.json)")
+    p.set_defaults(func=learn_endings_cmd)
 
     p = cc.command(ch, "predict", "the model's move probabilities and value for one position")
     cc.model_flag(p, DEFAULT_MODEL)

@@ -85,7 +85,7 @@ class Engine:
     def __init__(self, model, temperature: float = TEMPERATURE, nodes: int = 1, seed: int | None = None,
                  book_depth: int | None = None, thinktime=DEFAULT):
         self.path: Path | None = None
-        self._thinktime = None if isinstance(thinktime, (str, Path, type(None))) else thinktime
+        self._thinktime = None if thinktime is DEFAULT or isinstance(thinktime, (str, Path, type(None))) else thinktime
         self._thinktime_path = shipped_thinktime() if thinktime is DEFAULT else (
             Path(thinktime) if isinstance(thinktime, (str, Path)) else None)
         self.book_depth = book_depth  # the style's own games decide up to this ply (None: as deep as they go; 0: never)
@@ -313,6 +313,16 @@ def centipawns(q: float) -> int:
     """An expected score in [-1, 1] as centipawns (lc0's conversion), for scores people read."""
     q = max(min(q, 0.999), -0.999)
     return int(round(90 * math.tan(1.5637541897 * q)))
+
+
+def shipped_endings():
+    """The shipped rules for resigning and draws (:class:`~playas.chess.endings.Endings`), learned
+    from how real games end; the defaults of that class where the file is absent."""
+    from ..shipped import MODELS
+    from .endings import Endings
+
+    path = MODELS / "endings.json"
+    return Endings.load(path) if path.exists() else Endings()
 
 
 def shipped_thinktime() -> Path | None:

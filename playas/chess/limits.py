@@ -51,13 +51,14 @@ class Limits:
 
     def safe(self, white: bool, overhead_ms: int) -> float | None:
         """The most seconds a move may take on this clock: a quarter of what is left plus most of
-        the increment, never more than half of what is left, less the move overhead (None without
-        a clock). Spending this on every move still leaves time for the rest of the game."""
+        the increment (a twentieth without increment, which nothing refills), never more than half
+        of what is left, less the move overhead (None without a clock). Spending this on every
+        move still leaves time for the rest of the game."""
         left = self.wtime if white else self.btime
         if left is None:
             return None
         inc = (self.winc if white else self.binc) or 0
-        moves = max(self.movestogo or 4, 1)  # with moves to go, a share of them
+        moves = max(self.movestogo or (4 if inc > 0 else 20), 1)  # with moves to go, a share of them
         return max(min(left / moves + 0.75 * inc, left / 2) - overhead_ms, 0) / 1000
 
     def clocks(self, white: bool) -> tuple[float, float, float] | None:

@@ -12,7 +12,10 @@ median, with a per-person offset for people whose games had clocks (the populati
 the spread of real times around the prediction, so a bot can draw a human-looking time.
 
 Times are learned as a share of the game's nominal length (base + 40 x increment, as Lichess
-names its speeds), so a model learned from 3+2 blitz predicts 1+0 and 15+10 in proportion.
+names its speeds), and each clock counts the increments still to come, so a model learned from
+3+2 blitz predicts 1+0 and 15+10 in proportion; time trouble is also read off the clock itself.
+Where 3+2 cannot teach (no increment refills a clock), :meth:`Limits.safe
+<playas.chess.limits.Limits.safe>` keeps every move within what the clock can spare.
 
     model = learn(["titled-tuesday-2015.pgn.gz"], Policy.load("models/population-197.pt"))
     seconds = model.seconds(moment, rng)
@@ -32,9 +35,10 @@ import numpy as np
 from ..core.errors import PlayasError
 from .pgn import iter_game_texts, mainline, read_tags
 
-FORMAT = 1
+FORMAT = 2  # 2: clocks counted with the increments still to come
 FLOOR_S = 0.1  # the shortest time a person records on chess.com and Lichess
 HIDDEN, EPOCHS = 64, 30  # the network's width and passes over the moves (60k moves: a minute on one core)
+RAW_CAP = 0.7  # the clock's share of the nominal length at the start of 3+2: more was never learned
 PRIOR_MOVES = 200  # a person's offset is shrunk toward 0 as if this many population moves were beside theirs
 
 
@@ -71,7 +75,8 @@ class Thought:
     spent: float
 
 
-NAMES = ("move", "move_sq", "opening", "endgame", "clock", "clock_sq", "clock_ln", "short", "ratio",
+NAMES = ("move", "move_sq", "opening", "endgame", "clock", "clock_sq", "clock_ln", "short",
+         "clock_raw", "clock_raw_ln", "short_raw", "ratio",
          "increment", "legal_ln", "single", "captures_ln", "in_check", "recapture", "checks_ln",
          "material", "opponent_spent", "opponent_known", "own_spent", "own_known", "top", "top_sq", "entropy",
          "value_abs", "policy_known", "expected_ln", "swing", "expected_known")
@@ -82,7 +87,9 @@ def features(m: Moment) -> np.ndarray:
     b = m.board
     n = m.nominal
     move = min(b.fullmove_number, 80) / 40
-    clock = max(m.clock, 0.0) / n
+    own_left, other_left = _ahead(m.clock, m.increment, b), _ahead(m.opponent_clock, m.increment, b)
+    clock = own_left / n
+    raw = min(max(m.clock, 0.0) / n, RAW_CAP)  # the clock itself, for time trouble; capped at 3+2's start
     legal = list(b.legal_moves)
     captures = [x for x in legal if b.is_capture(x)]
     last = b.peek() if b.move_stack else None
@@ -98,8 +105,9 @@ def features(m: Moment) -> np.ndarray:
     top = m.top if known else 0.0
     return np.array([
         move, move * move, float(b.fullmove_number <= 10), float(material < 0.35),
-        clock, clock * clock, math.log(max(m.clock, FLOOR_S) / n), float(m.clock < 0.08 * n),
-        math.log(max(m.clock, FLOOR_S) / max(m.opponent_clock, FLOOR_S)),
+        clock, clock * clock, math.log(max(own_left, FLOOR_S) / n), float(own_left < 0.08 * n),
+        raw, math.log(max(raw * n, FLOOR_S) / n), float(m.clock < 0.08 * n),
+        math.log(max(own_left, FLOOR_S) / max(other_left, FLOOR_S)),
         m.increment / n * 40, math.log(max(len(legal), 1)), float(len(legal) == 1),
         math.log1p(len(captures)), float(b.is_check()), float(recapture), math.log1p(checks), material,
         opp, float(m.opponent_spent is not None), own, float(m.own_spent is not None),
@@ -107,6 +115,13 @@ def features(m: Moment) -> np.ndarray:
         float(known), math.log(max(m.expected, 1e-4)) if seen else 0.0, m.swing if seen and m.swing is not None else 0.0,
         float(seen),
     ])
+
+
+def _ahead(clock: float, increment: float, board: chess.Board) -> float:
+    """The time a side has for the rest of the game: its clock and the increments of the moves
+    still to come (to move 40, and at least 10 more). At the start this is the nominal length for
+    any time control (3+0 and 2+1 alike), so what people do at 3+2 carries over in proportion."""
+    return max(clock, 0.0) + increment * max(41 - board.fullmove_number, 10)
 
 
 def _share(seconds: float | None, nominal: float) -> float:
@@ -146,7 +161,8 @@ class ThinkTime:
         x = np.stack([features(t.moment) for t in thoughts])
         y = np.array([target(t) for t in thoughts])
         mean, scale = x.mean(0), x.std(0)
-        scale[scale == 0] = 1.0
+        constant = scale < 1e-6  # e.g. the increment, when every game had the same time control
+        scale[constant] = 1.0
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
@@ -165,6 +181,7 @@ class ThinkTime:
         linear = [m for m in net if isinstance(m, torch.nn.Linear)]
         layers = [(m.weight.detach().numpy().astype(np.float64), m.bias.detach().numpy().astype(np.float64))
                   for m in linear]
+        layers[0][0][:, constant] = 0.0  # what never varied was not learned: it must not move a prediction
         model = cls(layers, mean, scale, np.zeros(1), {}, card)
         resid = y - model._forward(x)
         sums: dict[str, list[float]] = {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...core.config import (build, choice, flag, mapping_of_numbers, names, number, optional_text, optional_whole,
-                            read_mapping, section, setting, subset, text, whole)
+                            optional, read_mapping, section, setting, subset, text, whole)
 from ...chess import TEMPERATURE
 from ...core.errors import PlayasError
 
@@ -30,15 +30,21 @@ MODES = ("casual", "rated")
 
 @dataclass
 class DrawOrResign:
-    """lichess-bot's ``engine.draw_or_resign``, judged by the value head (scores in centipawns)."""
+    """lichess-bot's ``engine.draw_or_resign``. Left unset, the scores and moves are the person's:
+    the rules learned from how real games end (:mod:`playas.chess.endings`, models/endings.json);
+    set, they are lichess-bot's rules on the value head's score in centipawns."""
 
-    offer_draw_enabled: bool = setting(True, flag, "offer draws, and accept the opponent's, when about even")
-    offer_draw_score: int = setting(30, whole(0), "about even: the bot's score is at most this")
-    offer_draw_moves: int = setting(10, whole(1), "offer only after this many moves in a row about even")
-    offer_draw_pieces: int = setting(10, whole(2), "and with at most this many pieces on the board")
-    resign_enabled: bool = setting(False, flag, "resign lost positions")
-    resign_score: int = setting(-1000, whole(None, 0), "resign when the score stays at or below this...")
-    resign_moves: int = setting(3, whole(1), "...for this many moves in a row")
+    offer_draw_enabled: bool = setting(True, flag, "offer draws, and accept the opponent's, where people do")
+    offer_draw_score: int | None = setting(None, optional_whole, "none: as people agree draws (the learned rule); "
+                                                                 "a number: about even means at most this (cp)")
+    offer_draw_moves: int | None = setting(None, optional(whole(1)), "with offer_draw_score: this many moves in a "
+                                                                     "row about even (none: 10)")
+    offer_draw_pieces: int | None = setting(None, optional(whole(2)), "and at most this many pieces on the board "
+                                                                      "(none: any number)")
+    resign_enabled: bool = setting(True, flag, "resign lost positions, where people do")
+    resign_score: int | None = setting(None, optional(whole(None, 0)), "none: as people resign (the learned rule); "
+                                                                       "a number: resign at or below this (cp)...")
+    resign_moves: int | None = setting(None, optional(whole(1)), "...for this many moves in a row (none: 3)")
 
 
 @dataclass

@@ -31,13 +31,14 @@ class EngineWrapper:
     def __init__(self, cfg, model=None):
         import torch
 
-        from ...chess.engine import Engine
+        from ...chess.engine import Engine, shipped_endings
         from ...shipped import default_model
 
         self.path = Path(model or cfg.model or default_model("chess"))
         self.temperature, self.nodes, self.steer = cfg.temperature, cfg.nodes, dict(cfg.steer)
         torch.set_num_threads(cfg.threads)
         self.engine = Engine(self.path, cfg.temperature, cfg.nodes, book_depth=cfg.book_depth if cfg.own_book else 0)
+        self.endings = shipped_endings()  # when the person resigns and agrees draws (draw_or_resign unset)
         self.styles: list[str | None] = list(cfg.styles) or [cfg.style]
         for s in dict.fromkeys(self.styles):
             try:

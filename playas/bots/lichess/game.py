@@ -83,6 +83,8 @@ class Game:
         self.scores: list[int] = []
         self.clocks = ClockLog()  # the clocks at each of our moves, for the think times they imply
         self.last_draw_offer = -100
+        self.values: list[float] = []  # the value head's expected score at each of our turns (endings rules)
+        self.draws: list[float] = []  # and its draw chance
         self.greeted = False
         self.seen_at = time.monotonic()
         self.claim_at: float | None = None
@@ -303,6 +305,9 @@ class Game:
         choice = self.engine.think(self.board, self.style, self.rng, self._deadline(think), wait=think is not None)
         cp = choice.score.relative.score(mate_score=100_000)
         self.scores.append(cp)
+        w, d, _ = self.engine.judge(self.board, self.style).wdl.relative
+        self.values.append((w - _) / 1000)
+        self.draws.append(d / 1000)
         if self._should_resign():
             LOG.info("game %s: resigning at %+d cp", self.id, cp)
             self.moved_at = n
@@ -352,15 +357,24 @@ class Game:
 
     def _should_offer_draw(self) -> bool:
         d = self.cfg.engine.draw_or_resign
-        recent = self.scores[-d.offer_draw_moves:]
-        return (d.offer_draw_enabled and len(recent) == d.offer_draw_moves and self._pieces() <= d.offer_draw_pieces
-                and all(abs(s) <= d.offer_draw_score for s in recent)
-                and len(self.moves) - self.last_draw_offer >= 2 * d.offer_draw_moves)
+        if not d.offer_draw_enabled or len(self.moves) - self.last_draw_offer < 2 * (d.offer_draw_moves or 10):
+            return False
+        if d.offer_draw_pieces is not None and self._pieces() > d.offer_draw_pieces:
+            return False
+        if d.offer_draw_score is None:
+            return self.engine.endings.should_offer_draw(self.board, self.draws)
+        recent = self.scores[-(d.offer_draw_moves or 10):]
+        return len(recent) == (d.offer_draw_moves or 10) and all(abs(s) <= d.offer_draw_score for s in recent)
 
     def _should_resign(self) -> bool:
         d = self.cfg.engine.draw_or_resign
-        recent = self.scores[-d.resign_moves:]
-        return d.resign_enabled and len(recent) == d.resign_moves and all(s <= d.resign_score for s in recent)
+        if not d.resign_enabled:
+            return False
+        if d.resign_score is None and d.resign_moves is None:
+            return self.engine.endings.should_resign(self.values, self.board.ply())
+        moves, score = d.resign_moves or 3, -1000 if d.resign_score is None else d.resign_score
+        recent = self.scores[-moves:]
+        return len(recent) == moves and all(s <= score for s in recent)
 
     def _my_score(self) -> int | None:
         """The value head's score of the position for the bot, in centipawns."""
@@ -371,8 +385,15 @@ class Game:
     def _answer_draw(self) -> None:
         d = self.cfg.engine.draw_or_resign
         score = self._my_score()
-        accept = (d.offer_draw_enabled and score is not None and score <= d.offer_draw_score
-                  and self._pieces() <= d.offer_draw_pieces)
+        judged = self.engine.judge(self.board, self.style).wdl.pov(self.color) if score is not None else None
+        if not d.offer_draw_enabled or judged is None or (d.offer_draw_pieces is not None
+                                                          and self._pieces() > d.offer_draw_pieces):
+            accept = False
+        elif d.offer_draw_score is None:  # as people do: where they would offer one, or when worse
+            w, dr, lo = judged
+            accept = self.engine.endings.accepts_draw(self.board, self.draws + [dr / 1000], (w - lo) / 1000)
+        else:
+            accept = score <= d.offer_draw_score
         LOG.info("game %s: %s a draw offer (score %s cp, %d pieces)", self.id, "accepting" if accept else "declining",
                  score, self._pieces())
         try:
