@@ -239,7 +239,6 @@ class UciEngine:
         self.job: Job | None = None
         self.clocks = ClockLog()  # this game's clocks at each go, for the think times they imply
         self.seen: dict[int, tuple[float, float]] = {}  # this game's value and draw chance at each go, by ply
-        self.endings = None  # the person's resign and draw rules, loaded at the first go
         self.worker: threading.Thread | None = None
         self.loader = threading.Thread(target=self._load_first, daemon=True, name="playas-load")
         self.loader.start()
@@ -515,9 +514,7 @@ class UciEngine:
         cutechess-cli's resign adjudication read them."""
         from ..chess.engine import shipped_endings
 
-        if self.endings is None:
-            self.endings = shipped_endings()
-        board = job.board
+        endings, board = shipped_endings(), job.board
         w, d, lo = job.engine.judge(board, *style_of(job.settings)).wdl.relative
         ply = board.ply()
         self.seen = {p: v for p, v in self.seen.items() if p < ply}  # a take-back forgets what followed
@@ -526,10 +523,10 @@ class UciEngine:
         while ply - 2 * len(run) in self.seen:
             run.append(self.seen[ply - 2 * len(run)])
         values, draws = [v for v, _ in reversed(run)], [x for _, x in reversed(run)]
-        if self.endings.should_resign(values, ply):
+        if endings.should_resign(values, ply):
             self.note(f"resign: the person would resign here (expected score {values[-1]:+.2f} for "
-                      f"{self.endings.resign.moves} moves)")
-        elif self.endings.should_offer_draw(board, draws):
+                      f"{endings.resign.moves} moves)")
+        elif endings.should_offer_draw(board, draws):
             self.note(f"draw: the person would offer a draw here (draw chance {draws[-1]:.0%})")
 
     def _send_analysis(self, job: Job, c) -> None:

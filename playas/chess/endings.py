@@ -17,7 +17,7 @@ resign at most :data:`MAX_FALSE` of games the side went on to draw or win (and o
 most :data:`MAX_FALSE_DRAWS` of games the side went on to win).
 
     endings = Endings.load("models/endings.json")
-    endings.resign.fires(values)        # the mover's expected scores at their own turns, oldest first
+    endings.should_resign(values, board.ply())  # the mover's expected scores at their own turns, oldest first
 """
 
 from __future__ import annotations
@@ -64,11 +64,12 @@ class Ending:
         """The side that lost (chess.WHITE / chess.BLACK), None for a draw."""
         return {"1-0": chess.BLACK, "0-1": chess.WHITE}.get(self.result)
 
+    def __post_init__(self):
+        self.first = chess.Board(self.fen).turn  # who moved first (rules score each side many times)
+
     def turns(self, side: bool) -> np.ndarray:
         """The positions (0..N) where ``side`` was to move."""
-        first = chess.Board(self.fen).turn
-        start = 0 if first == side else 1
-        return np.arange(start, self.plies + 1, 2)
+        return np.arange(0 if self.first == side else 1, self.plies + 1, 2)
 
 
 _HOW = (("resigned", ("resign", "desist", "abandon")), ("time", ("time", "tempo")),
@@ -125,8 +126,9 @@ def add_values(endings: list[Ending], policy, batch: int = 256, progress=None) -
     todo: list[tuple[Ending, int, np.ndarray]] = []
 
     def flush():
-        early = [t for t in todo if policy.style_plies is None or t[1] < policy.style_plies]
-        late = [t for t in todo if t not in early] if len(early) < len(todo) else []
+        early, late = [], []  # a styled network answers past style_plies with its base
+        for t in todo:
+            (early if policy.style_plies is None or t[1] < policy.style_plies else late).append(t)
         for group, ply in ((early, 0), (late, 10**6)):
             if group:
                 _, wdl = policy.logits(np.stack([t[2] for t in group]), ply)
@@ -172,11 +174,10 @@ class Resign:
     moves: int = 2
     min_ply: int = MIN_PLY
 
-    def fires(self, values: Iterable[float], plies: Iterable[int] | None = None) -> np.ndarray:
+    def fires(self, values: Iterable[float], plies: Iterable[int]) -> np.ndarray:
         """For each own turn (values oldest first, at ``plies``), whether the rule resigns there."""
         v = np.asarray(list(values), dtype=float)
-        p = np.arange(len(v)) * 2 + self.min_ply if plies is None else np.asarray(list(plies))
-        return _runs(v <= self.value, self.moves) & (p >= self.min_ply)
+        return _runs(v <= self.value, self.moves) & (np.asarray(list(plies)) >= self.min_ply)
 
 
 @dataclass
@@ -187,10 +188,14 @@ class OfferDraw:
     moves: int = 4
     min_ply: int = 40
 
-    def fires(self, draws: Iterable[float], plies: Iterable[int] | None = None) -> np.ndarray:
+    def fires(self, draws: Iterable[float], plies: Iterable[int]) -> np.ndarray:
         d = np.asarray(list(draws), dtype=float)
-        p = np.arange(len(d)) * 2 + self.min_ply if plies is None else np.asarray(list(plies))
-        return _runs(d >= self.draw, self.moves) & (p >= self.min_ply)
+        return _runs(d >= self.draw, self.moves) & (np.asarray(list(plies)) >= self.min_ply)
+
+
+def _own_plies(n: int, ply: int) -> range:
+    """The plies of a side's last ``n`` turns, the last at ``ply``."""
+    return range(ply - 2 * (n - 1), ply + 1, 2)
 
 
 def dead(board: chess.Board) -> bool:
@@ -295,17 +300,14 @@ class Endings:
 
     def should_resign(self, values: list[float], ply: int) -> bool:
         """Whether to resign now, given the expected scores at each own turn so far (this one last)."""
-        plies = [ply - 2 * (len(values) - 1 - i) for i in range(len(values))]
-        return bool(len(values) and self.resign.fires(values, plies)[-1])
+        return bool(len(values) and self.resign.fires(values, _own_plies(len(values), ply))[-1])
 
     def should_offer_draw(self, board: chess.Board, draws: list[float]) -> bool:
         """Whether to offer (or accept) a draw now: a dead position, or the draw chance at each own
         turn so far (this one last) has stayed high long enough."""
         if dead(board):
             return True
-        ply = board.ply()
-        plies = [ply - 2 * (len(draws) - 1 - i) for i in range(len(draws))]
-        return bool(len(draws) and self.draw.fires(draws, plies)[-1])
+        return bool(len(draws) and self.draw.fires(draws, _own_plies(len(draws), board.ply()))[-1])
 
     def accepts_draw(self, board: chess.Board, draws: list[float], value: float) -> bool:
         """Whether to accept a draw offered now: where the person would offer one, or clearly
@@ -313,8 +315,10 @@ class Endings:
         return self.should_offer_draw(board, draws) or (value <= ACCEPT_BELOW and board.ply() >= self.draw.min_ply)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"format": FORMAT, "resign": asdict(self.resign),
-                                          "draw": asdict(self.draw), "card": self.card}, indent=1) + "\n")
+        from ..core.output import write_text
+
+        write_text(path, json.dumps({"format": FORMAT, "resign": asdict(self.resign), "draw": asdict(self.draw),
+                                     "card": self.card}, indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "Endings":

@@ -18,6 +18,7 @@ never changes, so games in several threads may search with it at once.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -315,6 +316,7 @@ def centipawns(q: float) -> int:
     return int(round(90 * math.tan(1.5637541897 * q)))
 
 
+@functools.lru_cache(maxsize=1)
 def shipped_endings():
     """The shipped rules for resigning and draws (:class:`~playas.chess.endings.Endings`), learned
     from how real games end; the defaults of that class where the file is absent."""

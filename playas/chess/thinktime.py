@@ -223,13 +223,12 @@ class ThinkTime:
 
     # --- files ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps({
+        from ..core.output import write_text
+
+        write_text(path, json.dumps({
             "format": FORMAT, "names": list(NAMES), "card": self.card, "mean": self.mean.tolist(),
             "scale": self.scale.tolist(), "layers": [[w.tolist(), b.tolist()] for w, b in self.layers],
             "residuals": self.residuals.tolist(), "players": self.players}))
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path) -> "ThinkTime":

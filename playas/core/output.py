@@ -45,3 +45,12 @@ def _writable_folder(folder: Path, what: str, target: Path) -> None:
         raise PlayasError(f"{what} {target}: cannot write in {existing}") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def write_text(path, text: str) -> None:
+    """Write a small text file atomically (a crash never leaves half of it), making its folder."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(p)

@@ -305,8 +305,8 @@ class Game:
         choice = self.engine.think(self.board, self.style, self.rng, self._deadline(think), wait=think is not None)
         cp = choice.score.relative.score(mate_score=100_000)
         self.scores.append(cp)
-        w, d, _ = self.engine.judge(self.board, self.style).wdl.relative
-        self.values.append((w - _) / 1000)
+        w, d, lo = self.engine.judge(self.board, self.style).wdl.relative
+        self.values.append((w - lo) / 1000)
         self.draws.append(d / 1000)
         if self._should_resign():
             LOG.info("game %s: resigning at %+d cp", self.id, cp)
@@ -357,14 +357,15 @@ class Game:
 
     def _should_offer_draw(self) -> bool:
         d = self.cfg.engine.draw_or_resign
-        if not d.offer_draw_enabled or len(self.moves) - self.last_draw_offer < 2 * (d.offer_draw_moves or 10):
+        moves = d.offer_draw_moves or 10
+        if not d.offer_draw_enabled or len(self.moves) - self.last_draw_offer < 2 * moves:
             return False
         if d.offer_draw_pieces is not None and self._pieces() > d.offer_draw_pieces:
             return False
         if d.offer_draw_score is None:
             return self.engine.endings.should_offer_draw(self.board, self.draws)
-        recent = self.scores[-(d.offer_draw_moves or 10):]
-        return len(recent) == (d.offer_draw_moves or 10) and all(abs(s) <= d.offer_draw_score for s in recent)
+        recent = self.scores[-moves:]
+        return len(recent) == moves and all(abs(s) <= d.offer_draw_score for s in recent)
 
     def _should_resign(self) -> bool:
         d = self.cfg.engine.draw_or_resign
@@ -376,21 +377,16 @@ class Game:
         recent = self.scores[-moves:]
         return len(recent) == moves and all(s <= score for s in recent)
 
-    def _my_score(self) -> int | None:
-        """The value head's score of the position for the bot, in centipawns."""
-        if self.color is None or not any(self.board.legal_moves):
-            return None
-        return self.engine.judge(self.board, self.style).score.pov(self.color).score(mate_score=100_000)
-
     def _answer_draw(self) -> None:
         d = self.cfg.engine.draw_or_resign
-        score = self._my_score()
-        judged = self.engine.judge(self.board, self.style).wdl.pov(self.color) if score is not None else None
+        judged = (self.engine.judge(self.board, self.style)
+                  if self.color is not None and any(self.board.legal_moves) else None)
+        score = judged.score.pov(self.color).score(mate_score=100_000) if judged else None
         if not d.offer_draw_enabled or judged is None or (d.offer_draw_pieces is not None
                                                           and self._pieces() > d.offer_draw_pieces):
             accept = False
         elif d.offer_draw_score is None:  # as people do: where they would offer one, or when worse
-            w, dr, lo = judged
+            w, dr, lo = judged.wdl.pov(self.color)
             accept = self.engine.endings.accepts_draw(self.board, self.draws + [dr / 1000], (w - lo) / 1000)
         else:
             accept = score <= d.offer_draw_score
