@@ -12,7 +12,7 @@ import pytest
 from chess.engine import Cp, Mate, PovScore
 
 from playas.bots.uci import UciEngine, uci_score
-from playas.chess.engine import Engine
+from playas.chess.engine import Engine, temperature_weights
 from playas.chess.limits import Limits
 from playas.chess.play import StylePlayer
 from playas.chess.policy import Policy
@@ -57,6 +57,24 @@ def test_a_seed_reproduces_the_moves(engine):
     assert moves(a) == first
     rng = np.random.default_rng(5)  # a caller's own generator: the engine's seed does not apply
     assert engine.search(chess.Board(), rng=rng).seed is None
+
+
+def test_top_p_draws_only_from_the_likeliest_moves(engine):
+    log_p = np.log([0.5, 0.3, 0.15, 0.05])
+    assert np.allclose(temperature_weights(log_p, 1.0, 0.8), [0.625, 0.375, 0, 0])  # 0.5 + 0.3 reach 0.8
+    assert np.allclose(temperature_weights(log_p, 1.0, 0.81), [0.5, 0.3, 0.15, 0] / np.float64(0.95))
+    assert np.allclose(temperature_weights(log_p, 1.0, 0.0), [1, 0, 0, 0])  # the likeliest alone
+    assert np.allclose(temperature_weights(log_p, 1.0, 1.0), [0.5, 0.3, 0.15, 0.05])
+    board = positions()[3]
+    an = engine.policy().analyse(board)
+    nucleus = set(an.moves[: int(np.searchsorted(np.cumsum(an.probs), 0.6)) + 1])
+    assert len(nucleus) < len(an.moves)
+    drawn = {Engine(MAIA, seed=s, top_p=0.6).search(board).move for s in range(40)}
+    assert drawn <= nucleus and len(drawn) >= min(2, len(nucleus))
+    wide = {engine.search(board, rng=np.random.default_rng(s)).move for s in range(40)}
+    assert wide - nucleus  # without top-p the tail is drawn too
+    tree = {engine.search(board, Limits(nodes=32), top_p=0.0, rng=np.random.default_rng(s)).move for s in range(4)}
+    assert len(tree) == 1  # from the visits, too: top-p 0 is the most visited move
 
 
 def test_nodes_search_a_tree_and_report_it(engine):

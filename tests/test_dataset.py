@@ -13,7 +13,7 @@ import zstandard
 
 from playas.chess import encoding as enc
 from playas.chess.dataset import BOOK_PLIES, ChessData
-from playas.chess.prepare import prepare
+from playas.chess.prepare import owner_games, prepare
 from playas.chess.pgn import NamePattern, iter_game_texts
 from playas.core.errors import PlayasError
 
@@ -185,3 +185,14 @@ def test_existing_dataset_is_not_overwritten(small, pgnmentor):
     with pytest.raises(PlayasError, match="already holds a dataset"):
         prepare([pgnmentor / "McDonnell.pgn.gz"], data.path, owner_from_filename_=True)
     assert (data.path / "manifest.json").read_text() == before
+
+
+def test_owner_games_are_the_games_prepare_puts_in_a_split(pgnmentor, small):
+    """Benchmarks read held-out games from the PGN (owner_games); they must be prepare's split."""
+    _, data = small
+    pid, g = data.players.index("McDonnell"), data.games
+    for split in ("train", "test"):
+        mine = ((g["white"] == pid) | (g["black"] == pid)) & (g["split"] == ("train", "val", "test").index(split))
+        read = list(owner_games(pgnmentor / "McDonnell.pgn.gz", split, (0.8, 0.1, 0.1)))
+        assert len(read) == int(mine.sum()) > 0
+        assert sum(c == chess.WHITE for _, c in read) == int((mine & (g["white"] == pid)).sum())

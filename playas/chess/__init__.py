@@ -3,3 +3,5 @@
 # How every chess player of playas samples by default (engine, self-play, Lichess bot, flags): 1 the
 # person's own choices, 0 the likeliest move. Here, where it costs no import to read.
 TEMPERATURE = 1.0
+# ...and keeps only the likeliest moves that reach this much probability together (1: every move).
+TOP_P = 1.0

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..core import commands as cc
 from ..core.errors import PlayasError
 from ..shipped import default_model
-from . import TEMPERATURE
+from . import TEMPERATURE, TOP_P
 
 DEFAULT_MODEL = str(default_model("chess"))
 SPEEDS = ("ultrabullet", "bullet", "blitz", "rapid", "classical", "correspondence")  # Lichess's, one spelling
@@ -247,7 +247,7 @@ def play_cmd(a) -> int:
     out_path = writable_file(a.out, "PGN file")
     steer = parse_steer(a.steer)
     me = StylePlayer(Policy.load(a.model, style=a.style, steer=steer, book_depth=a.book_depth), a.temperature,
-                     name=(a.style or "mean style") + (f" steer {','.join(a.steer)}" if a.steer else ""))
+                     name=(a.style or "mean style") + (f" steer {','.join(a.steer)}" if a.steer else ""), top_p=a.top_p)
     engine = None
     if a.vs in ("stockfish", "engine") or (a.vs and Path(a.vs).is_file()):
         engine = open_engine(a.engine or ("stockfish" if a.vs in ("stockfish", "engine") else a.vs),
@@ -256,7 +256,7 @@ def play_cmd(a) -> int:
                              (f" skill {a.skill}" if a.skill is not None else ""))
     else:
         other = StylePlayer(Policy.load(a.model, style=a.vs, book_depth=a.book_depth), a.temperature,
-                            name=a.vs or "mean style")
+                            name=a.vs or "mean style", top_p=a.top_p)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(out_path, "a", encoding="utf-8") as out, Progress(a.rounds, "play", unit="games") as bar:
@@ -413,6 +413,8 @@ def _play_commands(ch) -> None:
     p.add_argument("--engine-time", type=cc.number(0, above=True), default=0.05, help="engine seconds per move")
     p.add_argument("--rounds", type=cc.whole(1), default=2, help="games to play, colours alternating")
     p.add_argument("--temperature", type=cc.number(0), default=TEMPERATURE, help="0 plays the most likely move")
+    p.add_argument("--top-p", type=cc.number(0, 1), default=TOP_P,
+                   help="draw only among the likeliest moves that reach this probability together (1: every move)")
     p.add_argument("--max-plies", type=cc.whole(1), default=400, help="a game longer than this is a draw")
     p.add_argument("--seed", type=cc.whole(0), default=0, help="the same seed plays the same games")
     _book_flag(p)

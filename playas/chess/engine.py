@@ -29,7 +29,7 @@ import chess
 import numpy as np
 from chess.engine import Cp, Mate, PovScore, PovWdl, Wdl
 
-from . import TEMPERATURE
+from . import TEMPERATURE, TOP_P
 from .limits import Limits
 from .policy import Policy, is_styled
 from .search import Node, restrict, search
@@ -78,13 +78,14 @@ class Engine:
     ``model`` is a checkpoint path, a loaded network (plain or styled), or a :class:`Policy`
     (whose style is then ready without another merge). ``temperature``, ``nodes`` and ``seed``
     are the defaults of every search; a protocol may override the first two per move.
+    ``top_p`` keeps the draw to the likeliest moves that reach that probability together.
     ``book_depth`` limits where a style's own games (its repertoire) decide, in plies.
     ``thinktime`` is the think-time model (a path or a :class:`~playas.chess.thinktime.ThinkTime`;
     default the shipped one; None: none, so :meth:`think_time` answers None).
     """
 
     def __init__(self, model, temperature: float = TEMPERATURE, nodes: int = 1, seed: int | None = None,
-                 book_depth: int | None = None, thinktime=DEFAULT):
+                 book_depth: int | None = None, thinktime=DEFAULT, top_p: float = TOP_P):
         self.path: Path | None = None
         self._thinktime = None if thinktime is DEFAULT or isinstance(thinktime, (str, Path, type(None))) else thinktime
         self._thinktime_path = shipped_thinktime() if thinktime is DEFAULT else (
@@ -106,7 +107,7 @@ class Engine:
         self.model.eval()
         self.styled = is_styled(self.model)  # whether it has players to play as (else a plain network)
         self.players: list[str] = list(self.model.table.names) if self.styled else []
-        self.temperature, self.nodes = temperature, nodes
+        self.temperature, self.nodes, self.top_p = temperature, nodes, top_p
         self.reseed(seed)
 
     @property
@@ -181,39 +182,40 @@ class Engine:
 
     def search(self, board: chess.Board, limits: Limits | None = None, style: str | None = None,
                steer: dict[str, float] | None = None, root_moves=(), stop=None, *, multipv: int = 1,
-               ponder: bool = False, temperature: float | None = None, rng: np.random.Generator | None = None
-               ) -> Choice:
+               ponder: bool = False, temperature: float | None = None, top_p: float | None = None,
+               rng: np.random.Generator | None = None) -> Choice:
         """The move to play on ``board`` (left as it was) as ``style``, steered by ``steer``.
 
         At most ``limits.nodes`` evaluations (else the engine's ``nodes``); ``stop()`` is polled
         between them, so the caller's clock ends a search (the root is always evaluated, so
         there is always a move). ``root_moves`` (else ``limits.searchmoves``) restricts the moves
         considered. ``multipv`` lines are reported, the move played first; ``ponder`` also finds
-        the reply expected. ``temperature`` (else the engine's) and ``rng`` (else the engine's
-        seeded generator) choose among the moves.
+        the reply expected. ``temperature`` and ``top_p`` (else the engine's) and ``rng`` (else
+        the engine's seeded generator) choose among the moves.
         """
         limits = limits or Limits()
         policy = self.policy(style, steer)
         t = self.temperature if temperature is None else temperature
+        p = self.top_p if top_p is None else top_p
         seed = self.seed if rng is None else None
         rng = self.rng if rng is None else rng
         only = list(root_moves) or limits.searchmoves
         nodes = limits.nodes or self.nodes
         if nodes <= 1:
-            choice = _policy_move(policy, board, only, t, rng, multipv, ponder)
+            choice = _policy_move(policy, board, only, t, p, rng, multipv, ponder)
         else:
-            choice = _tree_move(policy, board, only, t, rng, multipv, ponder, nodes, stop)
+            choice = _tree_move(policy, board, only, t, p, rng, multipv, ponder, nodes, stop)
         choice.temperature, choice.seed = t, seed
         return choice
 
 
-def _policy_move(policy: Policy, board: chess.Board, only, temperature: float, rng, multipv: int,
+def _policy_move(policy: Policy, board: chess.Board, only, temperature: float, top_p: float, rng, multipv: int,
                  ponder: bool) -> Choice:
-    """One evaluation: a move drawn from the player's probabilities at ``temperature``."""
+    """One evaluation: a move drawn from the player's probabilities at ``temperature`` and ``top_p``."""
     an = policy.analyse(board)
     moves, probs = restrict(an.moves, an.probs, only)
     with np.errstate(divide="ignore"):
-        move = moves[int(rng.choice(len(moves), p=temperature_weights(np.log(probs), temperature)))]
+        move = moves[int(rng.choice(len(moves), p=temperature_weights(np.log(probs), temperature, top_p)))]
     shown = [move] + [m for m in moves if m != move][: multipv - 1]
     reply = _reply(policy, board, move) if ponder else None
     if multipv == 1:
@@ -227,12 +229,12 @@ def _policy_move(policy: Policy, board: chess.Board, only, temperature: float, r
                   nodes=1 if multipv == 1 else 1 + len(shown))
 
 
-def _tree_move(policy: Policy, board: chess.Board, only, temperature: float, rng, multipv: int, ponder: bool,
-               nodes: int, stop) -> Choice:
-    """A PUCT tree of up to ``nodes`` evaluations; a move drawn from its visits at ``temperature``."""
+def _tree_move(policy: Policy, board: chess.Board, only, temperature: float, top_p: float, rng, multipv: int,
+               ponder: bool, nodes: int, stop) -> Choice:
+    """A PUCT tree of up to ``nodes`` evaluations; a move drawn from its visits at ``temperature`` and ``top_p``."""
     tree = search(policy, board, nodes, stop or (lambda: False), only)
     root = tree.root
-    chosen = _choose(root, temperature, rng)
+    chosen = _choose(root, temperature, top_p, rng)
     others = sorted((c for c in root.children if c is not chosen), key=lambda c: (-c.visits, -c.prior))
     lines = []
     for c in [chosen] + others[: multipv - 1]:
@@ -248,24 +250,36 @@ def _tree_move(policy: Policy, board: chess.Board, only, temperature: float, rng
                   tree.nodes, depth, tree.seldepth)
 
 
-def _choose(root: Node, temperature: float, rng: np.random.Generator) -> Node:
-    """The child to play: the most visited at temperature 0, else drawn by visits^(1/T)."""
+def _choose(root: Node, temperature: float, top_p: float, rng: np.random.Generator) -> Node:
+    """The child to play: the most visited at temperature 0, else drawn by visits^(1/T) within ``top_p``."""
     visited = [c for c in root.children if c.visits]
     if temperature <= 0 or len(visited) < 2:
         return root.best()
-    return visited[int(rng.choice(len(visited), p=temperature_weights(np.log([c.visits for c in visited]),
-                                                                       temperature)))]
+    w = temperature_weights(np.log([c.visits for c in visited]), temperature, top_p)
+    return visited[int(rng.choice(len(visited), p=w))]
 
 
-def temperature_weights(log_weights: np.ndarray, temperature: float) -> np.ndarray:
-    """Probabilities proportional to ``exp(log_weights / T)``; T = 0 is all on the largest."""
+def temperature_weights(log_weights: np.ndarray, temperature: float, top_p: float = 1.0) -> np.ndarray:
+    """Probabilities proportional to ``exp(log_weights / T)``; T = 0 is all on the largest.
+
+    ``top_p`` < 1 is nucleus sampling: only the likeliest moves whose probabilities (at ``T``)
+    reach ``top_p`` together keep theirs, renormalised; the long tail of unlikely moves, where
+    blunders live, is never drawn.
+    """
     if temperature <= 0:
         out = np.zeros(len(log_weights))
         out[int(np.argmax(log_weights))] = 1.0
         return out
-    z = np.asarray(log_weights) / temperature
+    z = np.asarray(log_weights, dtype=float) / temperature
     w = np.exp(z - z.max())
-    return w / w.sum()
+    w /= w.sum()
+    if top_p < 1.0:
+        order = np.argsort(-w, kind="stable")
+        keep = order[: int(np.searchsorted(np.cumsum(w[order]), top_p)) + 1]
+        nucleus = np.zeros_like(w)
+        nucleus[keep] = w[keep]
+        w = nucleus / nucleus.sum()
+    return w
 
 
 def _reply(policy: Policy, board: chess.Board, move: chess.Move) -> chess.Move | None:

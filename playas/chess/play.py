@@ -14,7 +14,7 @@ import chess.pgn
 import numpy as np
 
 from ..core.errors import PlayasError
-from . import TEMPERATURE
+from . import TEMPERATURE, TOP_P
 from .engine import Engine
 from .policy import Policy
 
@@ -27,9 +27,10 @@ class StylePlayer:
     policy: Policy
     temperature: float = TEMPERATURE
     name: str = "playas"
+    top_p: float = TOP_P
 
     def __post_init__(self):
-        self.engine = Engine(self.policy, self.temperature, book_depth=self.policy.book_depth)
+        self.engine = Engine(self.policy, self.temperature, book_depth=self.policy.book_depth, top_p=self.top_p)
 
     @property
     def pgn_name(self) -> str:

@@ -270,6 +270,22 @@ def _split_of(key: int, seed: int, fractions) -> int:
     return 0 if u < fractions[0] else 1 if u < fractions[0] + fractions[1] else 2
 
 
+def owner_games(path, split: str, fractions, seed: int = 0):
+    """The games of one player's collection (the owner named by the file, as ``--owner-from-filename``
+    reads it) that :func:`prepare` with these split ``fractions`` and ``seed`` puts in ``split``:
+    (game text, the owner's colour) pairs. Benchmarks read the games a model never learned from
+    this way, without the prepared dataset at hand."""
+    matcher = Matcher([(0, owner_from_filename(path))], {})
+    want = SPLITS.index(split)
+    for text in _readable_games(path):
+        try:
+            _, meta = encode_game(text, matcher, plies=1)
+        except _Skip:
+            continue
+        if _split_of(meta["key"], seed, fractions) == want:
+            yield text, chess.WHITE if meta["white"] == 0 else chess.BLACK
+
+
 def prepare(paths, out, *, owner_from_filename_: bool = False, players: list[str] | None = None,
             min_games: int | None = None, seed: int = 0, split=(0.8, 0.1, 0.1),
             workers: int | None = None, chunk_games: int = 200,
