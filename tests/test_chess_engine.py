@@ -77,6 +77,20 @@ def test_top_p_draws_only_from_the_likeliest_moves(engine):
     assert len(tree) == 1  # from the visits, too: top-p 0 is the most visited move
 
 
+def test_past_the_cutoff_move_the_engine_plays_its_best_move():
+    board = chess.Board("r1bq1rk1/pp2bppp/2n1pn2/3p4/2PP4/2N2N2/PP2BPPP/R2QKB1R w KQ - 0 12")  # move 12
+    early = board.copy()
+    early.fullmove_number = 5
+    e = Engine(MAIA)  # temperature 1 until move 10, then 0 (lc0's TempCutoffMove, TempEndgame)
+    top = e.policy().analyse(board).moves[0]
+    late = [e.search(board, rng=np.random.default_rng(s)) for s in range(12)]
+    assert {c.move for c in late} == {top} and all(c.temperature == 0 for c in late)
+    assert len({e.search(early, rng=np.random.default_rng(s)).move for s in range(24)}) > 1  # the opening: sampled
+    never = {e.search(board, temp_cutoff_move=0, rng=np.random.default_rng(s)).move for s in range(24)}
+    assert len(never) > 1  # no cutoff: sampled all game long
+    assert Engine(MAIA, temp_endgame=1.0).search(board).temperature == 1.0
+
+
 def test_nodes_search_a_tree_and_report_it(engine):
     board = chess.Board()
     c = engine.search(board, Limits(nodes=24), multipv=3)

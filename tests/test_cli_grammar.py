@@ -24,7 +24,7 @@ OWN = {
     ("chess", "predict"): {"--fen", "--moves", "--book-depth"},
     ("rocket", "predict"): {"--game", "--player", "--at"},
     ("chess", "play"): {"--engine", "--skill", "--engine-time", "--rounds", "--max-plies", "--book-depth", "--steer",
-                        "--top-p"},
+                        "--top-p", "--temp-cutoff-move", "--temp-endgame"},
     ("rocket", "play"): {"--minutes"},
     ("chess", "prepare"): {"--owner-from-filename", "--players", "--min-games", "--seed", "--split",
                            "--max-games-per-player", "--min-rating", "--max-rating", "--speed", "--rated-only",

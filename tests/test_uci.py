@@ -296,16 +296,18 @@ def test_garbage_is_ignored_with_a_note(raw):
     for junk in ["hello", "go wtime abc", "setoption name Nonexistent value 3", "setoption", "position",
                  "position fen this is not a fen", "position startpos moves e2e5", "", "   ",
                  "setoption name MultiPV value 0", "setoption name Temperature value -1",
-                 "setoption name TopP value 1.5", "setoption name Player value Nobody", "setoption name Style value Tal",
+                 "setoption name TopP value 1.5", "setoption name TempEndgame value x",
+                 "setoption name Player value Nobody", "setoption name Style value Tal",
                  "setoption name Model value /no/such/model.pt", "joho isready"]:
         raw.send(junk)
     raw.send(b"\xff\xfe\x00garbage \xc3\x28\n")
     raw.send("isready")
     lines = raw.until("readyok") + raw.until("readyok")  # "joho isready" is "isready"
     notes = [x for x in lines if x.startswith("info string")]
-    assert len(notes) >= 13
+    assert len(notes) >= 14
     assert any("MultiPV is a whole number from 1 to 256" in x and "stays 1" in x for x in notes)
     assert any("TopP is a probability from 0" in x for x in notes)
+    assert any("TempEndgame is a number from 0" in x for x in notes)
     assert any("no style table" in x for x in notes) and any("does not exist" in x for x in notes)
     # the engine still plays, from the last good position (the illegal e2e5 left the start position)
     raw.send("go movetime 50")

@@ -17,6 +17,8 @@ GUIs that show only part of a long list: xboard through polyglot shows 16 of a c
 ``Style`` (a blend such as ``Tal:0.7,Petrosian:0.3``; overrides Player), ``Steer`` (``capture_rate=1.5,early_queen=-1``),
 ``Temperature`` (0 plays the most likely move, 1 samples the player's own distribution),
 ``TopP`` (draw only among the likeliest moves that reach this probability together; 1: all),
+``TempCutoffMove`` and ``TempEndgame`` (lc0's: from that move on, the temperature is TempEndgame;
+by default 0 from move 10, the most visited move of the search: the person's best, not a sample),
 ``Nodes`` (1 is the pure style; more searches; 0, the default, as many as the move's time allows),
 ``HumanTime`` (on by default: with a clock, take as long as the person would, and search in that
 time; off: a slice of the clock, as engines do), ``MultiPV``, ``Seed`` (0: random), ``Model``,
@@ -40,7 +42,7 @@ from pathlib import Path
 import chess
 
 from .. import __version__
-from ..chess import TOP_P
+from ..chess import TEMP_CUTOFF_MOVE, TEMP_ENDGAME, TOP_P
 from ..chess.limits import BOOK_PLIES, ClockLog, Limits
 from ..core.card import card_players
 from ..core.errors import PlayasError
@@ -112,6 +114,8 @@ def make_options(model: Path, players: list[str]) -> dict[str, Option]:
         Option("Steer", "string", ""),  # capture_rate=1.5,early_queen=-1
         Option("Temperature", "string", "1"),
         Option("TopP", "string", f"{TOP_P:g}"),  # draw only among the likeliest moves that reach this together
+        Option("TempCutoffMove", "spin", TEMP_CUTOFF_MOVE, 0, 1000),  # lc0's: from this move on, TempEndgame (0: never)
+        Option("TempEndgame", "string", f"{TEMP_ENDGAME:g}"),
         Option("Nodes", "spin", 0, 0, SEARCH_NODES),  # 0: as many as the time allows (one without a clock)
         Option("HumanTime", "check", True),  # with a clock: think as long as the person would
         Option("OwnBook", "check", True),  # the player's own games decide where they reach (their repertoire)
@@ -133,13 +137,13 @@ def book_depth(values: dict) -> int:
     return values["BookDepth"] if values["OwnBook"] else 0
 
 
-def parse_temperature(text: str) -> float:
+def parse_temperature(text: str, name: str = "Temperature") -> float:
     try:
         t = float(text)
     except ValueError:
         t = math.nan
     if not 0 <= t <= 100:  # also rejects nan and inf
-        raise PlayasError(f"Temperature is a number from 0 (the most likely move) to 100, not {text!r}")
+        raise PlayasError(f"{name} is a number from 0 (the most likely move) to 100, not {text!r}")
     return t
 
 
@@ -247,7 +251,7 @@ class UciEngine:
         self.names = card_players(self.model_path)
         self.options: dict[str, Option] | None = None
         self.values: dict[str, object] = {}
-        self.temperature, self.top_p = 1.0, TOP_P
+        self.temperature, self.top_p, self.temp_endgame = 1.0, TOP_P, TEMP_ENDGAME
         self.board: chess.Board | None = chess.Board()
         self.job: Job | None = None
         self.clocks = ClockLog()  # this game's clocks at each go, for the think times they imply
@@ -402,6 +406,8 @@ class UciEngine:
             self.temperature = parse_temperature(value)
         elif name == "TopP":
             self.top_p = parse_top_p(value)
+        elif name == "TempEndgame":
+            self.temp_endgame = parse_temperature(value, name)
         elif name == "Seed":
             engine = self._ready()
             if engine is not None:
@@ -467,7 +473,8 @@ class UciEngine:
         timed = limits.infinite or limits.ponder or limits.movetime is not None or limits.wtime is not None \
             or limits.btime is not None
         limits.nodes = limits.nodes or self.values["Nodes"] or (SEARCH_NODES if timed else 1)
-        self.job = Job(board, limits, engine, dict(self.values, temperature=self.temperature, top_p=self.top_p),
+        self.job = Job(board, limits, engine, dict(self.values, temperature=self.temperature, top_p=self.top_p,
+                                                         temp_endgame=self.temp_endgame),
                        self._human_time(engine, board, limits))
         self.worker = threading.Thread(target=self._think, args=(self.job,), daemon=True, name="playas-go")
         self.worker.start()
@@ -511,7 +518,8 @@ class UciEngine:
         s = job.settings
         try:
             c = job.engine.search(job.board, job.limits, *style_of(s), stop=job.should_stop, multipv=s["MultiPV"],
-                                  ponder=s["Ponder"], temperature=s["temperature"], top_p=s["top_p"])
+                                  ponder=s["Ponder"], temperature=s["temperature"], top_p=s["top_p"],
+                                  temp_cutoff_move=s["TempCutoffMove"], temp_endgame=s["temp_endgame"])
             job.wait_out()
             self._send_analysis(job, c)
             self._send_ending(job)

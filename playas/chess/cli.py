@@ -11,7 +11,7 @@ from pathlib import Path
 from ..core import commands as cc
 from ..core.errors import PlayasError
 from ..shipped import default_model
-from . import TEMPERATURE, TOP_P
+from . import TEMP_CUTOFF_MOVE, TEMP_ENDGAME, TEMPERATURE, TOP_P
 
 DEFAULT_MODEL = str(default_model("chess"))
 SPEEDS = ("ultrabullet", "bullet", "blitz", "rapid", "classical", "correspondence")  # Lichess's, one spelling
@@ -247,7 +247,8 @@ def play_cmd(a) -> int:
     out_path = writable_file(a.out, "PGN file")
     steer = parse_steer(a.steer)
     me = StylePlayer(Policy.load(a.model, style=a.style, steer=steer, book_depth=a.book_depth), a.temperature,
-                     name=(a.style or "mean style") + (f" steer {','.join(a.steer)}" if a.steer else ""), top_p=a.top_p)
+                     name=(a.style or "mean style") + (f" steer {','.join(a.steer)}" if a.steer else ""), top_p=a.top_p,
+                     temp_cutoff_move=a.temp_cutoff_move, temp_endgame=a.temp_endgame)
     engine = None
     if a.vs in ("stockfish", "engine") or (a.vs and Path(a.vs).is_file()):
         engine = open_engine(a.engine or ("stockfish" if a.vs in ("stockfish", "engine") else a.vs),
@@ -256,7 +257,8 @@ def play_cmd(a) -> int:
                              (f" skill {a.skill}" if a.skill is not None else ""))
     else:
         other = StylePlayer(Policy.load(a.model, style=a.vs, book_depth=a.book_depth), a.temperature,
-                            name=a.vs or "mean style", top_p=a.top_p)
+                            name=a.vs or "mean style", top_p=a.top_p, temp_cutoff_move=a.temp_cutoff_move,
+                            temp_endgame=a.temp_endgame)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(out_path, "a", encoding="utf-8") as out, Progress(a.rounds, "play", unit="games") as bar:
@@ -415,6 +417,10 @@ def _play_commands(ch) -> None:
     p.add_argument("--temperature", type=cc.number(0), default=TEMPERATURE, help="0 plays the most likely move")
     p.add_argument("--top-p", type=cc.number(0, 1), default=TOP_P,
                    help="draw only among the likeliest moves that reach this probability together (1: every move)")
+    p.add_argument("--temp-cutoff-move", type=cc.whole(0), default=TEMP_CUTOFF_MOVE,
+                   help="from this move on the temperature is --temp-endgame (0: never), as lc0's option")
+    p.add_argument("--temp-endgame", type=cc.number(0), default=TEMP_ENDGAME,
+                   help="the temperature from --temp-cutoff-move on (0: the most likely move)")
     p.add_argument("--max-plies", type=cc.whole(1), default=400, help="a game longer than this is a draw")
     p.add_argument("--seed", type=cc.whole(0), default=0, help="the same seed plays the same games")
     _book_flag(p)

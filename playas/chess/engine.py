@@ -29,7 +29,7 @@ import chess
 import numpy as np
 from chess.engine import Cp, Mate, PovScore, PovWdl, Wdl
 
-from . import TEMPERATURE, TOP_P
+from . import TEMP_CUTOFF_MOVE, TEMP_ENDGAME, TEMPERATURE, TOP_P
 from .limits import Limits
 from .policy import Policy, is_styled
 from .search import Node, restrict, search
@@ -79,13 +79,16 @@ class Engine:
     (whose style is then ready without another merge). ``temperature``, ``nodes`` and ``seed``
     are the defaults of every search; a protocol may override the first two per move.
     ``top_p`` keeps the draw to the likeliest moves that reach that probability together.
+    From move ``temp_cutoff_move`` on (0: never) the temperature is ``temp_endgame`` instead, as
+    lc0's options of those names: the person's variety in the opening, their best move after it.
     ``book_depth`` limits where a style's own games (its repertoire) decide, in plies.
     ``thinktime`` is the think-time model (a path or a :class:`~playas.chess.thinktime.ThinkTime`;
     default the shipped one; None: none, so :meth:`think_time` answers None).
     """
 
     def __init__(self, model, temperature: float = TEMPERATURE, nodes: int = 1, seed: int | None = None,
-                 book_depth: int | None = None, thinktime=DEFAULT, top_p: float = TOP_P):
+                 book_depth: int | None = None, thinktime=DEFAULT, top_p: float = TOP_P,
+                 temp_cutoff_move: int = TEMP_CUTOFF_MOVE, temp_endgame: float = TEMP_ENDGAME):
         self.path: Path | None = None
         self._thinktime = None if thinktime is DEFAULT or isinstance(thinktime, (str, Path, type(None))) else thinktime
         self._thinktime_path = shipped_thinktime() if thinktime is DEFAULT else (
@@ -108,6 +111,7 @@ class Engine:
         self.styled = is_styled(self.model)  # whether it has players to play as (else a plain network)
         self.players: list[str] = list(self.model.table.names) if self.styled else []
         self.temperature, self.nodes, self.top_p = temperature, nodes, top_p
+        self.temp_cutoff_move, self.temp_endgame = temp_cutoff_move, temp_endgame
         self.reseed(seed)
 
     @property
@@ -183,6 +187,7 @@ class Engine:
     def search(self, board: chess.Board, limits: Limits | None = None, style: str | None = None,
                steer: dict[str, float] | None = None, root_moves=(), stop=None, *, multipv: int = 1,
                ponder: bool = False, temperature: float | None = None, top_p: float | None = None,
+               temp_cutoff_move: int | None = None, temp_endgame: float | None = None,
                rng: np.random.Generator | None = None) -> Choice:
         """The move to play on ``board`` (left as it was) as ``style``, steered by ``steer``.
 
@@ -190,12 +195,15 @@ class Engine:
         between them, so the caller's clock ends a search (the root is always evaluated, so
         there is always a move). ``root_moves`` (else ``limits.searchmoves``) restricts the moves
         considered. ``multipv`` lines are reported, the move played first; ``ponder`` also finds
-        the reply expected. ``temperature`` and ``top_p`` (else the engine's) and ``rng`` (else
-        the engine's seeded generator) choose among the moves.
+        the reply expected. ``temperature``, ``top_p``, ``temp_cutoff_move`` and ``temp_endgame``
+        (else the engine's) and ``rng`` (else the engine's seeded generator) choose among the moves.
         """
         limits = limits or Limits()
         policy = self.policy(style, steer)
         t = self.temperature if temperature is None else temperature
+        cutoff = self.temp_cutoff_move if temp_cutoff_move is None else temp_cutoff_move
+        if cutoff and board.fullmove_number >= cutoff:
+            t = self.temp_endgame if temp_endgame is None else temp_endgame
         p = self.top_p if top_p is None else top_p
         seed = self.seed if rng is None else None
         rng = self.rng if rng is None else rng

@@ -14,7 +14,7 @@ import chess.pgn
 import numpy as np
 
 from ..core.errors import PlayasError
-from . import TEMPERATURE, TOP_P
+from . import TEMP_CUTOFF_MOVE, TEMP_ENDGAME, TEMPERATURE, TOP_P
 from .engine import Engine
 from .policy import Policy
 
@@ -28,9 +28,12 @@ class StylePlayer:
     temperature: float = TEMPERATURE
     name: str = "playas"
     top_p: float = TOP_P
+    temp_cutoff_move: int = TEMP_CUTOFF_MOVE
+    temp_endgame: float = TEMP_ENDGAME
 
     def __post_init__(self):
-        self.engine = Engine(self.policy, self.temperature, book_depth=self.policy.book_depth, top_p=self.top_p)
+        self.engine = Engine(self.policy, self.temperature, book_depth=self.policy.book_depth, top_p=self.top_p,
+                             temp_cutoff_move=self.temp_cutoff_move, temp_endgame=self.temp_endgame)
 
     @property
     def pgn_name(self) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...core.config import (build, choice, flag, mapping_of_numbers, names, number, optional_text, optional_whole,
                             optional, read_mapping, section, setting, subset, text, whole)
-from ...chess import TEMPERATURE, TOP_P
+from ...chess import TEMP_CUTOFF_MOVE, TEMP_ENDGAME, TEMPERATURE, TOP_P
 from ...core.errors import PlayasError
 
 SPEEDS = ("ultraBullet", "bullet", "blitz", "rapid", "classical", "correspondence")
@@ -60,6 +60,10 @@ class EngineConfig:
                                  "0 plays the most likely move, 1 samples the player's own choices")
     top_p: float = setting(TOP_P, number(0, 1), "draw only among the likeliest moves that reach this probability "
                                               "together (1: every move)")
+    temp_cutoff_move: int = setting(TEMP_CUTOFF_MOVE, whole(0), "lc0's: from this move on the temperature is "
+                                                               "temp_endgame (0: never)")
+    temp_endgame: float = setting(TEMP_ENDGAME, number(0, 100), "the temperature from temp_cutoff_move on (0: the "
+                                                               "search's most visited move)")
     nodes: int = setting(0, whole(0), "0: search as long as the move's time allows; 1: one network evaluation "
                                       "a move, the pure style; more: at most this many")
     human_time: bool = setting(True, flag, "take as long over each move as the person would (the think-time "

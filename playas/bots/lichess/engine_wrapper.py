@@ -38,7 +38,7 @@ class EngineWrapper:
         self.temperature, self.nodes, self.steer = cfg.temperature, cfg.nodes, dict(cfg.steer)
         torch.set_num_threads(cfg.threads)
         self.engine = Engine(self.path, cfg.temperature, cfg.nodes, book_depth=cfg.book_depth if cfg.own_book else 0,
-                             top_p=cfg.top_p)
+                             top_p=cfg.top_p, temp_cutoff_move=cfg.temp_cutoff_move, temp_endgame=cfg.temp_endgame)
         self.endings = shipped_endings()  # when the person resigns and agrees draws (draw_or_resign unset)
         self.styles: list[str | None] = list(cfg.styles) or [cfg.style]
         for s in dict.fromkeys(self.styles):
