@@ -28,8 +28,8 @@ moves it effectively chooses among).
 Games: the UCI engine as a GUI runs it (its defaults: the person's think time, searching in it)
 playing a style against Stockfish with ``UCI_LimitStrength`` at several ``UCI_Elo`` levels at 3+2,
 colours alternating, two games at once (each engine on one thread; one side of a game thinks at a
-time). Every finished game is appended to a PGN (``--games-log``); a run that is stopped goes on
-from the games there, so a series can take several sessions. The rating is the maximum-likelihood
+time). Every finished game is appended to a PGN (``--games-log``, in git); a run that is stopped goes
+on from the games there, so a series can take several sessions. The rating is the maximum-likelihood
 Elo on Stockfish's scale given every game's score, with its standard error. Stockfish calibrates
 ``UCI_Elo`` at its own fast control (60+0.6, anchored to CCRL 40/4): at 3+2 its levels may play a
 little stronger than their number.
@@ -306,8 +306,9 @@ def main() -> None:
     ap.add_argument("--rating-games", type=int, default=10, help="games a style and level")
     ap.add_argument("--tc", default="180+2", help="the games' clock, BASE+INC seconds")
     ap.add_argument("--parallel", type=int, default=2, help="games at once")
-    ap.add_argument("--games-log", default=str(ROOT / "runs" / "chess-strength-games.pgn"),
-                    help="the PGN finished games go to (a rerun goes on from it)")
+    ap.add_argument("--games-log", default=str(ROOT / "bench" / "games" / "chess-strength-3+2.pgn"),
+                    help="the PGN finished games go to (a rerun goes on from it; kept in git, so a series "
+                         "runs across sessions)")
     a = ap.parse_args()
     if "games" in a.sections:
         finish(a, "chess_strength_games", "Chess strength like the person: games against Stockfish's UCI_Elo",

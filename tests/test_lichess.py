@@ -26,7 +26,10 @@ from playas.core.errors import PlayasError
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIA = ROOT / "models" / "maia-1100.pt"
-FAST = {"human_time": False, "nodes": 1}  # protocol tests move at once; one test below takes human time
+# Protocol tests move at once (one test below takes human time), and sample all game long: the
+# feeder's games end in the bot's mate whatever it samples, while the policy's likeliest move alone
+# (temp_endgame 0, no search) can walk round a repetition and offer a draw instead.
+FAST = {"human_time": False, "nodes": 1, "temp_endgame": 1.0}
 TOKEN = "lip_TestToken9f8e7d6c5b4a"  # distinctive, to look for in logs
 FEN_BLACK_TO_PLAY = "r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3"
 
