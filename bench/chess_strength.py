@@ -130,8 +130,8 @@ def walk(engine: Engine, style: str, text: str, owner: chess.Color):
     last = {chess.WHITE: None, chess.BLACK: None}
     for move in game.mainline_moves():
         side = board.turn
-        ms = lambda s: int(s * 1000)  # noqa: E731
-        limits = Limits(wtime=ms(left[chess.WHITE]), btime=ms(left[chess.BLACK]), winc=INC * 1000, binc=INC * 1000)
+        limits = Limits(wtime=int(left[chess.WHITE] * 1000), btime=int(left[chess.BLACK] * 1000),
+                        winc=INC * 1000, binc=INC * 1000)
         think = engine.think_time(board, limits, style if side == owner else None, base=BASE,
                                   own_spent=last[side], opponent_spent=last[not side]) or 0.0
         spent = limits.budget(side == chess.WHITE, 100, think) or think
@@ -321,6 +321,9 @@ def main() -> None:
     torch.set_num_threads(1)  # as the UCI engine and the Lichess bot search: one thread
     t0 = time.time()
     engine = Engine(a.model, seed=a.seed)
+    for p in a.players.split(","):
+        if p not in engine.players or not (MENTOR / f"{p}.pgn.gz").exists():
+            sys.exit(f"bench/chess_strength.py: {p} needs a style in {Path(a.model).name} and games in {MENTOR}")
     maia = Engine(ROOT / "models" / "maia-1900.pt")
     nps = nodes_per_second(engine, a.players.split(",")[0])
     referee = Referee(a.depth)

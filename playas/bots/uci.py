@@ -137,24 +137,23 @@ def book_depth(values: dict) -> int:
     return values["BookDepth"] if values["OwnBook"] else 0
 
 
-def parse_temperature(text: str, name: str = "Temperature") -> float:
+def _number(text: str, high: float, sentence: str) -> float:
+    """``text`` as a number from 0 to ``high``, else PlayasError(``sentence`` + the text)."""
     try:
-        t = float(text)
+        x = float(text)
     except ValueError:
-        t = math.nan
-    if not 0 <= t <= 100:  # also rejects nan and inf
-        raise PlayasError(f"{name} is a number from 0 (the most likely move) to 100, not {text!r}")
-    return t
+        x = math.nan
+    if not 0 <= x <= high:  # also rejects nan and inf
+        raise PlayasError(f"{sentence}, not {text!r}")
+    return x
+
+
+def parse_temperature(text: str, name: str = "Temperature") -> float:
+    return _number(text, 100, f"{name} is a number from 0 (the most likely move) to 100")
 
 
 def parse_top_p(text: str) -> float:
-    try:
-        p = float(text)
-    except ValueError:
-        p = math.nan
-    if not 0 <= p <= 1:
-        raise PlayasError(f"TopP is a probability from 0 (the likeliest move) to 1 (every move), not {text!r}")
-    return p
+    return _number(text, 1, "TopP is a probability from 0 (the likeliest move) to 1 (every move)")
 
 
 def parse_steer_option(text: str) -> dict[str, float]:
