@@ -157,6 +157,29 @@ def stockfish_at_resignation(games, depth: int = 10) -> list[int]:
     return out
 
 
+def add_stockfish(games, depth: int, from_ply: int) -> None:
+    """Each game's ``sf``: Stockfish's expected score for the mover at every position from
+    ``from_ply`` on (0 before it), as lc0 maps centipawns; the same shape as the network's value."""
+    import chess
+    import chess.engine
+
+    from playas.chess.play import find_engine
+
+    with chess.engine.SimpleEngine.popen_uci(find_engine("stockfish")) as sf:
+        for e in games:
+            e.sf = np.zeros(e.plies + 1)
+            board = chess.Board(e.fen)
+            for i in range(e.plies + 1):
+                if i >= from_ply:
+                    if board.is_game_over():
+                        e.sf[i] = -1.0 if board.is_checkmate() else 0.0
+                    else:
+                        info = sf.analyse(board, chess.engine.Limit(depth=depth))
+                        e.sf[i] = q_of_cp(info["score"].relative.score(mate_score=100_000))
+                if i < e.plies:
+                    board.push_san(e.sans[i])
+
+
 def endings_section(a, policy) -> str:
     from playas.chess import endings as en
 
@@ -181,13 +204,25 @@ def endings_section(a, policy) -> str:
             s = en.score_resign(rule, sample)
             rows.append([name, where, f"{s.games:,}", f"{s.where:.1%}", f"{s.early:.1%}", f"{s.never:.1%}",
                          f"{s.false:.2%} of {s.saved_sides:,}"])
+    if a.sf_ceiling:  # what a rule on Stockfish's score could do, fitted on the games it is scored on
+        add_stockfish(test, a.sf_depth, en.MIN_PLY)
+        best = en.fit_resign(test, what="sf")
+        s = en.score_resign(best, test, what="sf")
+        cp = 90 * math.tan(best.value * 1.5637541897)
+        rows.append([f"ceiling: Stockfish depth {a.sf_depth} <= {cp:+.0f} cp for {best.moves} moves from ply "
+                     f"{best.min_ply}, fitted on these games",
+                     "Titled Tuesday, held-out users", f"{s.games:,}", f"{s.where:.1%}", f"{s.early:.1%}",
+                     f"{s.never:.1%}", f"{s.false:.2%} of {s.saved_sides:,}"])
     resigned = [e for e in test if e.how == "resigned" and e.loser() is not None]
     cps = np.array(stockfish_at_resignation(resigned))
+    ceiling = ("\n\nThe ceiling row reads Stockfish's score at every position and is fitted on the very games it "
+               "is scored on: an upper bound for a rule on how lost a position is, however sharp the evaluation."
+               if a.sf_ceiling else "")
     body = (f"Titled Tuesday: {len(games):,} finished games; rules learned on {len(learn):,} games of kept users, "
             f"scored on {len(test):,} games of held-out users; PGN Mentor: {len(mentor):,} games of 20 players. "
             "Targets: resign within 6 plies of the person in >= 60% of resigned games; false resignations <= 1%.\n\n"
             + table(rows, ["rule", "games", "resigned games", "within 6 plies", "earlier", "never",
-                           "false resignations (sides that drew or won)"]))
+                           "false resignations (sides that drew or won)"])) + ceiling
     body += (f"\n\nStockfish depth 10 where the held-out users resigned ({len(cps)} games, the loser's view): median "
              f"{np.median(cps):+.0f} cp, quartiles {np.percentile(cps, 25):+.0f} / {np.percentile(cps, 75):+.0f}, "
              f"{np.mean(cps > -300):.1%} above -300 cp.")
@@ -212,6 +247,9 @@ def main() -> None:
     ap.add_argument("--test-moves", type=int, default=40_000, help="held-out users' moves scored")
     ap.add_argument("--clock-games", type=int, default=200, help="held-out games replayed with the engine's clocks")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sf-ceiling", action="store_true",
+                    help="also fit a resignation rule on Stockfish's score of every held-out position (slow)")
+    ap.add_argument("--sf-depth", type=int, default=8)
     a = ap.parse_args()
 
     import torch

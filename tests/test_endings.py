@@ -62,6 +62,13 @@ def test_rules_need_the_run_of_turns_and_the_ply():
     e = en.Endings(rule, draw)
     assert e.should_offer_draw(chess.Board("8/8/8/8/8/8/k7/6K1 w - - 0 60"), [])  # dead: at once
     assert not e.should_offer_draw(chess.Board(), [0.95])  # the start: no
+    # a claimable repetition is offered, unless the mover is clearly better and plays on to win
+    rep = chess.Board("8/8/8/8/8/5k2/8/R5K1 w - - 0 60")
+    for m in ("a1a2", "f3e3", "a2a1", "e3f3") * 2:
+        rep.push_uci(m)
+    assert rep.can_claim_draw() and not rep.is_insufficient_material()
+    assert e.should_offer_draw(rep, [0.1], value=0.0) and e.should_offer_draw(rep, [0.1])
+    assert not e.should_offer_draw(rep, [0.1], value=0.9)
     assert e.should_resign([-0.9, -0.9], ply=30) and not e.should_resign([-0.5, -0.9], ply=30)
 
 

@@ -9,7 +9,8 @@ value head gives the mover's expected score (win - loss, in [-1, 1]) and the cha
   ``moves`` own turns (from ply ``min_ply`` on).
 - :class:`OfferDraw`: offer (or accept) a draw when the draw chance has stayed at or above
   ``draw`` for ``moves`` own turns from ply ``min_ply`` on, or at once in a dead position
-  (insufficient material) or one the mover can claim (threefold repetition, fifty moves).
+  (insufficient material) or one the mover can claim (threefold repetition, fifty moves) unless
+  clearly better.
 
 :func:`learn` fits both to games that ended by resignation and by agreement, choosing the rule
 that ends most games where the person ended them (within :data:`WINDOW` plies) among those that
@@ -198,11 +199,6 @@ def _own_plies(n: int, ply: int) -> range:
     return range(ply - 2 * (n - 1), ply + 1, 2)
 
 
-def dead(board: chess.Board) -> bool:
-    """A position no one can win, or one the mover may claim drawn now."""
-    return board.is_insufficient_material() or board.can_claim_draw()
-
-
 # --- scoring and learning ---------------------------------------------------------------------
 
 @dataclass
@@ -230,11 +226,12 @@ def first_fire(rule, e: Ending, side: bool, what: str = "value") -> int | None:
     return int(t[hit[0]]) if len(hit) else None
 
 
-def score_resign(rule: Resign, endings: list[Ending]) -> Score:
+def score_resign(rule: Resign, endings: list[Ending], what: str = "value") -> Score:
+    """How ``rule`` resigns ``endings`` read through their ``what`` (an expected score per position)."""
     resigned = [e for e in endings if e.how == "resigned" and e.loser() is not None]
     where = early = never = 0
     for e in resigned:
-        p = first_fire(rule, e, e.loser())
+        p = first_fire(rule, e, e.loser(), what)
         if p is None:
             never += 1
         elif e.plies - p <= WINDOW:
@@ -242,7 +239,7 @@ def score_resign(rule: Resign, endings: list[Ending]) -> Score:
         else:
             early += 1
     saved = [(e, side) for e in endings for side in (chess.WHITE, chess.BLACK) if e.loser() != side]
-    false = sum(first_fire(rule, e, side) is not None for e, side in saved)
+    false = sum(first_fire(rule, e, side, what) is not None for e, side in saved)
     n = max(len(resigned), 1)
     return Score(len(resigned), where / n, early / n, never / n, false / max(len(saved), 1), len(saved))
 
@@ -258,15 +255,15 @@ def score_draw(rule: OfferDraw, endings: list[Ending]) -> dict:
             "won_sides": len(won)}
 
 
-def fit_resign(endings: list[Ending], max_false: float = MAX_FALSE) -> Resign:
+def fit_resign(endings: list[Ending], max_false: float = MAX_FALSE, what: str = "value") -> Resign:
     """The resignation rule that resigns where people did most often, among those that resign
-    at most ``max_false`` of the games a side went on to save."""
+    at most ``max_false`` of the games a side went on to save (read through ``what``)."""
     best, best_where = None, -1.0
     for moves in (1, 2, 3, 4):
         for value in np.round(np.arange(-0.99, -0.39, 0.01), 2):
             for min_ply in (MIN_PLY, 30, 40):
                 rule = Resign(float(value), moves, min_ply)
-                s = score_resign(rule, endings)
+                s = score_resign(rule, endings, what)
                 if s.false <= max_false and s.where > best_where:
                     best, best_where = rule, s.where
     if best is None:
@@ -302,17 +299,21 @@ class Endings:
         """Whether to resign now, given the expected scores at each own turn so far (this one last)."""
         return bool(len(values) and self.resign.fires(values, _own_plies(len(values), ply))[-1])
 
-    def should_offer_draw(self, board: chess.Board, draws: list[float]) -> bool:
+    def should_offer_draw(self, board: chess.Board, draws: list[float], value: float | None = None) -> bool:
         """Whether to offer (or accept) a draw now: a dead position, or the draw chance at each own
-        turn so far (this one last) has stayed high long enough."""
-        if dead(board):
+        turn so far (this one last) has stayed high long enough. A repetition or fifty-move draw
+        the mover could claim is offered unless its expected score ``value`` says it is clearly
+        better (at or above -:data:`ACCEPT_BELOW`): people play on to win those."""
+        if board.is_insufficient_material():
+            return True
+        if board.can_claim_draw() and (value is None or value < -ACCEPT_BELOW):
             return True
         return bool(len(draws) and self.draw.fires(draws, _own_plies(len(draws), board.ply()))[-1])
 
     def accepts_draw(self, board: chess.Board, draws: list[float], value: float) -> bool:
         """Whether to accept a draw offered now: where the person would offer one, or clearly
         worse (an expected score at or below :data:`ACCEPT_BELOW`) from the rule's first ply on."""
-        return self.should_offer_draw(board, draws) or (value <= ACCEPT_BELOW and board.ply() >= self.draw.min_ply)
+        return self.should_offer_draw(board, draws, value) or (value <= ACCEPT_BELOW and board.ply() >= self.draw.min_ply)
 
     def save(self, path: str | Path) -> None:
         from ..core.output import write_text
