@@ -149,12 +149,21 @@ def stockfish_at_resignation(games, depth: int = 10) -> list[int]:
     out = []
     with chess.engine.SimpleEngine.popen_uci(find_engine("stockfish")) as sf:
         for e in games:
-            board = chess.Board(e.fen)
-            for san in e.sans:
-                board.push_san(san)
+            *_, board = positions(e)
             info = sf.analyse(board, chess.engine.Limit(depth=depth))
             out.append(info["score"].pov(e.loser()).score(mate_score=10_000))
     return out
+
+
+def positions(e):
+    """The boards of game ``e``, from its first position to its last (one board, moved on)."""
+    import chess
+
+    board = chess.Board(e.fen)
+    yield board
+    for san in e.sans:
+        board.push_san(san)
+        yield board
 
 
 def add_stockfish(games, depth: int, from_ply: int) -> None:
@@ -168,20 +177,19 @@ def add_stockfish(games, depth: int, from_ply: int) -> None:
     with chess.engine.SimpleEngine.popen_uci(find_engine("stockfish")) as sf:
         for e in games:
             e.sf = np.zeros(e.plies + 1)
-            board = chess.Board(e.fen)
-            for i in range(e.plies + 1):
-                if i >= from_ply:
-                    if board.is_game_over():
-                        e.sf[i] = -1.0 if board.is_checkmate() else 0.0
-                    else:
-                        info = sf.analyse(board, chess.engine.Limit(depth=depth))
-                        e.sf[i] = q_of_cp(info["score"].relative.score(mate_score=100_000))
-                if i < e.plies:
-                    board.push_san(e.sans[i])
+            for i, board in enumerate(positions(e)):
+                if i < from_ply:
+                    continue
+                if board.is_game_over():
+                    e.sf[i] = -1.0 if board.is_checkmate() else 0.0
+                else:
+                    info = sf.analyse(board, chess.engine.Limit(depth=depth))
+                    e.sf[i] = q_of_cp(info["score"].relative.score(mate_score=100_000))
 
 
 def endings_section(a, policy) -> str:
     from playas.chess import endings as en
+    from playas.chess.engine import centipawns
 
     games = [e for path in sorted(TITLED.glob("*.pgn*")) for e in en.endings_from_pgn(path)]
     test = [e for e in games if held_out(e.white) or held_out(e.black)]
@@ -208,8 +216,7 @@ def endings_section(a, policy) -> str:
         add_stockfish(test, a.sf_depth, en.MIN_PLY)
         best = en.fit_resign(test, what="sf")
         s = en.score_resign(best, test, what="sf")
-        cp = 90 * math.tan(best.value * 1.5637541897)
-        rows.append([f"ceiling: Stockfish depth {a.sf_depth} <= {cp:+.0f} cp for {best.moves} moves from ply "
+        rows.append([f"ceiling: Stockfish depth {a.sf_depth} <= {centipawns(best.value):+d} cp for {best.moves} moves from ply "
                      f"{best.min_ply}, fitted on these games",
                      "Titled Tuesday, held-out users", f"{s.games:,}", f"{s.where:.1%}", f"{s.early:.1%}",
                      f"{s.never:.1%}", f"{s.false:.2%} of {s.saved_sides:,}"])
