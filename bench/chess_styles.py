@@ -358,7 +358,10 @@ def main():
         print(sections[-1], flush=True)
     body = "\n\n".join(sections) + f"\n\nTotal benchmark time {time.time() - t_all:.0f} s."
     if not a.no_record:  # the sections were printed as they came
-        record("chess_styles", f"Chess styles: {Path(a.model).name}", body, command_line("chess_styles"))
+        whole = parts >= set(ap.get_default("parts").split(","))
+        record("chess_styles" if whole else "chess_styles_" + "_".join(sorted(parts)),  # a part: its own section
+               f"Chess styles: {Path(a.model).name}" + ("" if whole else f" ({', '.join(sorted(parts))})"), body,
+               command_line("chess_styles"))
 
 
 def bench_stylometry(model, data, trained, sizes, max_ply, a, rng) -> str:

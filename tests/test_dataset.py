@@ -39,7 +39,9 @@ def test_name_patterns_match_header_spellings():
              ("TorreRepetto", "Carlos Torre Repetto"): True, ("SultanKhan", "Mir Sultan Khan"): True,
              ("DeLaBourdonnais", "De Labourdonnais, Louis"): True,
              ("McDonnell", "MacDonnell, George Alcock"): False, ("WangH", "Wang Yue"): False,
-             ("Janowski", "Janowsky, Dawid Markelowicz"): True, ("IvanovA", "Ivanova, X"): False}
+             ("Janowski", "Janowsky, Dawid Markelowicz"): True, ("IvanovA", "Ivanova, X"): False,
+             ("GurevichM", "GurevichM (playas model)"): True, ("GurevichM", "GurevichD (playas model)"): False,
+             ("Carlsen", "Carlsen, Magnus (NOR)"): True}
     for (pattern, header), want in cases.items():
         assert (NamePattern(pattern).score(header) > 0) == want, (pattern, header)
     assert NamePattern("WangH").score("Wang Hao") > NamePattern("Wang").score("Wang Hao")

@@ -225,6 +225,9 @@ _SPLIT = re.compile(r"[\s,.\-_']+")
 _CAMEL = re.compile(r"[A-Z]+[a-z0-9]*|[a-z0-9]+")
 
 
+_NOTE = re.compile(r"\s*\([^()]*\)\s*$")
+
+
 def name_tokens(name: str) -> list[str]:
     """``"Dominguez Perez, Leinier"`` -> ``["dominguez", "perez", "leinier"]``."""
     return [t for t in _SPLIT.split(name.lower()) if t]
@@ -251,6 +254,8 @@ class NamePattern:
 
     def score(self, header_name: str) -> float:
         """How many tokens matched (0: no match). Higher is more specific."""
+        # A trailing note is not the name: "Carlsen, Magnus (NOR)", "GurevichM (playas model)".
+        header_name = _NOTE.sub("", header_name)
         if header_name.strip().lower() == self.raw:
             return len(self.tokens) + 1
         toks, want = name_tokens(header_name), self.tokens
