@@ -8,7 +8,7 @@
    ``bench/rocket_styles.py`` measures.
 3. ``models/rocket-replays.pt`` (shipped): base and styles trained on every game.
 4. ``models/rocket-play.pt`` (shipped, what cars drive with): the shipped styles fine-tuned in play
-   (``playas rocket train-play``, configs/rocket-play.yml, :data:`PLAY_STEPS` agent steps, about 70
+   (``playas rocket train-play``, configs/rocket-play.yml, :data:`PLAY_STEPS` agent steps, about 85
    minutes; resumable: a killed run continues from ``runs/rocket-play.train-state``).
 5. ``runs/rocket-split-play.pt``: the split styles fine-tuned the same way, for the held-out action
    accuracy and stylometry of the fine-tuned styles (``bench/rocket_styles.py --tuned``).
@@ -25,7 +25,7 @@ from playas.cli import main as playas
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLAYS = ROOT.parent / "shared" / "data" / "rocket" / "replays"
-PLAY_STEPS = 15_000_000  # the shipped fine-tune's agent steps
+PLAY_STEPS = 20_000_000  # the shipped fine-tune's agent steps
 HOLDOUT = ["Tidalwave", "Krusmir", "Destiphy", "Cozmanic", "ItsAloof"]  # recurring players enrolled few-shot
 
 

@@ -55,10 +55,10 @@ class Rewards:
     """What a car is paid for, each decision (its team's view: scoring is good, conceding bad)."""
 
     goal: float = setting(10.0, number(), "a goal scored by the car's team (minus this when conceded)")
-    touch: float = setting(0.5, number(), "touching the ball")
+    touch: float = setting(2.0, number(), "touching the ball")
     save: float = setting(3.0, number(), "a save")
     ball_to_goal: float = setting(0.05, number(), "the ball's velocity toward the opponent's goal (at top speed)")
-    to_ball: float = setting(0.01, number(), "the car's velocity toward the ball (at top speed)")
+    to_ball: float = setting(0.1, number(), "the car's velocity toward the ball (at top speed)")
 
 
 @dataclass
@@ -68,13 +68,13 @@ class PlayRecipe:
     agent_steps: int = setting(20_000_000, whole(1), "decisions of learning cars in all")
     arenas: int = setting(96, whole(1), "1v1 arenas played at once")
     horizon: int = setting(64, whole(1), "decisions each arena plays between updates")
-    epochs: int = setting(3, whole(1), "PPO passes over each batch")
+    epochs: int = setting(4, whole(1), "PPO passes over each batch")
     minibatch: int = setting(2048, whole(1), "decisions a gradient step")
-    lr: float = setting(3e-4, number(0), "Adam's learning rate")
+    lr: float = setting(1e-3, number(0), "Adam's learning rate")
     clip: float = setting(0.2, number(0), "PPO's ratio clip")
     gamma: float = setting(0.99, number(0, 1), "discount a decision (0.99: about 7 s ahead)")
     lam: float = setting(0.95, number(0, 1), "GAE's lambda")
-    kl: float = setting(0.05, number(0), "weight of KL(policy || the cloned style)")
+    kl: float = setting(0.02, number(0), "weight of KL(policy || the cloned style)")
     entropy: float = setting(0.0, number(0), "entropy bonus")
     value_coef: float = setting(0.5, number(0), "weight of the value loss")
     replay_starts: float = setting(0.5, number(0, 1), "share of episodes begun from a real game's moment")
