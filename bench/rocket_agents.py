@@ -137,10 +137,16 @@ def against_atba(a, played: dict) -> str:
               "touches that send the ball on target (playas.rocket.referee).")
 
 
+GAUGE = ("empty_tank", "big_pads_per_minute")  # read from the boost gauge
+
+
 def replay_spread(data: RocketData, name: str) -> dict:
-    """{property: per-game values} of ``name``'s replays (the ``play`` prepare stored per sequence)."""
-    seqs = [s["play"] for s in data.sequences if s["name"] == name and "play" in s]
-    return {k: np.array([q[k] for q in seqs]) for k in PLAY}
+    """{property: per-game values} of ``name``'s replays (the ``play`` prepare stored per sequence),
+    by player key. The boost properties leave out games whose gauge never moved (2015 replays do
+    not replicate it: every car reads an empty tank all game)."""
+    key = data.keys[data.players.index(name)]
+    seqs = [s["play"] for s in data.sequences if s["key"] == key and "play" in s]
+    return {k: np.array([q[k] for q in seqs if k not in GAUGE or q["empty_tank"] < 1.0]) for k in PLAY}
 
 
 def play_in_simulation(played: dict, data: RocketData, styles: list[str]) -> str:
@@ -154,12 +160,18 @@ def play_in_simulation(played: dict, data: RocketData, styles: list[str]) -> str
         spread = replay_spread(data, name)
         for k in PLAY:
             v = np.array([s[k] for s in sims])
+            sim = f"{v.mean():.3g} +- {v.std(ddof=1) / np.sqrt(len(v)):.2g}"
+            if not len(spread[k]):
+                rows.append([name, k, sim, "no game with a boost gauge", "n/a"])
+                continue
             lo, hi = spread[k].min(), spread[k].max()
             ok = lo <= v.mean() <= hi
-            inside[name] = inside.get(name, 0) + ok
-            rows.append([name, k, f"{v.mean():.3g} +- {v.std(ddof=1) / np.sqrt(len(v)):.2g}",
-                         f"{np.median(spread[k]):.3g} [{lo:.3g}, {hi:.3g}]", "yes" if ok else "no"])
-    summary = ", ".join(f"{n} {k}/{len(PLAY)}" for n, k in inside.items())
+            n_in, n_all = inside.get(name, (0, 0))
+            inside[name] = (n_in + ok, n_all + 1)
+            rows.append([name, k, sim, f"{np.median(spread[k]):.3g} [{lo:.3g}, {hi:.3g}] ({len(spread[k])} games)",
+                         "yes" if ok else "no"])
+    summary = ", ".join(f"{n} {k}/{m}" + (f" (of {len(PLAY)}: {len(PLAY) - m} not in the replays)" if m < len(PLAY) else "")
+                        for n, (k, m) in inside.items())
     return ("\n### Styles in play beside their replays: each style's cars in its matches against ATBA and itself "
             "(mean +- s.e. over cars), the person's replays game by game (median [lowest, highest])\n\n"
             + table(rows, ["style", "property", "in simulation", "in their replays", "inside"])
@@ -169,7 +181,7 @@ def play_in_simulation(played: dict, data: RocketData, styles: list[str]) -> str
 
 def main() -> None:
     ap = arguments(__doc__, model_and_data=False)
-    ap.add_argument("--model", default=str(ROOT / "models" / "rocket-replays.pt"))
+    ap.add_argument("--model", default=str(ROOT / "models" / "rocket-play.pt"))
     ap.add_argument("--data", default=str(ROOT / "data" / "rocket-all"))
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--fidelity-minutes", type=float, default=2.0)
@@ -245,7 +257,7 @@ def main() -> None:
         finish(a, f"rocket_vs_atba_{Path(a.model).stem}", f"Rocket League styles against ATBA: {Path(a.model).name}", "\n".join(out),
                module="rocket_agents")
     else:
-        finish(a, "rocket_agents", "Rocket League agents: rocket-replays.pt", "\n".join(out))
+        finish(a, "rocket_agents", f"Rocket League agents: {Path(a.model).name}", "\n".join(out))
 
 
 if __name__ == "__main__":

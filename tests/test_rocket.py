@@ -219,3 +219,19 @@ def test_shipped_model_on_the_shipped_sample(capsys):
     assert 0.5 * sum(abs(p_fast[a] - p_plain.get(a, 0)) for a in p_fast) > 0.05  # a visible change
     code, out, _ = run(capsys, "rocket", "styles", "similar", "Posix", "--top", "3")
     assert code == 0 and len(out.strip().splitlines()) == 3
+
+
+def test_playstation_players_are_told_apart_by_name(shared_data):
+    """2016 PlayStation ids hold online_id "1" for everyone: one key for 30 people merged them
+    into one "player" (12 games, 30 names). The PSN name names the person there."""
+    from playas.rocket.replay import _platform_key, read
+
+    old = {"PlayStation": {"name": "coskie1", "online_id": "1", "unknown1": [99, 56, 117, 115, 112, 115, 52, 0]}}
+    assert _platform_key(old, "coskie1") == "playstation:coskie1"
+    real = {"PlayStation": {"name": "someone", "online_id": "2503475902934501234", "unknown1": []}}
+    assert _platform_key(real, "someone") == "playstation:2503475902934501234"
+    assert _platform_key({"Steam": "76561197960464457"}, "Nadir") == "steam:76561197960464457"
+    r = read(shared_data / "rocket" / "replays" / "182bd2265699.replay")
+    ps = [p for p in r.players if p.key.startswith("playstation:")]
+    assert len(ps) >= 5 and len({p.key for p in ps}) == len(ps)
+    assert "playstation:Bacon_Mama2-0" in {p.key for p in ps}

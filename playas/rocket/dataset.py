@@ -36,7 +36,7 @@ from .properties import SUPERSONIC, play_properties
 from .replay import ReplayError, read
 from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
 
-FORMAT = 4  # 2: 144 features (the boost pads), histories restart at kickoffs; 3: physics between updates, stale left out; 4: auto-flips pressed
+FORMAT = 5  # 2: 144 features (the boost pads), histories restart at kickoffs; 3: physics between updates, stale left out; 4: auto-flips pressed; 5: PlayStation players keyed by PSN name
 MIN_DECISIONS = DECISIONS_PER_SECOND * 20  # a player in a game for less than 20 seconds is left out
 
 
@@ -267,8 +267,12 @@ class RocketData:
         path = Path(path)
         if not (path / "manifest.json").exists():
             raise PlayasError(f"{path} is not a prepared Rocket League dataset (run `playas rocket prepare`)")
+        manifest = json.loads((path / "manifest.json").read_text())
+        if manifest.get("format", 1) < FORMAT:
+            raise PlayasError(f"{path} was prepared by an older playas (format {manifest.get('format', 1)}, now "
+                              f"{FORMAT}); run `playas rocket prepare` on its replays again")
         arrays = {k: np.load(path / f"{k}.npy", mmap_mode="r") for k in ("obs", "action", "scalars")}
-        data = cls(json.loads((path / "manifest.json").read_text()), arrays)
+        data = cls(manifest, arrays)
         data.path = path
         return data
 

@@ -114,7 +114,12 @@ def _platform_key(pid, name: str) -> str:
         if kind.lower() == "splitscreen":
             return f"name:{name}"
         if isinstance(value, dict):  # PsyNet / Epic / PlayStation: {"online_id": ..., ...}
-            value = value.get("online_id") or value.get("id") or value.get("name") or ""
+            online = str(value.get("online_id") or value.get("id") or "")
+            # Older PlayStation ids hold online_id "1" for everyone (30 people in the shared
+            # replays): a placeholder, so the PSN name, unique on the network, names the person.
+            if kind.lower() == "playstation" and value.get("name") and (not online.isdigit() or int(online) < 1 << 32):
+                return f"playstation:{value['name']}"
+            value = online or value.get("name") or ""
         value = str(value)
         if value and value.strip("0"):
             return f"{kind.lower()}:{value}"
