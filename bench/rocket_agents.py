@@ -204,10 +204,10 @@ def main() -> None:
     if 1 in run:
         # 1. simulation speed
         rows = []
-        for label, blue, orange in (("1v1", ["Posix"], ["Nadir"]),
-                                    ("3v3", ["Posix", "Nadir", "comagoosie"], ["clockberg", "Bacon_Mama2-0", "mean"])):
+        top = sorted((n for n in names if n in counts), key=lambda n: -counts[n])[:5] + ["mean"]  # the most replays
+        for label, blue, orange in (("1v1", top[:1], top[1:2]), ("3v3", top[0:6:2], top[1:6:2])):
             r = play_match(blue, orange, minutes=5, seed=0, model=a.model, temperature=a.temperature, progress=False)
-            rows.append([label, f"{r['wall_seconds']:.1f} s", f"{r['seconds'] / r['wall_seconds']:.1f}x",
+            rows.append([f"{label}: {', '.join(blue)} v {', '.join(orange)}", f"{r['wall_seconds']:.1f} s", f"{r['seconds'] / r['wall_seconds']:.1f}x",
                          f"{r['score']['blue']}-{r['score']['orange']}",
                          sum(c["touches"] for c in r["cars"])])
         out.append("### Simulation: 5-minute RocketSim matches, every car a playas style\n")

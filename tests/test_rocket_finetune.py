@@ -194,3 +194,74 @@ def test_a_killed_train_play_resumes(tmp_path):
     assert p.returncode == 0, p.stderr
     assert f"resuming from {state}: {steps:,} agent steps" in p.stdout
     assert out.exists() and state.exists()
+
+
+# --- the style reward --------------------------------------------------------------------------
+
+from playas.rocket.style_reward import FEATURES, StyleReward, replay_moves  # noqa: E402
+
+DISCRIMINATOR = {"steps": 1, "batch": 256, "lr": 3e-3, "noise": 0.01}
+
+
+def test_the_style_reward_pays_a_car_for_moving_as_its_person_does():
+    """Two people who move differently and simulated cars unlike both: after learning, a style is paid
+    more for its own person's moves than for the other person's or the simulated ones."""
+    rng = np.random.default_rng(0)
+    person = lambda centre, n: rng.normal(centre, 0.3, (n, 2 * FEATURES)).astype(np.float16)  # noqa: E731
+    moves = np.concatenate([person(0.5, 3000), person(-0.5, 3000)])
+    style = np.repeat([0, 1, -1], [3000, 2000, 1000])  # the last thousand belong to no style
+    judge = StyleReward(moves, style, 3, {**DISCRIMINATOR, "steps": 300})
+    assert not judge.known[2]
+    simulated = rng.normal(0.0, 0.3, (3000, 2 * FEATURES)).astype(np.float32)
+    judge.learn(simulated)
+    own, other, sim = person(0.5, 500), person(-0.5, 500), simulated[:500]
+    zeros = np.zeros(500, np.int64)
+    paid = {k: judge(x, zeros).mean() for k, x in (("own", own), ("other", other), ("sim", sim))}
+    assert paid["own"] > 2.0 > 0.5 > max(paid["other"], paid["sim"])
+    assert (judge(own, np.full(500, 2)) == 0).all()  # a style with no replays earns nothing
+
+
+def _dataset(tmp_path, lengths, restarts):
+    import json
+
+    from playas.rocket.dataset import FORMAT
+
+    n, obs = sum(lengths), np.random.default_rng(1).normal(size=(sum(lengths), OBS_SIZE)).astype(np.float16)
+    seqs, start = [], 0
+    for length, rs in zip(lengths, restarts):
+        seqs.append({"key": "steam:1", "name": "Posix", "team": 0, "length": length, "game": 0, "start": start,
+                     "restarts": rs})
+        start += length
+    manifest = {"format": FORMAT, "games": [{"file": "g.replay"}], "sequences": seqs,
+                "players": {"steam:1": {"name": "Posix", "games": 1}}, "names": {"steam:1": "Posix"}}
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    np.save(tmp_path / "obs.npy", obs)
+    np.save(tmp_path / "action.npy", np.zeros(n, np.int16))
+    np.save(tmp_path / "scalars.npy", np.zeros((n, 4), np.float32))
+    return tmp_path
+
+
+def test_replay_moves_pair_consecutive_decisions_within_a_history(tmp_path):
+    from playas.rocket.dataset import RocketData
+
+    data = RocketData.open(_dataset(tmp_path / "d", [10, 6], [[4], []]))
+    moves, style = replay_moves(data, ["Nadir", "Posix"])
+    assert len(moves) == 9 + 5 - 1  # no pair across the two sequences or the restart at 4
+    assert (style == 1).all()
+    np.testing.assert_array_equal(moves[0, :FEATURES], data.obs[0, :FEATURES])
+    np.testing.assert_array_equal(moves[0, FEATURES:], data.obs[1, :FEATURES])
+    np.testing.assert_array_equal(moves[3, FEATURES:], data.obs[5, :FEATURES])  # 3 -> 4 is skipped
+    assert len(replay_moves(data, ["Nadir"])[0]) == 0
+
+
+def test_train_play_with_the_style_reward_pays_and_keeps_its_discriminator(tmp_path):
+    data = _dataset(tmp_path / "d", [400], [[]])
+    out = tmp_path / "play.pt"
+    recipe = {**TINY, "agent_steps": 100, "rewards": {"style": 0.05}, "discriminator": DISCRIMINATOR}
+    card = train_play(MODEL, [], out, recipe, progress=False, data=data)
+    assert card["fine_tune"]["recipe"]["rewards"]["style"] == 0.05
+    state = torch.load(out.with_suffix(".train-state"), weights_only=False)
+    assert "style_reward" in state
+    first = state["progress"]["history"][0]
+    assert 0 <= first["style_reward"] <= 5 and 0 <= first["style_acc"] <= 1

@@ -45,6 +45,7 @@ from .arenas import Arenas, Start
 from .frames import OBS_SIZE, observe
 from .model import NO_ACTION, ROCKET
 from .scripted import ATBA
+from .style_reward import FEATURES, StyleReward, replay_moves
 from .vocabulary import BACK_WALL, DECISIONS_PER_SECOND, POS, VEL
 
 MAX_BALL_SPEED, MAX_CAR_SPEED = 6000.0, 2300.0
@@ -59,6 +60,18 @@ class Rewards:
     save: float = setting(3.0, number(), "a save")
     ball_to_goal: float = setting(0.05, number(), "the ball's velocity toward the opponent's goal (at top speed)")
     to_ball: float = setting(0.1, number(), "the car's velocity toward the ball (at top speed)")
+    style: float = setting(0.0, number(0), "how much the car's move looks like its person's (playas.rocket."
+                           "style_reward, 0 to 5 a decision; 0: off)")
+
+
+@dataclass
+class DiscriminatorRecipe:
+    """The style reward's discriminator (used where ``rewards.style`` > 0)."""
+
+    steps: int = setting(8, whole(1), "its gradient steps after each rollout")
+    batch: int = setting(1024, whole(1), "simulated transitions a step (and as many of the people's)")
+    lr: float = setting(3e-4, number(0), "its Adam learning rate")
+    noise: float = setting(0.01, number(0), "instance noise added to its inputs (feature units)")
 
 
 @dataclass
@@ -82,6 +95,7 @@ class PlayRecipe:
     episode_seconds: float = setting(20.0, number(1), "an episode's length at most (a goal ends it sooner)")
     starts_per_game: int = setting(400, whole(1), "moments taken from each replay for starts")
     rewards: Rewards = section(Rewards, "what a car is paid for")
+    discriminator: DiscriminatorRecipe = section(DiscriminatorRecipe, "the style reward's discriminator")
     seed: int = setting(0, whole(0), "the seed of every random choice")
 
 
@@ -194,6 +208,10 @@ class Practice:
         self.prev[:, :, -1] = actions
         after = self.arenas.frames()
         rewards = self._rewards(after, ev)
+        if self.r["rewards"]["style"] > 0:  # each car's move, before ended arenas begin again
+            every = np.arange(self.n)
+            self.moves = np.concatenate([self.obs[:, :, -1, :FEATURES], np.stack(
+                [observe(after, every, c)[:, :FEATURES] for c in (0, 1)], 1)], -1)
         self.age += 1
         truncated = (self.age >= self.limit) & (ev.goal < 0)
         ended = (ev.goal >= 0) | truncated
@@ -253,11 +271,14 @@ def _policy_step(learner: Learner, practice: Practice, gen: torch.Generator):
     return (h, style, action, logp.gather(1, action[:, None])[:, 0], cloned, value), actions
 
 
-def rollout(learner: Learner, practice: Practice, r: dict, gen: torch.Generator) -> tuple[Batch, dict]:
+def rollout(learner: Learner, practice: Practice, r: dict, gen: torch.Generator,
+            style_reward: StyleReward | None = None) -> tuple[Batch, dict]:
     """``horizon`` decisions of every arena, with GAE advantages. A car's slot may change hands at
-    an episode's end (a learner becomes ATBA's car): GAE stops at every end, so that is safe."""
+    an episode's end (a learner becomes ATBA's car): GAE stops at every end, so that is safe.
+    With ``style_reward``, each learning car's moves are paid what it says, then it learns from them."""
     n, T = practice.n, r["horizon"]
     rec = {k: [] for k in ("h", "style", "action", "logp", "cloned", "value", "mask")}
+    moves = []
     rewards, ended, truncated = (np.zeros((T, n, 2), np.float32), np.zeros((T, n), bool), np.zeros((T, n), bool))
     counts = {"goals": 0, "touches": 0}
     values = torch.zeros(T + 1, n, 2)
@@ -268,8 +289,15 @@ def rollout(learner: Learner, practice: Practice, r: dict, gen: torch.Generator)
             rec[k].append(v)
         values[t][torch.from_numpy(mask)] = value
         rewards[t], ended[t], truncated[t], c = practice.step(actions)
+        if style_reward is not None:
+            moves.append(practice.moves[mask])
         for k in counts:
             counts[k] += c[k]
+    if style_reward is not None:
+        moves = np.concatenate(moves)
+        paid = style_reward(moves, torch.cat(rec["style"]).numpy())
+        rewards[np.stack(rec["mask"])] += r["rewards"]["style"] * paid
+        counts.update(style_reward.learn(moves), style_reward=float(paid.mean()))
     practice.look()  # the state after the last decision, for its value (the next rollout reuses it)
     practice.relook = True
     with torch.no_grad():
@@ -331,7 +359,8 @@ def update(learner: Learner, optimizer: torch.optim.Optimizer, b: Batch, r: dict
 
 # --- the run -----------------------------------------------------------------------------------
 
-def _resume(state_path: Path, learner: Learner, optimizer, rng: np.random.Generator, gen: torch.Generator) -> dict:
+def _resume(state_path: Path, learner: Learner, optimizer, rng: np.random.Generator, gen: torch.Generator,
+            style_reward: StyleReward | None) -> dict:
     """The run's progress so far ({steps, seconds, history}), restoring the learner from
     ``state_path`` when it exists. Arenas are not saved: a resumed run starts fresh episodes."""
     if not state_path.exists():
@@ -341,14 +370,19 @@ def _resume(state_path: Path, learner: Learner, optimizer, rng: np.random.Genera
     optimizer.load_state_dict(st["optimizer"])
     rng.bit_generator.state = st["rng"]
     gen.set_state(st["gen"])
+    if style_reward is not None and "style_reward" in st:
+        style_reward.load_state_dict(st["style_reward"])
     print(f"resuming from {state_path}: {st['progress']['steps']:,} agent steps", flush=True)
     return st["progress"]
 
 
-def _save_state(state_path: Path, learner, optimizer, rng, gen, progress: dict) -> None:
+def _save_state(state_path: Path, learner, optimizer, rng, gen, progress: dict, style_reward=None) -> None:
     tmp = state_path.with_suffix(".tmp")
-    torch.save({"learner": learner.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state,
-                "gen": gen.get_state(), "progress": progress}, tmp)
+    st = {"learner": learner.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state,
+          "gen": gen.get_state(), "progress": progress}
+    if style_reward is not None:
+        st["style_reward"] = style_reward.state_dict()
+    torch.save(st, tmp)
     os.replace(tmp, state_path)
 
 
@@ -365,10 +399,12 @@ def _torch_threads():
 
 
 def train_play(model, replays, out, recipe: dict | None = None, checkpoint_seconds: float = 120.0,
-               progress: bool = True) -> dict:
+               progress: bool = True, data=None) -> dict:
     """Fine-tune styled ``model`` in RocketSim (see the module's docstring) and write it to ``out``,
     a styled model like any other. Episodes start from moments of ``replays`` (files) and from
-    kickoffs. Resumes from ``out``'s ``.train-state`` file. Returns the card written."""
+    kickoffs. The style reward (``rewards.style`` > 0) learns from the prepared dataset ``data``
+    (default: the one the model's card names). Resumes from ``out``'s ``.train-state`` file.
+    Returns the card written."""
     from .match import _rocketsim
     from .starts import replay_starts
 
@@ -379,7 +415,8 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
     optimizer = torch.optim.Adam(learner.trainable(), lr=r["lr"])
     rng, gen = np.random.default_rng(r["seed"]), torch.Generator().manual_seed(r["seed"])
     state_path = out.with_suffix(".train-state")
-    done = _resume(state_path, learner, optimizer, rng, gen)
+    judge = _style_reward(styled, blob, data, r) if r["rewards"]["style"] > 0 else None
+    done = _resume(state_path, learner, optimizer, rng, gen, judge)
     starts = replay_starts(list(replays), out.parent / f"{out.stem}.starts", r["starts_per_game"], r["seed"],
                            progress) if r["replay_starts"] > 0 else (np.empty((0, 9)), np.empty((0, 2, 16)))
     c = styled.base.config
@@ -393,7 +430,7 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
             bar.update(done["steps"])
             while done["steps"] < r["agent_steps"]:
                 t0 = time.monotonic()
-                batch, counts = rollout(learner, practice, r, gen)
+                batch, counts = rollout(learner, practice, r, gen, judge)
                 t1 = time.monotonic()
                 losses = update(learner, optimizer, batch, r, gen)
                 n = len(batch.action)
@@ -402,21 +439,36 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
                 record = {"steps": done["steps"], **{k: round(v, 4) for k, v in losses.items()},
                           "reward": round(counts["reward"], 4),
                           "touches_per_min": round(counts["touches"] / (n / DECISIONS_PER_SECOND / 60), 2),
+                          **{k: round(counts[k], 4) for k in ("style_reward", "style_acc") if k in counts},
                           "goals": counts["goals"], "play_s": round(t1 - t0, 2), "learn_s": round(time.monotonic() - t1, 2)}
                 done["history"].append(record)
                 bar.update(n, kl=f"{losses['kl']:.3f}", touches=record["touches_per_min"],
                            steps_per_s=f"{n / (time.monotonic() - t0):,.0f}")
                 if time.monotonic() - last_save > checkpoint_seconds:
-                    _save_state(state_path, learner, optimizer, rng, gen, done)
+                    _save_state(state_path, learner, optimizer, rng, gen, done, judge)
                     last_save = time.monotonic()
     except KeyboardInterrupt:
-        _save_state(state_path, learner, optimizer, rng, gen, done)
+        _save_state(state_path, learner, optimizer, rng, gen, done, judge)
         print(f"\ninterrupted: state saved to {state_path}; run again to resume", flush=True)
         raise
     finally:
         practice.close()
-    _save_state(state_path, learner, optimizer, rng, gen, done)
+    _save_state(state_path, learner, optimizer, rng, gen, done, judge)
     return _write(out, learner, blob, r, done)
+
+
+def _style_reward(styled: MHRModel, blob: dict, data, r: dict) -> StyleReward:
+    """The style reward over the people's transitions in ``data`` (or the card's dataset)."""
+    from ..core.errors import PlayasError
+    from .dataset import RocketData
+
+    path = Path(data if data is not None else blob["card"]["data"]["path"])
+    if not path.is_absolute() and not path.exists():
+        path = Path(__file__).resolve().parents[2] / path  # a shipped card's path is the repository's
+    moves, style = replay_moves(RocketData.open(path), styled.table.names)
+    if not len(moves):
+        raise PlayasError(f"{path} holds no replays of the model's players: the style reward has nothing to learn from")
+    return StyleReward(moves, style, len(styled.table), r["discriminator"], r["seed"])
 
 
 def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict:

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import chess
 import chess.pgn
@@ -22,6 +23,9 @@ import numpy as np
 
 from ...chess.limits import ClockLog, Limits
 from .api import Backoff, LichessError, Refused, TokenRefused, Trouble
+
+if TYPE_CHECKING:  # bot.py imports this module
+    from .bot import LichessBot
 
 LOG = logging.getLogger("playas.lichess")
 LIVE = ("created", "started")  # game statuses of a game still being played
@@ -62,7 +66,7 @@ def _fill(template: str, **values) -> str:
 class Game:
     """One game: a thread that reads its stream into an inbox and a thread that plays from it."""
 
-    def __init__(self, bot: "LichessBot", game_id: str, start: dict | None = None):
+    def __init__(self, bot: LichessBot, game_id: str, start: dict | None = None):
         self.bot, self.api, self.cfg, self.engine = bot, bot.api, bot.cfg, bot.engine
         self.id = game_id
         self.opponent_name = str(((start or {}).get("opponent") or {}).get("username") or "?")
