@@ -265,3 +265,40 @@ def test_train_play_with_the_style_reward_pays_and_keeps_its_discriminator(tmp_p
     assert "style_reward" in state
     first = state["progress"]["history"][0]
     assert 0 <= first["style_reward"] <= 5 and 0 <= first["style_acc"] <= 1
+
+
+# --- fine-tuning a fine-tuned model further ------------------------------------------------------
+
+def test_a_fine_tuned_model_goes_on_held_near_its_cloned_styles(tmp_path):
+    """``anchor``: the KL term holds the policy near the cloned model, not the one training starts
+    from; a model that is not the start's clone is refused in one sentence."""
+    from playas.core.errors import PlayasError
+    from playas.rocket.finetune import _anchor
+
+    first = tmp_path / "first.pt"
+    train_play(MODEL, [], first, {**TINY, "agent_steps": 100, "lr": 0.01}, progress=False)
+    tuned, _ = checkpoint.load_styled(first, ROCKET)
+    cloned, _ = checkpoint.load_styled(MODEL, ROCKET)
+    learner = Learner(tuned, _anchor(tuned, MODEL))
+    obs = torch.randn(6, cloned.base.config.context, OBS_SIZE)
+    prev = torch.zeros(6, cloned.base.config.context, dtype=torch.long)
+    valid = torch.ones(6, cloned.base.config.context, dtype=torch.bool)
+    style = torch.arange(6) % len(cloned.table)
+    h = learner.hidden(obs, prev, valid)
+    with torch.no_grad():
+        held = learner.logits(h, style, cloned=True)
+        moved = learner.logits(h, style)
+        alone = Learner(cloned).logits(h, style, cloned=True)
+    torch.testing.assert_close(held, alone)  # the clone's logits, exactly
+    assert not torch.allclose(moved, held)  # and the policy starts where the first run left it
+
+    second = tmp_path / "second.pt"
+    card = train_play(first, [], second, {**TINY, "agent_steps": 100}, progress=False, anchor=MODEL)
+    assert card["fine_tune"]["anchor"] == MODEL.name
+    assert card["fine_tune"]["earlier"]["agent_steps"] >= 100  # how the start was made is kept
+
+    other = tmp_path / "other.pt"
+    cloned.base.blocks[0].ln1.weight.data += 0.1  # a frozen layer changed: not this model's clone
+    checkpoint.save_model(other, ROCKET, cloned, {"kind": "styled"})
+    with pytest.raises(PlayasError, match="frozen layers differ"):
+        _anchor(tuned, other)

@@ -54,7 +54,7 @@ def train_play_cmd(a) -> int:
     out = writable_file(a.out)
     files = replay_files(a.games) if a.games else []
     card = train_play(a.model, files, out, cc.training_recipe(a, PlayRecipe, flags=("--agent-steps",)),
-                      checkpoint_seconds=a.checkpoint_seconds, data=a.data)
+                      checkpoint_seconds=a.checkpoint_seconds, data=a.data, anchor=a.anchor)
     f = card["fine_tune"]
     print(f"wrote {out}: {f['agent_steps']:,} agent steps in {f['wall_seconds']:,.0f} s "
           f"({f['agent_steps_per_second']:,} a second); last updates: {f['last']}")
@@ -127,6 +127,8 @@ def register(games):
     p.add_argument("--out", required=True, help="the fine-tuned model file to write")
     p.add_argument("--data", help="prepared replays the style reward learns the people from (where the recipe's "
                    "rewards.style > 0; default: the dataset the model's card names)")
+    p.add_argument("--anchor", metavar="MODEL", help="the cloned styled model the KL term holds the styles near "
+                   "(default: --model itself; give it when --model is already fine-tuned)")
     p.add_argument("--recipe", help="a YAML recipe, e.g. configs/rocket-play.yml")
     p.add_argument("--agent-steps", type=cc.whole(1), help="decisions of learning cars in all (default: the recipe's)")
     p.add_argument("--checkpoint-seconds", type=cc.number(0, above=True), default=120.0,

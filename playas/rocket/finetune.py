@@ -106,18 +106,23 @@ def play_recipe(values=None, where="recipe") -> dict:
 
 # --- the learner -------------------------------------------------------------------------------
 
+def learning_part(styled: MHRModel) -> tuple[nn.Module, ...]:
+    """The modules fine-tuning changes: the last block's MLP (with its adapters) and what follows."""
+    net = styled.base
+    return net.blocks[-1].ln2, net.blocks[-1].mlp, net.ln_f, net.head
+
+
 class Learner(nn.Module):
     """The styled policy being fine-tuned, its frozen cloned copy, and a value head."""
 
-    def __init__(self, styled: MHRModel):
+    def __init__(self, styled: MHRModel, anchor: MHRModel | None = None):
         super().__init__()
         self.policy = styled
-        self.cloned = copy.deepcopy(styled).eval().requires_grad_(False)
+        self.cloned = copy.deepcopy(anchor if anchor is not None else styled).eval().requires_grad_(False)
         width = styled.base.config.width
         self.value = nn.Sequential(nn.Linear(width, 256), nn.ReLU(), nn.Linear(256, 1))
         styled.requires_grad_(False)
-        net = styled.base
-        for m in (net.blocks[-1].ln2, net.blocks[-1].mlp, net.ln_f, net.head):
+        for m in learning_part(styled):
             m.requires_grad_(True)
 
     def trainable(self) -> list[nn.Parameter]:
@@ -399,24 +404,28 @@ def _torch_threads():
 
 
 def train_play(model, replays, out, recipe: dict | None = None, checkpoint_seconds: float = 120.0,
-               progress: bool = True, data=None) -> dict:
+               progress: bool = True, data=None, anchor=None) -> dict:
     """Fine-tune styled ``model`` in RocketSim (see the module's docstring) and write it to ``out``,
     a styled model like any other. Episodes start from moments of ``replays`` (files) and from
-    kickoffs. The style reward (``rewards.style`` > 0) learns from the prepared dataset ``data``
-    (default: the one the model's card names). Resumes from ``out``'s ``.train-state`` file.
-    Returns the card written."""
+    kickoffs. The KL term holds each style near its style in ``anchor`` (default: ``model`` itself;
+    a model already fine-tuned goes on held near the cloned styles it came from). The style reward
+    (``rewards.style`` > 0) learns from the prepared dataset ``data`` (default: the one the model's
+    card names). Resumes from ``out``'s ``.train-state`` file. Returns the card written."""
     from .match import _rocketsim
     from .starts import replay_starts
 
     r = play_recipe(recipe)
     out = Path(out)
     styled, blob = checkpoint.load_styled(model, ROCKET)
-    learner = Learner(styled)
+    held = _anchor(styled, anchor) if anchor is not None else None
+    learner = Learner(styled, held)
     optimizer = torch.optim.Adam(learner.trainable(), lr=r["lr"])
     rng, gen = np.random.default_rng(r["seed"]), torch.Generator().manual_seed(r["seed"])
     state_path = out.with_suffix(".train-state")
     judge = _style_reward(styled, blob, data, r) if r["rewards"]["style"] > 0 else None
     done = _resume(state_path, learner, optimizer, rng, gen, judge)
+    if anchor is not None:
+        done["anchor"] = Path(anchor).name
     starts = replay_starts(list(replays), out.parent / f"{out.stem}.starts", r["starts_per_game"], r["seed"],
                            progress) if r["replay_starts"] > 0 else (np.empty((0, 9)), np.empty((0, 2, 16)))
     c = styled.base.config
@@ -457,6 +466,22 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
     return _write(out, learner, blob, r, done)
 
 
+def _anchor(styled: MHRModel, path) -> MHRModel:
+    """The styled model at ``path`` the KL term holds ``styled`` near: the same players, and the same
+    frozen layers (the part fine-tuning never changes), so both read a window the same way."""
+    from ..core.errors import PlayasError
+
+    held, _ = checkpoint.load_styled(path, ROCKET)
+    if held.table.names != styled.table.names:
+        raise PlayasError(f"{path} has other players than the model: it cannot anchor its styles")
+    mine, theirs = styled.state_dict(), held.state_dict()
+    learns = {id(p) for m in learning_part(styled) for p in m.parameters()}
+    top = {n for n, p in styled.named_parameters() if id(p) in learns}
+    if mine.keys() != theirs.keys() or any(not torch.equal(mine[k], theirs[k]) for k in mine if k not in top):
+        raise PlayasError(f"{path} is not the model this one was fine-tuned from (its frozen layers differ)")
+    return held
+
+
 def _style_reward(styled: MHRModel, blob: dict, data, r: dict) -> StyleReward:
     """The style reward over the people's transitions in ``data`` (or the card's dataset)."""
     from ..core.errors import PlayasError
@@ -476,8 +501,11 @@ def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict
     same command with more ``agent_steps`` continues the run (still held near the cloned styles)."""
     hist = done["history"]
     tail = hist[-20:]
+    earlier = blob["card"].get("fine_tune")  # a model fine-tuned again keeps how it was made before
     card = {**checkpoint.card_for_copy(blob), "kind": "styled, fine-tuned in play",
-            "fine_tune": {"recipe": r, "agent_steps": done["steps"], "wall_seconds": round(done["seconds"], 1),
+            "fine_tune": {"recipe": r, **({"anchor": done["anchor"]} if "anchor" in done else {}),
+                          **({"earlier": earlier} if earlier else {}),
+                          "agent_steps": done["steps"], "wall_seconds": round(done["seconds"], 1),
                           "agent_steps_per_second": round(done["steps"] / max(done["seconds"], 1e-9)),
                           "updates": len(hist), "play_seconds": round(sum(h["play_s"] for h in hist), 2),
                           "learn_seconds": round(sum(h["learn_s"] for h in hist), 2),

@@ -14,6 +14,7 @@ import queue
 import re
 import threading
 import time
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,7 +73,8 @@ class Game:
         self.opponent_name = str(((start or {}).get("opponent") or {}).get("username") or "?")
         self.inbox: queue.Queue = queue.Queue()
         self.style = self.engine.style_for(game_id)
-        self.rng = np.random.default_rng()
+        # Seeded by the game's id, as the style is: a game can be replayed move for move to find a fault.
+        self.rng = np.random.default_rng(zlib.crc32(game_id.encode()))
         self.color: bool | None = None
         self.initial_fen = chess.STARTING_FEN
         self.board = chess.Board()
