@@ -15,11 +15,18 @@ and generation fidelity.
    the floor a bot must clear: the four players with the most replays, ``--atba-matches`` 1v1s of
    ``--atba-minutes`` each; goals (the opponent's own goals counted apart), shots on target,
    touches a minute; and each style against itself (self-play).
-4. Generation fidelity: each recurring player's style drives a 1v1 against the mean style; its
+6. Staying human: the share of the people's own actions each style's policy takes as its likeliest,
+   at ``--human-decisions`` moments of their replays, the driving model beside the cloned model it
+   was fine-tuned from (``--cloned``). Both learned from these games: the held-out figure is
+   ``bench/rocket_styles.py --tuned`` on the split models.
+4. Generation fidelity: each recurring player's style drives a match against the mean style; its
    car's decisions are ranked among the known players (a) by the model's own likelihood
    (``identify``) and (b) by the plain baseline of bench/rocket_styles.py (histograms of speed,
    boost, height, distance to the ball from each player's replays), a judge that knows nothing of
-   the model. Drivers sample at ``--temperature`` (the policy's own distribution at 1).
+   the model. The match is a 1v1, or with ``--fidelity-team-size person`` the kind of game the
+   person's replays mostly are (2v2, 3v3; 4v4 played as 3v3), their teammates and every opponent
+   the mean style: the judge's histograms come from those games, where a car is further from the
+   ball than in a 1v1. Drivers sample at ``--temperature`` (the policy's own distribution at 1).
 """
 
 from __future__ import annotations
@@ -137,6 +144,7 @@ def against_atba(a, played: dict) -> str:
               "touches that send the ball on target (playas.rocket.referee).")
 
 
+ALL = {1, 2, 3, 4, 5, 6}
 GAUGE = ("empty_tank", "big_pads_per_minute")  # read from the boost gauge
 
 
@@ -179,21 +187,51 @@ def play_in_simulation(played: dict, data: RocketData, styles: list[str]) -> str
             + "; ".join(f"{k}: {v}" for k, v in PLAY.items()) + ".")
 
 
+def team_size(data: RocketData, name: str) -> int:
+    """The team size most of ``name``'s replays have (by player key), at most 3 (a 4v4 plays as 3v3)."""
+    key = data.keys[data.players.index(name)]
+    sizes = [data.games[s["game"]]["team_size"] for s in data.sequences if s["key"] == key]
+    return min(max(sorted(set(sizes)), key=sizes.count), 3) if sizes else 1
+
+
+def staying_human(a, data: RocketData, names: list[str]) -> str:
+    """Section 6: top-1 of the people's own actions, each player under their own style."""
+    from playas.rocket.evaluate import predictions, scores
+
+    rows = data.rows(players=[data.players.index(n) for n in names if n in data.players])
+    rows = np.sort(np.random.default_rng(0).choice(rows, min(a.human_decisions, len(rows)), replace=False))
+    out = []
+    for label, path in (("cloned", a.cloned), ("driving", a.model)):
+        m, _ = load_styled(path)
+        sc = scores(predictions(m, data, rows, "own"), data.action[rows])
+        out.append([f"{label}: {Path(path).name}", f"{sc['top1']:.2f}", f"{sc['jump']:.2f}", f"{sc['boost']:.2f}",
+                    f"{sc['throttle']:.2f}", f"{sc['steer']:.2f}"])
+    return (f"\n### Staying human: the people's own actions in their replays, each under their own style "
+            f"({len(rows):,} decisions of the table's players, percent)\n\n"
+            + table(out, ["model", "top1", "jump", "boost", "throttle", "steer"])
+            + "\n\nBoth models learned from these games; held out: bench/rocket_styles.py --tuned on the split models.")
+
+
 def main() -> None:
     ap = arguments(__doc__, model_and_data=False)
     ap.add_argument("--model", default=str(ROOT / "models" / "rocket-play.pt"))
     ap.add_argument("--data", default=str(ROOT / "data" / "rocket-all"))
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--fidelity-minutes", type=float, default=2.0)
+    ap.add_argument("--fidelity-team-size", default="1", help="cars a side in section 4: 1 to 3, or 'person' "
+                    "(the team size most of the person's replays have)")
     ap.add_argument("--atba-matches", type=int, default=10)
     ap.add_argument("--atba-minutes", type=float, default=2.0)
-    ap.add_argument("--sections", default="1,2,3,4,5", help="which sections to run, e.g. 5")
+    ap.add_argument("--cloned", default=str(ROOT / "models" / "rocket-replays.pt"),
+                    help="the cloned model --model was fine-tuned from (section 6)")
+    ap.add_argument("--human-decisions", type=int, default=50_000)
+    ap.add_argument("--sections", default=",".join(map(str, sorted(ALL))), help="which sections to run, e.g. 5")
     a = ap.parse_args()
     run = {int(x) for x in a.sections.split(",")}
     out = []
     model, _ = load_styled(a.model)
     names = model.table.names
-    if not run & {3, 4} and not Path(a.data).exists():  # against ATBA alone: the card's game counts suffice
+    if not run & {3, 4, 6} and not Path(a.data).exists():  # against ATBA alone: the card's game counts suffice
         data = None
         games = load_styled(a.model)[1]["card"]["games_per_player"]
         counts = {n: games[n] for n in names if n in games}
@@ -228,9 +266,12 @@ def main() -> None:
         # 4. generation fidelity
         profiles = np.stack([histograms(data.scalars[data.rows(players=[data.players.index(n)])]) for n in names])
         own, judge = [], []
+        sizes = []
         for i, name in enumerate(recurring):
-            r = play_match([name], ["mean"], minutes=a.fidelity_minutes, seed=200 + i, model=a.model,
-                           temperature=a.temperature, progress=False, record=True)
+            n = team_size(data, name) if a.fidelity_team_size == "person" else int(a.fidelity_team_size)
+            sizes.append(n)
+            r = play_match([name] + ["mean"] * (n - 1), ["mean"] * n, minutes=a.fidelity_minutes, seed=200 + i,
+                           model=a.model, temperature=a.temperature, progress=False, record=True)
             obs, act, scal = decisions_of(r["record"], 0)
             d = as_data(obs, act, scal, name)
             ll = learning.style_logliks(ROCKET, model, cache(model, d, np.arange(len(d)))).mean(1).numpy()
@@ -239,8 +280,10 @@ def main() -> None:
             b = baseline_scores(histograms(scal), profiles)
             judge.append(int((b > b[t]).sum()))
         rate = lambda ranks: f"{100 * np.mean(np.asarray(ranks) == 0):.1f}% ({sum(x == 0 for x in ranks)}/{len(ranks)})"  # noqa: E731
+        kinds = ", ".join(f"{k}v{k} {sizes.count(k)}" for k in sorted(set(sizes)))
         out.append(f"\n### Generation fidelity: {len(recurring)} recurring players' styles, each driving one "
-                   f"{a.fidelity_minutes:g}-minute 1v1, ranked among all {len(names)} players (top-1)\n")
+                   f"{a.fidelity_minutes:g}-minute match ({kinds}; team size: {a.fidelity_team_size}), "
+                   f"ranked among all {len(names)} players (top-1)\n")
         out.append(table([["the model's own identify (likelihood)", rate(own)],
                           ["outside judge: plain histogram baseline", rate(judge)]], ["judge", "top-1"]))
         out.append(f"\nReplay to replay, the same two judges on held-out games: bench/rocket_styles.py. "
@@ -253,11 +296,15 @@ def main() -> None:
             out.append(against_atba(a, played))
         if 3 in run:
             out.append(play_in_simulation(played, data, four))
-    if run <= {3, 5}:  # alone, its own section of BENCHMARKS.md
-        finish(a, f"rocket_vs_atba_{Path(a.model).stem}", f"Rocket League styles against ATBA: {Path(a.model).name}", "\n".join(out),
-               module="rocket_agents")
-    else:
+    if 6 in run:
+        out.append(staying_human(a, data, names))
+    if run == ALL:
         finish(a, "rocket_agents", f"Rocket League agents: {Path(a.model).name}", "\n".join(out))
+    else:  # some sections: a section of BENCHMARKS.md of their own, beside the whole run's
+        some = "".join(map(str, sorted(run)))
+        finish(a, f"rocket_agents_{Path(a.model).stem}_{some}",
+               f"Rocket League agents: {Path(a.model).name}, sections {', '.join(map(str, sorted(run)))}",
+               "\n".join(out), module="rocket_agents")
 
 
 if __name__ == "__main__":

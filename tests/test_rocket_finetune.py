@@ -221,23 +221,27 @@ def test_the_style_reward_pays_a_car_for_moving_as_its_person_does():
     assert (judge(own, np.full(500, 2)) == 0).all()  # a style with no replays earns nothing
 
 
-def _dataset(tmp_path, lengths, restarts):
+def _dataset(tmp_path, lengths, restarts, games=None, action=0, input_hash=None):
+    """Posix's sequences of ``lengths`` decisions (in ``games``, default all in game 0), every one
+    taking ``action``."""
     import json
 
     from playas.rocket.dataset import FORMAT
 
+    games = games or [0] * len(lengths)
     n, obs = sum(lengths), np.random.default_rng(1).normal(size=(sum(lengths), OBS_SIZE)).astype(np.float16)
     seqs, start = [], 0
-    for length, rs in zip(lengths, restarts):
-        seqs.append({"key": "steam:1", "name": "Posix", "team": 0, "length": length, "game": 0, "start": start,
+    for length, rs, g in zip(lengths, restarts, games):
+        seqs.append({"key": "steam:1", "name": "Posix", "team": 0, "length": length, "game": g, "start": start,
                      "restarts": rs})
         start += length
-    manifest = {"format": FORMAT, "games": [{"file": "g.replay"}], "sequences": seqs,
-                "players": {"steam:1": {"name": "Posix", "games": 1}}, "names": {"steam:1": "Posix"}}
+    manifest = {"format": FORMAT, "games": [{"file": f"g{g}.replay"} for g in range(max(games) + 1)],
+                "sequences": seqs, "players": {"steam:1": {"name": "Posix", "games": len(set(games))}},
+                "names": {"steam:1": "Posix"}, **({"input_hash": input_hash} if input_hash else {})}
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     np.save(tmp_path / "obs.npy", obs)
-    np.save(tmp_path / "action.npy", np.zeros(n, np.int16))
+    np.save(tmp_path / "action.npy", np.full(n, action, np.int16))
     np.save(tmp_path / "scalars.npy", np.zeros((n, 4), np.float32))
     return tmp_path
 
@@ -302,3 +306,36 @@ def test_a_fine_tuned_model_goes_on_held_near_its_cloned_styles(tmp_path):
     checkpoint.save_model(other, ROCKET, cloned, {"kind": "styled"})
     with pytest.raises(PlayasError, match="frozen layers differ"):
         _anchor(tuned, other)
+
+
+# --- the people's own moves (bc) ---------------------------------------------------------------
+
+def test_the_bc_term_learns_only_from_the_models_training_games(tmp_path):
+    """The people's moves come from the games the model trained on: where the card's data is this
+    dataset, a game its split held out stays out."""
+    from playas.rocket.finetune import _people_data, _people_moves
+
+    path = _dataset(tmp_path / "d", [300, 200], [[], []], games=[0, 1], input_hash="abc")
+    styled, _ = checkpoint.load_styled(MODEL, ROCKET)
+    learner = Learner(styled)
+    recipe = play_recipe({"bc": 1.0, "bc_decisions": 10_000})
+    blob = {"card": {"data": {"input_hash": "abc", "path": str(path)}, "split": {"train": [0], "test": [1]}}}
+    d, _, games = _people_data(blob, None)
+    assert games == [0]
+    people = _people_moves(learner, d, path, games, recipe, progress=False)
+    assert len(people) == 300 and (people.style == styled.table.names.index("Posix")).all()
+    other = {"card": {**blob["card"], "data": {"input_hash": "another dataset", "path": str(path)}}}
+    assert _people_data(other, None)[2] is None  # other data than the model's: every game of it
+
+
+def test_train_play_with_the_bc_term_predicts_the_people_better(tmp_path):
+    """Each minibatch beside the people's moves: their cross-entropy falls as the run goes on."""
+    data = _dataset(tmp_path / "d", [600], [[]], action=7)
+    out = tmp_path / "play.pt"
+    recipe = {**TINY, "agent_steps": 600, "lr": 0.003, "kl": 0.0, "bc": 5.0, "bc_decisions": 600}
+    card = train_play(MODEL, [], out, recipe, progress=False, data=data)
+    assert card["fine_tune"]["recipe"]["bc"] == 5.0
+    history = torch.load(out.with_suffix(".train-state"), weights_only=False)["progress"]["history"]
+    assert len(history) >= 10
+    first, last = np.mean([h["bc"] for h in history[:3]]), np.mean([h["bc"] for h in history[-3:]])
+    assert last < 0.5 * first, (first, last)

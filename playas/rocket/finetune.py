@@ -15,7 +15,10 @@ at once:
   is frozen, so each decision's window runs through it once, while playing, and PPO's passes cost
   only the top. Style rows stay as they were: a style is still the same person.
 - **The objective**: PPO's clipped surrogate, a value loss, and ``kl`` times KL(policy || the
-  cloned policy of the same style), computed exactly over the 90 actions.
+  cloned policy of the same style), computed exactly over the 90 actions. That KL is taken where the
+  car drives, and it lets the policy drop a person's rarer moves (a jump, a boost) at no cost; ``bc``
+  adds the cross-entropy of the people's own moves at moments of their replays (as DAPG and
+  AlphaStar keep a supervised term), so each style still predicts its person where people drive.
 - **Rewards** (:class:`Rewards`): goals (and conceding), touching the ball, saves, the ball's
   velocity toward the opponent's goal, the car's velocity toward the ball.
 
@@ -88,6 +91,11 @@ class PlayRecipe:
     gamma: float = setting(0.99, number(0, 1), "discount a decision (0.99: about 7 s ahead)")
     lam: float = setting(0.95, number(0, 1), "GAE's lambda")
     kl: float = setting(0.02, number(0), "weight of KL(policy || the cloned style)")
+    bc: float = setting(0.0, number(0), "weight of the cross-entropy of the people's own moves in their replays "
+                        "(the model's training games): keeps each style human where people drive; 0: off")
+    bc_decisions: int = setting(1_000_000, whole(1), "replay decisions kept for it (each window runs through the "
+                                "frozen layers once, at the start)")
+    bc_batch: int = setting(512, whole(1), "the people's decisions beside each minibatch")
     entropy: float = setting(0.0, number(0), "entropy bonus")
     value_coef: float = setting(0.5, number(0), "weight of the value loss")
     replay_starts: float = setting(0.5, number(0, 1), "share of episodes begun from a real game's moment")
@@ -260,6 +268,32 @@ class Batch:
     ret: torch.Tensor
 
 
+class PeopleMoves:
+    """The people's own decisions for the ``bc`` term: each window's frozen hidden state (computed
+    once: those layers never change), its style row and the action the person took."""
+
+    def __init__(self, learner: Learner, data, rows: np.ndarray, style: np.ndarray, rng: np.random.Generator,
+                 progress: bool = True):
+        context = learner.policy.base.config.context
+        hs = []
+        with Progress(len(rows), "replay windows", unit="decisions", quiet=not progress) as bar:
+            for a in range(0, len(rows), 4096):
+                hs.append(learner.hidden(*data.windows(rows[a:a + 4096], context)))
+                bar.update(len(hs[-1]))
+        self.h = torch.cat(hs)
+        self.style = torch.from_numpy(style)
+        self.action = torch.from_numpy(np.asarray(data.action[rows], np.int64))
+        self.rng = rng
+
+    def __len__(self) -> int:
+        return len(self.action)
+
+    def loss(self, learner: Learner, n: int) -> torch.Tensor:
+        """The policy's cross-entropy on ``n`` of the people's decisions drawn at random."""
+        i = torch.from_numpy(self.rng.integers(len(self), size=n))
+        return F.cross_entropy(learner.logits(self.h[i], self.style[i]), self.action[i])
+
+
 def _policy_step(learner: Learner, practice: Practice, gen: torch.Generator):
     """The learning cars' hidden windows, styles, sampled actions, their log-probabilities, the
     cloned policy's log-probabilities and the values; and every car's action (n, 2)."""
@@ -332,11 +366,14 @@ def _gae(rewards, values, ended, truncated, r) -> torch.Tensor:
     return adv
 
 
-def update(learner: Learner, optimizer: torch.optim.Optimizer, b: Batch, r: dict, gen: torch.Generator) -> dict:
-    """PPO's passes over one rollout; the means of the losses, the KL to the cloned policy and
-    the clipped share."""
+def update(learner: Learner, optimizer: torch.optim.Optimizer, b: Batch, r: dict, gen: torch.Generator,
+           people: PeopleMoves | None = None) -> dict:
+    """PPO's passes over one rollout (and, with ``people``, their moves' cross-entropy beside each
+    minibatch); the means of the losses, the KL to the cloned policy and the clipped share."""
     n = len(b.action)
     sums = {"policy": 0.0, "value": 0.0, "kl": 0.0, "entropy": 0.0, "clipped": 0.0}
+    if people is not None:
+        sums["bc"] = 0.0
     steps = 0
     for _ in range(r["epochs"]):
         for idx in torch.randperm(n, generator=gen).split(r["minibatch"]):
@@ -351,6 +388,10 @@ def update(learner: Learner, optimizer: torch.optim.Optimizer, b: Batch, r: dict
             kl = (p * (logp_all - b.cloned_logp[idx])).sum(-1).mean()
             entropy = -(p * logp_all).sum(-1).mean()
             loss = policy + r["value_coef"] * value + r["kl"] * kl - r["entropy"] * entropy
+            if people is not None:
+                bc = people.loss(learner, r["bc_batch"])
+                loss = loss + r["bc"] * bc
+                sums["bc"] += float(bc.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(learner.trainable(), 1.0)
@@ -422,8 +463,10 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
     optimizer = torch.optim.Adam(learner.trainable(), lr=r["lr"])
     rng, gen = np.random.default_rng(r["seed"]), torch.Generator().manual_seed(r["seed"])
     state_path = out.with_suffix(".train-state")
-    judge = _style_reward(styled, blob, data, r) if r["rewards"]["style"] > 0 else None
+    people_data = _people_data(blob, data) if r["rewards"]["style"] > 0 or r["bc"] > 0 else None
+    judge = _style_reward(styled, *people_data, r) if r["rewards"]["style"] > 0 else None
     done = _resume(state_path, learner, optimizer, rng, gen, judge)
+    people = _people_moves(learner, *people_data, r, progress) if r["bc"] > 0 else None
     if anchor is not None:
         done["anchor"] = Path(anchor).name
     starts = replay_starts(list(replays), out.parent / f"{out.stem}.starts", r["starts_per_game"], r["seed"],
@@ -441,7 +484,7 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
                 t0 = time.monotonic()
                 batch, counts = rollout(learner, practice, r, gen, judge)
                 t1 = time.monotonic()
-                losses = update(learner, optimizer, batch, r, gen)
+                losses = update(learner, optimizer, batch, r, gen, people)
                 n = len(batch.action)
                 done["steps"] += n
                 done["seconds"] = seconds0 + time.monotonic() - begun
@@ -482,18 +525,50 @@ def _anchor(styled: MHRModel, path) -> MHRModel:
     return held
 
 
-def _style_reward(styled: MHRModel, blob: dict, data, r: dict) -> StyleReward:
-    """The style reward over the people's transitions in ``data`` (or the card's dataset)."""
-    from ..core.errors import PlayasError
+def _people_data(blob: dict, data):
+    """The prepared replays the people are learned from (``data``, or the dataset the model's card
+    names) and the games of it the model trained on: its split's training games where the card's
+    data is this dataset (so a held-out game stays held out), else every game."""
     from .dataset import RocketData
 
-    path = Path(data if data is not None else blob["card"]["data"]["path"])
+    card = blob["card"]
+    path = Path(data if data is not None else card["data"]["path"])
     if not path.is_absolute() and not path.exists():
         path = Path(__file__).resolve().parents[2] / path  # a shipped card's path is the repository's
-    moves, style = replay_moves(RocketData.open(path), styled.table.names)
+    d = RocketData.open(path)
+    same = d.manifest.get("input_hash") == card.get("data", {}).get("input_hash")
+    games = card.get("split", {}).get("train") if same else None
+    return d, path, games
+
+
+def _style_reward(styled: MHRModel, d, path: Path, games, r: dict) -> StyleReward:
+    """The style reward over the people's transitions in the training games of ``d``."""
+    from ..core.errors import PlayasError
+
+    moves, style = replay_moves(d, styled.table.names, games)
     if not len(moves):
         raise PlayasError(f"{path} holds no replays of the model's players: the style reward has nothing to learn from")
     return StyleReward(moves, style, len(styled.table), r["discriminator"], r["seed"])
+
+
+def _people_moves(learner: Learner, d, path: Path, games, r: dict, progress: bool) -> PeopleMoves:
+    """``bc_decisions`` of the people's decisions in the training games of ``d``, drawn evenly
+    over the model's players (each style keeps its person, however few their games)."""
+    from ..core.errors import PlayasError
+
+    names = learner.policy.table.names
+    style_of = {n: i for i, n in enumerate(names)}
+    player_style = np.array([style_of.get(p, -1) for p in d.players], np.int64)
+    rows = d.rows(games=games)
+    rows = rows[player_style[d.player[rows]] >= 0]
+    if not len(rows):
+        raise PlayasError(f"{path} holds no replays of the model's players: the bc term has nothing to learn from")
+    style = player_style[d.player[rows]]
+    rng = np.random.default_rng(r["seed"])
+    share = r["bc_decisions"] / len(np.unique(style))  # as many of each player's as that allows
+    keep = np.concatenate([rng.permutation(np.flatnonzero(style == k))[:max(1, round(share))] for k in np.unique(style)])
+    keep = np.sort(keep)
+    return PeopleMoves(learner, d, rows[keep], style[keep], np.random.default_rng(r["seed"] + 1), progress)
 
 
 def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict:

@@ -30,15 +30,17 @@ FEATURES = 40  # ball (18), the ball relative to the car (3), the car itself (19
 CAP = 5.0
 
 
-def replay_moves(data, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Every consecutive pair of decisions in ``data`` by a player named in ``names``, as
-    transitions (M, 2 * FEATURES) float16 and the index of the player's style (M,). A pair never
-    spans a restart of the history (a kickoff, a return to the pitch)."""
+def replay_moves(data, names: list[str], games=None) -> tuple[np.ndarray, np.ndarray]:
+    """Every consecutive pair of decisions in ``data`` (in ``games`` where given) by a player
+    named in ``names``, as transitions (M, 2 * FEATURES) float16 and the index of the player's
+    style (M,). A pair never spans a restart of the history (a kickoff, a return to the pitch)."""
     style_of = {n: i for i, n in enumerate(names)}
     player_style = np.array([style_of.get(p, -1) for p in data.players], np.int64)
     i = np.arange(len(data) - 1)
     keep = (data.seq[i] == data.seq[i + 1]) & (data.history_start[i] == data.history_start[i + 1])
     keep &= player_style[data.player[i]] >= 0
+    if games is not None:
+        keep &= np.isin(data.game[i], np.asarray(list(games)))
     i = np.flatnonzero(keep)
     obs = data.obs
     moves = np.empty((len(i), 2 * FEATURES), np.float16)
