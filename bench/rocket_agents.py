@@ -194,15 +194,16 @@ def team_size(data: RocketData, name: str) -> int:
     return min(max(sorted(set(sizes)), key=sizes.count), 3) if sizes else 1
 
 
-def staying_human(a, data: RocketData, names: list[str]) -> str:
-    """Section 6: top-1 of the people's own actions, each player under their own style."""
+def staying_human(a, data: RocketData, driving) -> str:
+    """Section 6: top-1 of the people's own actions, each player under their own style, in the
+    ``--cloned`` model and the ``driving`` one (``--model``, loaded)."""
     from playas.rocket.evaluate import predictions, scores
 
+    names = driving.table.names
     rows = data.rows(players=[data.players.index(n) for n in names if n in data.players])
     rows = np.sort(np.random.default_rng(0).choice(rows, min(a.human_decisions, len(rows)), replace=False))
     out = []
-    for label, path in (("cloned", a.cloned), ("driving", a.model)):
-        m, _ = load_styled(path)
+    for label, path, m in (("cloned", a.cloned, load_styled(a.cloned)[0]), ("driving", a.model, driving)):
         sc = scores(predictions(m, data, rows, "own"), data.action[rows])
         out.append([f"{label}: {Path(path).name}", f"{sc['top1']:.2f}", f"{sc['jump']:.2f}", f"{sc['boost']:.2f}",
                     f"{sc['throttle']:.2f}", f"{sc['steer']:.2f}"])
@@ -265,8 +266,7 @@ def main() -> None:
     if 4 in run:
         # 4. generation fidelity
         profiles = np.stack([histograms(data.scalars[data.rows(players=[data.players.index(n)])]) for n in names])
-        own, judge = [], []
-        sizes = []
+        own, judge, sizes = [], [], []
         for i, name in enumerate(recurring):
             n = team_size(data, name) if a.fidelity_team_size == "person" else int(a.fidelity_team_size)
             sizes.append(n)
@@ -297,7 +297,7 @@ def main() -> None:
         if 3 in run:
             out.append(play_in_simulation(played, data, four))
     if 6 in run:
-        out.append(staying_human(a, data, names))
+        out.append(staying_human(a, data, model))
     if run == ALL:
         finish(a, "rocket_agents", f"Rocket League agents: {Path(a.model).name}", "\n".join(out))
     else:  # some sections: a section of BENCHMARKS.md of their own, beside the whole run's

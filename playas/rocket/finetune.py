@@ -555,10 +555,9 @@ def _people_moves(learner: Learner, d, path: Path, games, r: dict, progress: boo
     """``bc_decisions`` of the people's decisions in the training games of ``d``, drawn evenly
     over the model's players (each style keeps its person, however few their games)."""
     from ..core.errors import PlayasError
+    from ..core.learning import table_rows
 
-    names = learner.policy.table.names
-    style_of = {n: i for i, n in enumerate(names)}
-    player_style = np.array([style_of.get(p, -1) for p in d.players], np.int64)
+    player_style = table_rows(learner.policy, d.players).numpy()
     rows = d.rows(games=games)
     rows = rows[player_style[d.player[rows]] >= 0]
     if not len(rows):

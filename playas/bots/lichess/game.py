@@ -16,17 +16,16 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import chess
 import chess.pgn
 import numpy as np
 
 from ...chess.limits import ClockLog, Limits
-from .api import Backoff, LichessError, Refused, TokenRefused, Trouble
-
-if TYPE_CHECKING:  # bot.py imports this module
-    from .bot import LichessBot
+from .api import Backoff, Lichess, LichessError, Refused, TokenRefused, Trouble
+from .config import Config
+from .engine_wrapper import EngineWrapper
 
 LOG = logging.getLogger("playas.lichess")
 LIVE = ("created", "started")  # game statuses of a game still being played
@@ -64,10 +63,29 @@ def _fill(template: str, **values) -> str:
     return template
 
 
+class Host(Protocol):
+    """What a game needs of the bot that runs it (:class:`~playas.bots.lichess.bot.LichessBot`): its
+    account, its settings and engine, and where a game reports back."""
+
+    api: Lichess
+    cfg: Config
+    engine: EngineWrapper
+    closing: threading.Event
+    pgn_lock: threading.Lock
+    user_id: str
+    username: str
+
+    def fail(self, message: str) -> None: ...
+
+    def game_ended(self, game: Game) -> None: ...
+
+    def chat_reply(self, game: Game, command: str, spectator: bool) -> str | None: ...
+
+
 class Game:
     """One game: a thread that reads its stream into an inbox and a thread that plays from it."""
 
-    def __init__(self, bot: LichessBot, game_id: str, start: dict | None = None):
+    def __init__(self, bot: Host, game_id: str, start: dict | None = None):
         self.bot, self.api, self.cfg, self.engine = bot, bot.api, bot.cfg, bot.engine
         self.id = game_id
         self.opponent_name = str(((start or {}).get("opponent") or {}).get("username") or "?")
