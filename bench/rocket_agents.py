@@ -14,7 +14,8 @@ and generation fidelity.
 5. Against ATBA (``playas.rocket.scripted.ATBA``: full throttle at the ball, no boost, no jump),
    the floor a bot must clear: the four players with the most replays, ``--atba-matches`` 1v1s of
    ``--atba-minutes`` each; goals (the opponent's own goals counted apart), shots on target,
-   touches a minute; and each style against itself (self-play).
+   touches a minute; and each style against itself (self-play). Seeds ``--atba-seed`` on (300):
+   settings are chosen on other seeds (``--no-record``) than the recorded run's.
 6. Staying human: the share of the people's own actions each style's policy takes as its likeliest,
    at ``--human-decisions`` moments of their replays, the driving model beside the cloned model it
    was fine-tuned from (``--cloned``). Both learned from these games: the held-out figure is
@@ -26,7 +27,8 @@ and generation fidelity.
    the model. The match is a 1v1, or with ``--fidelity-team-size person`` the kind of game the
    person's replays mostly are (2v2, 3v3; 4v4 played as 3v3), their teammates and every opponent
    the mean style: the judge's histograms come from those games, where a car is further from the
-   ball than in a 1v1. Drivers sample at ``--temperature`` (the policy's own distribution at 1).
+   ball than in a 1v1. Drivers sample at ``--temperature`` (the policy's own distribution at 1;
+   default: the model's) and, for a model paired with its person policy, ``--strength``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from playas.rocket import actions
 from playas.rocket.dataset import RocketData, decision_scalars
 from playas.rocket.frames import OBS_SIZE, observe
 from playas.rocket.match import play_match
-from playas.rocket.model import ROCKET, load_styled
+from playas.rocket.model import ROCKET, decisions, load_person, load_styled
 from playas.rocket.properties import PLAY, play_properties
 from playas.rocket.game import cache
 from playas.rocket.vocabulary import TICK_RATE
@@ -120,8 +122,8 @@ def record_of(results: list[dict], car: int) -> dict:
 
 def atba_matches(a, styles: list[str]) -> dict:
     """Each style's matches against ATBA and against itself, recorded: {(style, opponent): results}."""
-    return {(name, label): [play_match([name], [orange], minutes=a.atba_minutes, seed=300 + m, model=a.model,
-                                       temperature=a.temperature, progress=False, record=True)
+    return {(name, label): [play_match([name], [orange], minutes=a.atba_minutes, seed=a.atba_seed + m, model=a.model,
+                                       temperature=a.temperature, strength=a.strength, progress=False, record=True)
                             for m in range(a.atba_matches)]
             for name in styles for label, orange in (("ATBA", "atba"), ("itself", name))}
 
@@ -133,14 +135,18 @@ def against_atba(a, played: dict) -> str:
         me, them = record_of(results, 0), record_of(results, 1)
         wins = sum(r["score"]["blue"] > r["score"]["orange"] for r in results)
         losses = sum(r["score"]["blue"] < r["score"]["orange"] for r in results)
+        real = me["goals"] - them["goals"] - them["own_goals_for"]  # the other side's own goals do not count
         rows.append([name, label, f"{wins}-{len(results) - wins - losses}-{losses}",
                      f"{me['goals']} (+{me['own_goals_for']} own)", f"{them['goals']} (+{them['own_goals_for']} own)",
+                     f"{real:+d}",
                      me["shots"], them["shots"], f"{me['touches_per_minute']:.1f}", f"{them['touches_per_minute']:.1f}"])
     return (f"\n### Against ATBA and against itself: {a.atba_matches} x {a.atba_minutes:g}-minute 1v1s per style "
-            f"(the style drives blue; seeds 300+)\n\n"
-            + table(rows, ["style", "opponent", "W-D-L", "goals (+ opp. own goals)", "opp. goals (+ own goals)", "shots",
+            f"(the style drives blue; seeds {a.atba_seed}+)\n\n"
+            + table(rows, ["style", "opponent", "W-D-L", "goals (+ opp. own goals)", "opp. goals (+ own goals)",
+                           "real goal difference", "shots",
                            "opp. shots", "touches/min", "opp. touches/min"])
-            + "\n\nGoals are the scorer's own; (+ n) the other side's own goals that counted for it. Shots: "
+            + "\n\nGoals are the scorer's own; (+ n) the other side's own goals that counted for it. Real goal "
+              "difference: the style's own goals less every goal it conceded (its own goals too). Shots: "
               "touches that send the ball on target (playas.rocket.referee).")
 
 
@@ -194,18 +200,35 @@ def team_size(data: RocketData, name: str) -> int:
     return min(max(sorted(set(sizes)), key=sizes.count), 3) if sizes else 1
 
 
+def sampling(a, blob: dict) -> str:
+    """How the drivers sampled: the temperature, and the strength of a paired model."""
+    told = decisions(blob)
+    t = a.temperature if a.temperature is not None else (told["temperature"] if told["temperature"] is not None else 1.0)
+    s = a.strength if a.strength is not None else told["strength"]
+    return f"{t:g}" + (f", strength {s:g} (the play policy's weight beside the person policy)"
+                       if load_person(load_styled(a.model)[0], blob) is not None else "")
+
+
 def staying_human(a, data: RocketData, driving) -> str:
     """Section 6: top-1 of the people's own actions, each player under their own style, in the
-    ``--cloned`` model and the ``driving`` one (``--model``, loaded)."""
+    ``--cloned`` model and the ``driving`` one (``--model``, loaded); a driving model paired with
+    its person policy also at strengths 0 (the person policy) and 1 (the play policy)."""
     from playas.rocket.evaluate import predictions, scores
 
-    names = driving.table.names
+    styled, blob = driving
+    names = styled.table.names
     rows = data.rows(players=[data.players.index(n) for n in names if n in data.players])
     rows = np.sort(np.random.default_rng(0).choice(rows, min(a.human_decisions, len(rows)), replace=False))
     out = []
-    for label, path, m in (("cloned", a.cloned, load_styled(a.cloned)[0]), ("driving", a.model, driving)):
-        sc = scores(predictions(m, data, rows, "own"), data.action[rows])
-        out.append([f"{label}: {Path(path).name}", f"{sc['top1']:.2f}", f"{sc['jump']:.2f}", f"{sc['boost']:.2f}",
+    person, told = load_person(styled, blob), decisions(blob)
+    strength = a.strength if a.strength is not None else told["strength"]
+    runs = [("cloned", a.cloned, load_styled(a.cloned)[0], None, 1.0)]
+    runs += [("driving", a.model, styled, person, s) for s in (sorted({0.0, strength, 1.0}) if person is not None else [1.0])]
+    for label, path, m, p, s in runs:
+        sc = scores(predictions(m, data, rows, "own", person=p, strength=s), data.action[rows])
+        how = f" at strength {s:g}" + (" (the person policy)" if s == 0 else " (the play policy)" if s == 1 else
+                                        " (as it drives)") if p is not None else ""
+        out.append([f"{label}: {Path(path).name}{how}", f"{sc['top1']:.2f}", f"{sc['jump']:.2f}", f"{sc['boost']:.2f}",
                     f"{sc['throttle']:.2f}", f"{sc['steer']:.2f}"])
     return (f"\n### Staying human: the people's own actions in their replays, each under their own style "
             f"({len(rows):,} decisions of the table's players, percent)\n\n"
@@ -217,12 +240,15 @@ def main() -> None:
     ap = arguments(__doc__, model_and_data=False)
     ap.add_argument("--model", default=str(ROOT / "models" / "rocket-play.pt"))
     ap.add_argument("--data", default=str(ROOT / "data" / "rocket-all"))
-    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--temperature", type=float, help="default: the model's (its card's decisions, else 1)")
+    ap.add_argument("--strength", type=float, help="a paired model's weight of the play policy (default: the model's)")
     ap.add_argument("--fidelity-minutes", type=float, default=2.0)
     ap.add_argument("--fidelity-team-size", default="1", help="cars a side in section 4: 1 to 3, or 'person' "
                     "(the team size most of the person's replays have)")
     ap.add_argument("--atba-matches", type=int, default=10)
     ap.add_argument("--atba-minutes", type=float, default=2.0)
+    ap.add_argument("--atba-seed", type=int, default=300, help="the first match's seed (choose settings on other "
+                    "seeds than the recorded run's 300+)")
     ap.add_argument("--cloned", default=str(ROOT / "models" / "rocket-replays.pt"),
                     help="the cloned model --model was fine-tuned from (section 6)")
     ap.add_argument("--human-decisions", type=int, default=50_000)
@@ -230,7 +256,7 @@ def main() -> None:
     a = ap.parse_args()
     run = {int(x) for x in a.sections.split(",")}
     out = []
-    model, _ = load_styled(a.model)
+    model, blob = load_styled(a.model)
     names = model.table.names
     if not run & {3, 4, 6} and not Path(a.data).exists():  # against ATBA alone: the card's game counts suffice
         data = None
@@ -245,7 +271,7 @@ def main() -> None:
         rows = []
         top = sorted((n for n in names if n in counts), key=lambda n: -counts[n])[:5] + ["mean"]  # the most replays
         for label, blue, orange in (("1v1", top[:1], top[1:2]), ("3v3", top[0:6:2], top[1:6:2])):
-            r = play_match(blue, orange, minutes=5, seed=0, model=a.model, temperature=a.temperature, progress=False)
+            r = play_match(blue, orange, minutes=5, seed=0, model=a.model, temperature=a.temperature, strength=a.strength, progress=False)
             rows.append([f"{label}: {', '.join(blue)} v {', '.join(orange)}", f"{r['wall_seconds']:.1f} s", f"{r['seconds'] / r['wall_seconds']:.1f}x",
                          f"{r['score']['blue']}-{r['score']['orange']}",
                          sum(c["touches"] for c in r["cars"])])
@@ -271,7 +297,7 @@ def main() -> None:
             n = team_size(data, name) if a.fidelity_team_size == "person" else int(a.fidelity_team_size)
             sizes.append(n)
             r = play_match([name] + ["mean"] * (n - 1), ["mean"] * n, minutes=a.fidelity_minutes, seed=200 + i,
-                           model=a.model, temperature=a.temperature, progress=False, record=True)
+                           model=a.model, temperature=a.temperature, strength=a.strength, progress=False, record=True)
             obs, act, scal = decisions_of(r["record"], 0)
             d = as_data(obs, act, scal, name)
             ll = learning.style_logliks(ROCKET, model, cache(model, d, np.arange(len(d)))).mean(1).numpy()
@@ -287,7 +313,7 @@ def main() -> None:
         out.append(table([["the model's own identify (likelihood)", rate(own)],
                           ["outside judge: plain histogram baseline", rate(judge)]], ["judge", "top-1"]))
         out.append(f"\nReplay to replay, the same two judges on held-out games: bench/rocket_styles.py. "
-                   f"Drivers sample at temperature {a.temperature:g}; features are {OBS_SIZE} numbers a decision.")
+                   f"Drivers sample at temperature {sampling(a, blob)}; features are {OBS_SIZE} numbers a decision.")
 
     if run & {3, 5}:
         four = sorted(recurring, key=lambda n: -counts[n])[:4]
@@ -297,7 +323,7 @@ def main() -> None:
         if 3 in run:
             out.append(play_in_simulation(played, data, four))
     if 6 in run:
-        out.append(staying_human(a, data, model))
+        out.append(staying_human(a, data, (model, blob)))
     if run == ALL:
         finish(a, "rocket_agents", f"Rocket League agents: {Path(a.model).name}", "\n".join(out))
     else:  # some sections: a section of BENCHMARKS.md of their own, beside the whole run's

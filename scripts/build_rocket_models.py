@@ -9,7 +9,10 @@
 3. ``models/rocket-replays.pt`` (shipped): base and styles trained on every game.
 4. ``models/rocket-play.pt`` (shipped, what cars drive with): the shipped styles fine-tuned in play
    (``playas rocket train-play``, configs/rocket-play.yml, :data:`PLAY_STEPS` agent steps, about 85
-   minutes; resumable: a killed run continues from ``runs/rocket-play.train-state``).
+   minutes; resumable: a killed run continues from ``runs/rocket-play.train-state``), then further
+   (:data:`FURTHER`: the play policy with rewards for where the ball goes; the person policy with
+   the people's own moves, two stages), and the play policy paired with the person policy
+   (``playas rocket pair``, :data:`STRENGTH`, :data:`TEMPERATURE`).
 5. ``runs/rocket-split-play.pt``: the split styles fine-tuned the same way, for the held-out action
    accuracy and stylometry of the fine-tuned styles (``bench/rocket_styles.py --tuned``).
 
@@ -26,6 +29,13 @@ from playas.cli import main as playas
 ROOT = Path(__file__).resolve().parents[1]
 REPLAYS = ROOT.parent / "shared" / "data" / "rocket" / "replays"
 PLAY_STEPS = 20_000_000  # the shipped fine-tune's agent steps
+FURTHER = [("rocket-play.pt", "rocket-play-goal.pt", "rocket-play-goal.yml"),  # the play policy
+           ("rocket-play.pt", "rocket-play-bc.pt", "rocket-play-bc.yml"),  # the person policy, stage 1
+           ("rocket-play-bc.pt", "rocket-play-bc2.pt", "rocket-play-bc2.yml")]  # and 2
+PLAY, PERSON = "rocket-play-goal.pt", "rocket-play-bc2.pt"
+# the paired model's decisions: the strength chosen on 30 matches a style against ATBA, seeds 1000+
+# (the bench records 300+); temperature 1, as at 0.7 both cars waited 11 s at 2 of 8 kickoffs
+STRENGTH, TEMPERATURE = 0.35, 1.0
 HOLDOUT = ["Tidalwave", "Krusmir", "Destiphy", "Cozmanic", "ItsAloof"]  # recurring players enrolled few-shot
 
 
@@ -60,10 +70,13 @@ def main() -> None:
     portable_card(shipped)
     shipped.with_suffix(".train-state").unlink(missing_ok=True)
     play = ROOT / "models" / "rocket-play.pt"
-    if not play.exists():  # trained in runs/ (its state file resumes there), then shipped
+    if not play.exists():  # trained in runs/ (their state files resume there), then paired and shipped
         fine_tune(shipped, runs / "rocket-play.pt")
-        (runs / "rocket-play.pt").replace(play)
-        (runs / "rocket-play.json").replace(play.with_suffix(".json"))
+        for start, out, recipe in FURTHER:
+            step(runs / out, "rocket", "train-play", "--model", runs / start, "--anchor", shipped, "--games", REPLAYS,
+                 "--out", runs / out, "--recipe", ROOT / "configs" / recipe)
+        step(play, "rocket", "pair", "--model", runs / PLAY, "--person", runs / PERSON, "--strength", STRENGTH,
+             "--temperature", TEMPERATURE, "--out", play)
         portable_card(play)
     fine_tune(runs / "rocket-split-styles.pt", runs / "rocket-split-play.pt")
 
@@ -83,7 +96,7 @@ def portable_card(path: Path) -> None:
     rel = lambda p: str(Path(p).resolve().relative_to(ROOT)) if Path(p).resolve().is_relative_to(ROOT) else p  # noqa: E731
     fixed = {**card, "base": rel(card["base"]), "data": {**card["data"], "path": rel(card["data"]["path"])}}
     if fixed != card:
-        save_model(path, model, fixed)
+        save_model(path, model, fixed, extra=blob.get("extra"))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ OWN = {
     ("rocket", "predict"): {"--game", "--player", "--at"},
     ("chess", "play"): {"--engine", "--skill", "--engine-time", "--rounds", "--max-plies", "--book-depth", "--steer",
                         "--top-p", "--temp-cutoff-move", "--temp-endgame"},
-    ("rocket", "play"): {"--minutes"},
+    ("rocket", "play"): {"--minutes", "--strength"},  # the person and play policies: rocket pairs them
     ("chess", "prepare"): {"--owner-from-filename", "--players", "--min-games", "--seed", "--split",
                            "--max-games-per-player", "--min-rating", "--max-rating", "--speed", "--rated-only",
                            "--shard-games", "--append"},
@@ -65,7 +65,9 @@ def test_help_says_the_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["rocket", "play", "--help"])
     out = capsys.readouterr().out
-    assert "(default: 5.0)" in out and "rocket-replays.pt" in out and "(default: 1.0)" in out
+    assert "(default: 5.0)" in out and "rocket-replays.pt" in out
+    flat = " ".join(out.split())  # the temperature's default is the model card's, and says so
+    assert "default: the model's (its card's decisions, else 1)" in flat
 
 
 @pytest.mark.parametrize("argv, says", [

@@ -200,12 +200,13 @@ def test_bot_settings_are_checked_with_one_sentence(folders, tmp_path):
 
 
 def test_one_default_for_every_setting(folders, tmp_path, styles):
-    """Temperature 1 (sampling: 0 can leave a car standing still) and the rest, from the declaration
-    only: a folder written without them, and the example file, read back the declared defaults."""
+    """Temperature and strength left to the model (its card's decisions; temperature 1 where it
+    says none: 0 can leave a car standing still) and the rest, from the declaration only: a
+    folder written without them, and the example file, read back the declared defaults."""
     defaults = Drive()
-    assert defaults.temperature == 1.0 and defaults.decide_every == 8
+    assert defaults.temperature is None and defaults.strength is None and defaults.decide_every == 8
     s = load_settings(folders[0]["dir"], env={})
-    assert (s["temperature"], s["seed"], s["decide_every"], s["steer"]) == (1.0, 0, 8, {})
+    assert (s["temperature"], s["strength"], s["seed"], s["decide_every"], s["steer"]) == (None, None, 0, 8, {})
     example = Path(__file__).resolve().parents[1] / "configs" / "rlbot" / "playas.toml"
     assert example.read_text(encoding="utf-8") == settings_toml(style="Posix", model="model.pt")  # written, not kept
     s = load_settings(example.parent, env={})
@@ -214,9 +215,15 @@ def test_one_default_for_every_setting(folders, tmp_path, styles):
                          steer={"speed": 0.5}, check=False)
     s = load_settings(r["dir"], env={})
     assert s["temperature"] == 0.25 and s["steer"] == {"speed": 0.5}
+    assert load_settings(r["dir"], env={"PLAYAS_STRENGTH": "0.4"})["strength"] == 0.4
     with pytest.raises(PlayasError, match="playas.temperature must be a number from 0 to 100, not -1"):
         write_bot_folder(tmp_path / "cold", styles[0], MODEL, temperature=-1, check=False)
     assert not (tmp_path / "cold").exists()  # refused before anything was written
+    with pytest.raises(PlayasError, match="playas.strength must be a number from 0 to 1, not 2"):
+        write_bot_folder(tmp_path / "cold", styles[0], MODEL, strength=2, check=False)
+    with pytest.raises(PlayasError, match="holds none"):  # MODEL, the cloned styles: no person policy beside it
+        write_bot_folder(tmp_path / "cold", styles[0], MODEL, strength=0.5)
+    assert not (tmp_path / "cold").exists()
 
 
 # --- get_output on its own --------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 pytest.importorskip("RocketSim")
 pytest.importorskip("rlgym.rocket_league.sim")
@@ -116,6 +117,29 @@ def test_rewards_take_each_teams_side():
     assert (rewards[:, 0] > 0).all() and (rewards[:, 1] < 0).all()
     assert not ended.any()
     practice.close()
+
+
+def test_a_minibatch_of_one_decision_leaves_the_policy_finite():
+    """A rollout one decision longer than a minibatch leaves a last minibatch of one: its own
+    advantage std would be NaN (a 10 M-step run died of it). Advantages are normalised over the
+    rollout instead."""
+    from playas.rocket.finetune import Batch, update
+
+    styled, _ = checkpoint.load_styled(MODEL, ROCKET)
+    learner = Learner(styled)
+    g = torch.Generator().manual_seed(0)
+    n, width = 33, styled.base.config.width
+    h = torch.randn(n, width, generator=g)
+    style = torch.arange(n) % len(styled.table)
+    with torch.no_grad():
+        logp_all = F.log_softmax(learner.logits(h, style), -1)
+    action = torch.randint(0, 90, (n,), generator=g)
+    b = Batch(h, style, action, logp_all.gather(1, action[:, None])[:, 0], logp_all,
+              torch.randn(n, generator=g), torch.randn(n, generator=g))
+    recipe = play_recipe({**TINY, "minibatch": 32})
+    out = update(learner, torch.optim.Adam(learner.trainable(), 1e-3), b, recipe, g)
+    assert all(np.isfinite(v) for v in out.values()), out
+    assert all(torch.isfinite(p).all() for p in learner.trainable())
 
 
 def test_gae_stops_at_an_end_and_bootstraps_a_truncation():

@@ -31,7 +31,8 @@ MINUTES = 20 / 60
 
 @pytest.fixture(scope="module")
 def match():
-    return play_match(["Posix"], ["Nadir"], minutes=MINUTES, seed=4, model=MODEL, progress=False, temperature=1.0)
+    """A match as `playas rocket play` plays it: the shipped driving model, sampled as its card says."""
+    return play_match(["Posix"], ["Nadir"], minutes=MINUTES, seed=4, model=MODEL, progress=False)
 
 
 def test_frame_from_arena():
@@ -69,7 +70,8 @@ def test_match_runs_and_stats_are_sane(match):
     tr = match["trajectories"]
     d = match["decisions"]
     # The kickoff is taken: a car drives to the ball, which leaves its spot (only a touch moves
-    # it) well inside the match (2.8 s here; 2.2 to 2.8 s over seeds 1 to 6), and that touch counts.
+    # it) well inside the match (2.8 s here; 2.2 to 2.9 s over seeds 1 to 8; at temperature 0.7 both
+    # cars waited 11 s at seeds 4 and 6, why the shipped pair samples at 1), and that touch counts.
     moved = np.flatnonzero(np.linalg.norm(tr["ball"][:, :2] - tr["ball"][0, :2], axis=1) > 50)
     assert len(moved) and tr["time"][moved[0]] < 10, tr["time"][moved[:1]]
     assert sum(r["touches"] for r in match["cars"]) >= 1
@@ -79,8 +81,17 @@ def test_match_runs_and_stats_are_sane(match):
     assert np.abs(tr["cars"][..., X]).max() < SIDE_WALL + 100 and np.abs(tr["ball"][:, Y]).max() < BACK_WALL + GOAL_DEPTH
 
 
+def test_the_shipped_styles_take_every_kickoff():
+    """At the shipped model's own sampling, a 1v1's first kickoff is taken within 5 s whatever the
+    seed (2.2 to 2.9 s over seeds 1 to 8). At temperature 0.7 both cars waited 11 s at seeds 4 and 6."""
+    for seed in range(1, 9):
+        tr = play_match(["Posix"], ["Nadir"], minutes=6 / 60, seed=seed, model=MODEL, progress=False)["trajectories"]
+        moved = np.flatnonzero(np.linalg.norm(tr["ball"][:, :2] - tr["ball"][0, :2], axis=1) > 50)
+        assert len(moved) and tr["time"][moved[0]] < 5, (seed, tr["time"][moved[:1]])
+
+
 def test_same_seed_same_match(match):
-    again = play_match(["Posix"], ["Nadir"], minutes=MINUTES, seed=4, model=MODEL, progress=False, temperature=1.0)
+    again = play_match(["Posix"], ["Nadir"], minutes=MINUTES, seed=4, model=MODEL, progress=False)
     assert again["cars"] == match["cars"] and again["score"] == match["score"] and again["goals"] == match["goals"]
     np.testing.assert_array_equal(again["trajectories"]["cars"], match["trajectories"]["cars"])
 

@@ -61,7 +61,7 @@ from rlgym.rocket_league.state_mutators import (
 from ..rocket.actions import TABLE
 from ..rocket.frames import OBS_SIZE, observe
 from ..rocket.sources import frame_from_state
-from ..rocket.vocabulary import TEMPERATURE, TICKS_PER_DECISION
+from ..rocket.vocabulary import TICKS_PER_DECISION
 
 N_ACTIONS = len(TABLE)  # 90
 
@@ -158,7 +158,7 @@ class StyledAgent:
 
     ``agents`` (ids) or ``team`` (0 blue, 1 orange) limit which cars it drives (default: all).
     ``driver`` reuses a :class:`~playas.rocket.agent.Driver`; otherwise one is made from
-    ``model``, ``style``, ``steer``, ``temperature``, ``seed``. ``threads`` sets torch's thread
+    ``model``, ``style``, ``steer``, ``temperature``, ``strength``, ``seed`` (None: as the model's card says). ``threads`` sets torch's thread
     count (as the project's other bots do; 1: a batch of a few cars is fastest on one thread, about
     5x faster than two here; None leaves it alone). Call :meth:`act` once per env step
     (a decision every 8 ticks, as the policy was trained); it resets its history itself when the
@@ -167,8 +167,8 @@ class StyledAgent:
     """
 
     def __init__(self, style: str | None = None, *, agents=None, team: int | None = None, model=None,
-                 steer: dict | None = None, temperature: float = TEMPERATURE, seed: int = 0, driver=None,
-                 threads: int | None = 1):
+                 steer: dict | None = None, temperature: float | None = None, seed: int = 0, driver=None,
+                 threads: int | None = 1, strength: float | None = None):
         if threads is not None:
             import torch
 
@@ -176,7 +176,8 @@ class StyledAgent:
         if driver is None:
             from ..rocket.agent import Driver  # torch: only when a style drives
 
-            driver = Driver(model=model, style=style, steer=steer, temperature=temperature, seed=seed)
+            driver = Driver(model=model, style=style, steer=steer, temperature=temperature, seed=seed,
+                            strength=strength)
         self.driver = driver
         self.agents = None if agents is None else set(agents)
         self.team = team

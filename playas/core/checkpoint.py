@@ -85,11 +85,13 @@ def load(path: str | os.PathLike, game: str) -> dict:
     return blob
 
 
-def save_model(path: str | os.PathLike, game, model, card: dict) -> None:
-    """Save ``game``'s base network, or a styled one (adapters and style table too), with its card."""
+def save_model(path: str | os.PathLike, game, model, card: dict, extra: dict | None = None) -> None:
+    """Save ``game``'s base network, or a styled one (adapters and style table too), with its card;
+    ``extra``: more of the game's own tensors, kept under ``blob["extra"]`` (a copy of a model
+    passes its blob's on, so nothing of it is lost)."""
     from .mhr import MHRModel
 
-    payload = {}
+    payload = {"extra": extra} if extra else {}
     if isinstance(model, MHRModel):
         payload.update(mhr=model.cfg.to_dict(), styles=model.table.to_dict())
         model = model.base

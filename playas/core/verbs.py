@@ -115,7 +115,7 @@ def enroll(game: Game, model_path, name: str, files: Sequence, out, *, player: s
         "games": q.games, game.unit: len(q.cache), "player": q.player,
         "source": source or {"files": [Path(f).name for f in files]}}
     card["players"] = len(model.table)
-    checkpoint.save_model(out, game.network, model, card)
+    checkpoint.save_model(out, game.network, model, card, extra=blob.get("extra"))
     return Enrollment(name, q.games, len(q.cache), model.table.similar(name, 5))
 
 
@@ -163,7 +163,7 @@ def steer(game: Game, model_path, measured: dict[str, dict], out, top_fraction: 
     add_directions(model.table, game.properties, measured, top_fraction)
     card = checkpoint.card_for_copy(blob)
     card["steering"] = {"properties": sorted(model.table.directions)}
-    checkpoint.save_model(out, game.network, model, card)
+    checkpoint.save_model(out, game.network, model, card, extra=blob.get("extra"))
     return sorted(model.table.directions)
 
 

@@ -21,10 +21,11 @@ from collections import deque
 import numpy as np
 import torch
 
+from ..core.errors import PlayasError
 from ..shipped import driving_model
 from .actions import TABLE
 from .frames import OBS_SIZE, Frames, observe
-from .model import NO_ACTION, load_styled
+from .model import NO_ACTION, decision_logits, decisions, load_person, load_styled
 from .vocabulary import TEMPERATURE
 
 COAST = int(np.flatnonzero(~TABLE.any(1))[0])  # no input at all: what a car off the pitch is given
@@ -35,19 +36,39 @@ class Driver:
 
     ``temperature`` 1 samples the policy's own distribution (seeded by ``seed``), as a person's play
     varies; 0 takes the most likely action, which can leave a car standing where the replays hold
-    few moments like it (a stopped car by a still ball).
+    few moments like it (a stopped car by a still ball). A model paired with its person policy
+    (``playas rocket pair``) acts by both, :func:`~playas.rocket.model.decision_logits` at
+    ``strength`` (0: the person policy alone, 1: the play policy alone). Left out, ``temperature``
+    and ``strength`` are the model card's ``decisions`` (temperature 1 and strength 1 where it says none).
     """
 
     def __init__(self, model=None, style: str | None = None, steer: dict | None = None,
-                 temperature: float = TEMPERATURE, seed: int = 0):
-        styled, _ = load_styled(model or driving_model("rocket"))
+                 temperature: float | None = None, seed: int = 0, strength: float | None = None):
+        styled, blob = load_styled(model or driving_model("rocket"))
         self.style = style or "mean"
-        self.net = styled.merged_base(styled.table.resolve(style, steer)).eval()
+        z = styled.table.resolve(style, steer)
+        self.net = styled.merged_base(z).eval()
+        person = load_person(styled, blob)
+        self.person = person.merged_base(z).eval() if person is not None else None
+        self.told = decisions(blob)
+        self.where = str(model or "the shipped model")
+        self.configure(temperature, strength)
         self.context = self.net.config.context
-        self.temperature = temperature
         self.rng = torch.Generator().manual_seed(seed)
         self.history: dict = {}  # car -> its last decisions: (what it saw, the action before)
         self.last: dict = {}  # car -> its last action
+
+    def configure(self, temperature: float | None = None, strength: float | None = None) -> None:
+        """Set how the driver samples; None is the model card's (else temperature 1, strength 1)."""
+        if strength is not None and not 0 <= strength <= 1:
+            raise PlayasError(f"strength is between 0 (the person policy) and 1 (the play policy), not {strength:g}")
+        if strength is not None and strength != 1 and self.person is None:
+            raise PlayasError(f"strength {strength:g} needs a model paired with its person policy "
+                              f"(playas rocket pair); {self.where} holds none")
+        if temperature is None:
+            temperature = TEMPERATURE if self.told["temperature"] is None else self.told["temperature"]
+        self.temperature = float(temperature)
+        self.strength = self.told["strength"] if strength is None else float(strength)
 
     def reset(self, key=None) -> None:
         """Forget one car's history (``key``), or every car's (a new match, a kickoff)."""
@@ -86,7 +107,9 @@ class Driver:
             obs[n, -m:] = np.stack([o for o, _ in h])
             prev[n, -m:] = [a for _, a in h]
             valid[n, -m:] = True
-        logits = self.net(torch.from_numpy(obs), torch.from_numpy(prev), torch.from_numpy(valid))[:, -1]
+        h = self.net.hidden(torch.from_numpy(obs), torch.from_numpy(prev), torch.from_numpy(valid))
+        person = self.person.top(h) if self.person is not None and self.strength < 1 else None
+        logits = decision_logits(self.net.top(h), person, self.strength)
         if self.temperature > 0:
             actions = torch.multinomial(torch.softmax(logits / self.temperature, -1), 1, generator=self.rng)[:, 0]
         else:

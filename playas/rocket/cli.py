@@ -61,6 +61,18 @@ def train_play_cmd(a) -> int:
     return 0
 
 
+def pair_cmd(a) -> int:
+    from ..core.output import writable_file
+    from .model import pair
+
+    out = writable_file(a.out)
+    card = pair(a.model, a.person, out, a.strength, a.temperature)
+    d = card["decisions"]
+    print(f"wrote {out}: {a.model} deciding with the person policy of {a.person} at strength {d['strength']:g}"
+          + (f", temperature {d['temperature']:g}" if "temperature" in d else ""))
+    return 0
+
+
 def predict_cmd(a) -> int:
     from ..core.table import parse_steer
     from .predict import predict
@@ -85,7 +97,8 @@ def play_cmd(a) -> int:
     from .match import play_match, summary_text, write_match
 
     out = writable_folder(a.out)
-    r = play_match(a.style or ["mean"], a.vs or ["mean"], minutes=a.minutes, seed=a.seed, model=a.model, temperature=a.temperature)
+    r = play_match(a.style or ["mean"], a.vs or ["mean"], minutes=a.minutes, seed=a.seed, model=a.model,
+                   temperature=a.temperature, strength=a.strength)
     paths = write_match(r, out)
     print(summary_text(r), end="")
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
@@ -135,6 +148,17 @@ def register(games):
                    help="how often to save the state a killed run resumes from")
     p.set_defaults(func=train_play_cmd)
 
+    p = cc.command(rk, "pair", "keep a person policy beside styles fine-tuned in play: cars act by both (piKL), "
+                   "from the person (strength 0) to the play policy (1)")
+    cc.model_flag(p, DRIVING_MODEL, "styles fine-tuned in play")
+    p.add_argument("--person", required=True, metavar="MODEL", help="styles of the same cloned model that act like "
+                   "the people (fine-tuned with the people's own moves: a train-play recipe with bc)")
+    p.add_argument("--strength", type=cc.number(0, 1), required=True,
+                   help="the default weight of the play policy against the person policy, 0 to 1")
+    p.add_argument("--temperature", type=cc.number(0), help="the default sampling temperature of the cars")
+    p.add_argument("--out", required=True, help="the paired model file to write")
+    p.set_defaults(func=pair_cmd)
+
     p = cc.command(rk, "predict", "a style's action probabilities at a moment of a replay")
     cc.model_flag(p, DEFAULT_MODEL, "styled model")
     p.add_argument("--game", required=True, metavar="FILE", help="a replay file")
@@ -151,8 +175,12 @@ def register(games):
                    "repeat for each orange car (default: mean)")
     p.add_argument("--minutes", type=cc.number(), default=5.0, help="match length, in minutes of play (at most 60)")
     p.add_argument("--seed", type=cc.whole(0), default=0, help="the same seed plays the same match")
-    p.add_argument("--temperature", type=cc.number(0), default=TEMPERATURE,
-                   help="1 samples the policy as learned; 0 takes the likeliest action (a car can stall)")
+    p.add_argument("--temperature", type=cc.number(0),
+                   help=f"1 samples the policy as learned; 0 takes the likeliest action (a car can stall); "
+                        f"default: the model's (its card's decisions, else {TEMPERATURE:g})")
+    p.add_argument("--strength", type=cc.number(0, 1),
+                   help="a model paired with its person policy (playas rocket pair): 0 acts as the person "
+                        "policy, 1 as the play policy; default: the model's")
     p.add_argument("--out", required=True, help="folder for summary.txt/.json, trajectories.npz, pitch.svg")
     p.set_defaults(func=play_cmd)
     return rk

@@ -11,16 +11,18 @@ from ..core.mhr import MHRModel
 from ..core.learning import routed_rows, table_rows
 from .actions import TABLE
 from .dataset import RocketData
-from .model import ROCKET, pack
+from .model import ROCKET, decision_logits, pack
 from .vocabulary import CONTROLS
 
 
 @torch.no_grad()
 def predictions(model, data: RocketData, rows: np.ndarray, style: str = "own", batch_size: int = 2048,
-                steer: dict | None = None) -> np.ndarray:
+                steer: dict | None = None, person=None, strength: float = 1.0) -> np.ndarray:
     """The most likely action at each decision ``rows``. For a styled model, ``style`` is
     ``own`` (each player's row; the mean row for players without one), ``base`` (the network
-    before any style), ``mean`` or any style string (a player, a blend), steered by ``steer``."""
+    before any style), ``mean`` or any style string (a player, a blend), steered by ``steer``.
+    ``person`` (a paired model's person policy, :func:`~playas.rocket.model.load_person`) and
+    ``strength``: the decision the cars take (:func:`~playas.rocket.model.decision_logits`)."""
     model.eval()
     styled = isinstance(model, MHRModel)
     net = model.unadapted_base() if styled and style == "base" else (model.base if styled else model)
@@ -39,6 +41,8 @@ def predictions(model, data: RocketData, rows: np.ndarray, style: str = "own", b
             else:
                 z = model.table.resolve(None if style == "mean" else style, steer)
             logits = ROCKET.head(model, h, z)
+            if person is not None and strength < 1:
+                logits = decision_logits(logits, ROCKET.head(person, h, z), strength)
         out[s:s + len(i)] = logits.argmax(1).numpy()
     return out
 

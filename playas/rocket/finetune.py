@@ -46,7 +46,7 @@ from ..core.mhr import MHRModel, routing_weights
 from ..core.progress import Progress
 from .arenas import Arenas, Start
 from .frames import OBS_SIZE, observe
-from .model import NO_ACTION, ROCKET
+from .model import NO_ACTION, ROCKET, same_trunk, top_part
 from .scripted import ATBA
 from .style_reward import FEATURES, StyleReward, replay_moves
 from .vocabulary import BACK_WALL, DECISIONS_PER_SECOND, POS, VEL
@@ -114,12 +114,6 @@ def play_recipe(values=None, where="recipe") -> dict:
 
 # --- the learner -------------------------------------------------------------------------------
 
-def learning_part(styled: MHRModel) -> tuple[nn.Module, ...]:
-    """The modules fine-tuning changes: the last block's MLP (with its adapters) and what follows."""
-    net = styled.base
-    return net.blocks[-1].ln2, net.blocks[-1].mlp, net.ln_f, net.head
-
-
 class Learner(nn.Module):
     """The styled policy being fine-tuned, its frozen cloned copy, and a value head."""
 
@@ -130,7 +124,7 @@ class Learner(nn.Module):
         width = styled.base.config.width
         self.value = nn.Sequential(nn.Linear(width, 256), nn.ReLU(), nn.Linear(256, 1))
         styled.requires_grad_(False)
-        for m in learning_part(styled):
+        for m in top_part(styled.base):  # what fine-tuning changes
             m.requires_grad_(True)
 
     def trainable(self) -> list[nn.Parameter]:
@@ -375,12 +369,14 @@ def update(learner: Learner, optimizer: torch.optim.Optimizer, b: Batch, r: dict
     if people is not None:
         sums["bc"] = 0.0
     steps = 0
+    # normalised over the whole rollout: a minibatch of the remainder can hold one decision, whose
+    # std is NaN (a 10 M-step run died of it at 5.6 M)
+    advantage = (b.advantage - b.advantage.mean()) / (b.advantage.std() + 1e-8) if n > 1 else b.advantage * 0
     for _ in range(r["epochs"]):
         for idx in torch.randperm(n, generator=gen).split(r["minibatch"]):
             logp_all = F.log_softmax(learner.logits(b.h[idx], b.style[idx]), -1)
             logp = logp_all.gather(1, b.action[idx][:, None])[:, 0]
-            adv = b.advantage[idx]
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            adv = advantage[idx]
             ratio = (logp - b.logp[idx]).exp()
             policy = -torch.min(ratio * adv, ratio.clamp(1 - r["clip"], 1 + r["clip"]) * adv).mean()
             value = F.mse_loss(learner.value(b.h[idx])[:, 0], b.ret[idx])
@@ -517,10 +513,7 @@ def _anchor(styled: MHRModel, path) -> MHRModel:
     held, _ = checkpoint.load_styled(path, ROCKET)
     if held.table.names != styled.table.names:
         raise PlayasError(f"{path} has other players than the model: it cannot anchor its styles")
-    mine, theirs = styled.state_dict(), held.state_dict()
-    learns = {id(p) for m in learning_part(styled) for p in m.parameters()}
-    top = {n for n, p in styled.named_parameters() if id(p) in learns}
-    if mine.keys() != theirs.keys() or any(not torch.equal(mine[k], theirs[k]) for k in mine if k not in top):
+    if not same_trunk(styled, held):
         raise PlayasError(f"{path} is not the model this one was fine-tuned from (its frozen layers differ)")
     return held
 
@@ -576,7 +569,8 @@ def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict
     hist = done["history"]
     tail = hist[-20:]
     earlier = blob["card"].get("fine_tune")  # a model fine-tuned again keeps how it was made before
-    card = {**checkpoint.card_for_copy(blob), "kind": "styled, fine-tuned in play",
+    copied = {k: v for k, v in checkpoint.card_for_copy(blob).items() if k not in ("decisions", "person")}
+    card = {**copied, "kind": "styled, fine-tuned in play",  # a paired start's person policy is not this model's
             "fine_tune": {"recipe": r, **({"anchor": done["anchor"]} if "anchor" in done else {}),
                           **({"earlier": earlier} if earlier else {}),
                           "agent_steps": done["steps"], "wall_seconds": round(done["seconds"], 1),

@@ -17,8 +17,8 @@ driver forgetting its history. The clock is game time: ticks simulated, ``minute
 goals' resets included at zero cost. When time is up the match ends: no overtime, a draw stays a
 draw, and the ball in the air does not extend the clock.
 
-Reproducible: RocketSim is deterministic, and drivers sample (at ``temperature``, 1 by default:
-the policy's own distribution) each from a generator seeded from ``seed`` and its style, so the
+Reproducible: RocketSim is deterministic, and drivers sample (at ``temperature``: the model card's,
+1 where it says none: the policy's own distribution) each from a generator seeded from ``seed`` and its style, so the
 same ``seed`` (which also picks the kickoff positions) gives the same match. At temperature 0
 (the likeliest action every time) the shipped policies often stall: a car stops by a still ball
 and never starts again, a moment the replays hardly hold.
@@ -46,7 +46,7 @@ from .recorder import Recorder, figure
 from .referee import Referee
 from .scripted import ATBA, SCRIPTED
 from .sources import frame_from_arena
-from .vocabulary import DECISION_SECONDS, DECISIONS_PER_SECOND, POS, TEMPERATURE, TICKS_PER_DECISION, VEL
+from .vocabulary import DECISION_SECONDS, DECISIONS_PER_SECOND, POS, TICKS_PER_DECISION, VEL
 
 MAX_MINUTES = 60  # of game time in one match: an hour of 1v1 simulates in about 3 minutes, of 3v3 in 10
 MAX_CARS = 3  # a side
@@ -104,7 +104,7 @@ def match_decisions(blue, orange, minutes) -> int:
     return decisions
 
 
-def _driver(model, style: str, temperature: float, seed: int):
+def _driver(model, style: str, temperature: float | None, seed: int, strength: float | None = None):
     if style.strip().lower() in SCRIPTED:  # a scripted opponent, no model
         return ATBA()
     import torch
@@ -116,7 +116,7 @@ def _driver(model, style: str, temperature: float, seed: int):
         _drivers[key] = Driver(model=model, style=style)
     d = _drivers[key]
     d.reset()
-    d.temperature = temperature
+    d.configure(temperature, strength)
     d.rng = torch.Generator().manual_seed(seed)
     return d
 
@@ -124,11 +124,16 @@ def _driver(model, style: str, temperature: float, seed: int):
 class _Cast:
     """The match's drivers: one per distinct style, deciding for all of that style's cars at once."""
 
-    def __init__(self, styles: list[str], model, temperature: float, seed: int):
+    def __init__(self, styles: list[str], model, temperature: float | None, seed: int, strength: float | None):
         self.groups: dict[str, list[int]] = {}
         for c, s in enumerate(styles):
             self.groups.setdefault(s, []).append(c)
-        self.drivers = {s: _driver(model, s, temperature, seed * 1000 + i) for i, s in enumerate(self.groups)}
+        self.drivers = {s: _driver(model, s, temperature, seed * 1000 + i, strength) for i, s in enumerate(self.groups)}
+
+    def how(self) -> dict:
+        """How the styled cars sampled: temperature and strength (None where only scripted bots drove)."""
+        d = next((d for d in self.drivers.values() if hasattr(d, "strength")), None)
+        return {"temperature": d and d.temperature, "strength": d and d.strength}
 
     def decide(self, frames, actions: np.ndarray) -> None:
         """Each car's action at the moment ``frames`` into ``actions`` (in place); a car off the
@@ -215,7 +220,8 @@ def _one_torch_thread():
 
 
 def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int = 0, model=None,
-               progress: bool = True, temperature: float = TEMPERATURE, record: bool = False) -> dict:
+               progress: bool = True, temperature: float | None = None, record: bool = False,
+               strength: float | None = None) -> dict:
     """Play a soccar match in RocketSim, a playas driver per car, and return what happened.
 
     ``blue`` and ``orange`` name each car's style (a player, ``"Posix:0.5,Nadir:0.5"``, ``"mean"``),
@@ -225,12 +231,14 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
     ``score`` {blue, orange}, ``goals`` (time, team, scorer, own goal, ball position), ``seconds``
     simulated, ``wall_seconds``, and ``trajectories`` (:meth:`Recorder.trajectories`). With
     ``record``, also ``record`` (:meth:`Recorder.record`): what a replay of the match would hold.
+    ``temperature`` and ``strength``: how the drivers sample (:class:`~playas.rocket.agent.Driver`;
+    None: as the model's card says).
     """
     decisions = match_decisions(blue, orange, minutes)
     start = time.monotonic()
     rsim = _rocketsim()
     styles, teams = [*blue, *orange], [0] * len(blue) + [1] * len(orange)
-    cast = _Cast(styles, model, temperature, seed)
+    cast = _Cast(styles, model, temperature, seed, strength)
     referee, recorder = Referee(teams), Recorder(teams, decisions, full=record)
     actions = np.zeros(len(styles), int)
     with _one_torch_thread(), contextlib.closing(_Arena(rsim, teams, seed, referee)) as arena, \
@@ -250,7 +258,7 @@ def play_match(blue: list[str], orange: list[str], minutes: float = 5, seed: int
                 actions[:] = 0
             bar.update(1, score="{}-{}".format(*referee.score))
     return {**({"record": recorder.record()} if record else {}), "blue": list(blue), "orange": list(orange),
-            "seed": seed, "temperature": temperature, "minutes": minutes, "cars": recorder.car_rows(referee, styles),
+            "seed": seed, **cast.how(), "minutes": minutes, "cars": recorder.car_rows(referee, styles),
             "score": {"blue": referee.score[0], "orange": referee.score[1]}, "goals": recorder.goals,
             "seconds": figure(decisions * DECISION_SECONDS), "wall_seconds": figure(time.monotonic() - start),
             "decisions": decisions, "trajectories": recorder.trajectories()}

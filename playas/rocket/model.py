@@ -17,6 +17,7 @@ frozen and, for the last token, computed once (:meth:`RocketNet.hidden`); the ad
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -199,8 +200,94 @@ def first_adapted_block(model) -> int:
 ROCKET = RocketNetwork()
 
 
-def save_model(path, model, card: dict) -> None:
-    checkpoint.save_model(path, ROCKET, model, card)
+def top_part(net: RocketNet) -> tuple[nn.Module, ...]:
+    """The modules above the frozen trunk: the last block's MLP (with a style's adapters), the
+    final norm and the head. What fine-tuning in play changes, and what a person policy holds."""
+    return net.blocks[-1].ln2, net.blocks[-1].mlp, net.ln_f, net.head
+
+
+def _top_keys(net: RocketNet) -> list[str]:
+    ids = {id(t) for m in top_part(net) for t in [*m.parameters(), *m.buffers()]}
+    named = dict(net.named_parameters(), **dict(net.named_buffers()))
+    return [k for k in net.state_dict() if k in named and id(named[k]) in ids]
+
+
+def same_trunk(styled, other) -> bool:
+    """``other`` has ``styled``'s players and style rows and, below :func:`top_part`, its very
+    layers: the two read a window the same way and differ only in how they act on it."""
+    if other.table.names != styled.table.names or not torch.equal(other.table.z, styled.table.z):
+        return False
+    mine, theirs, top = styled.base.state_dict(), other.base.state_dict(), set(_top_keys(styled.base))
+    return mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine if k not in top)
+
+
+# --- deciding with a person policy beside the play policy (piKL) -------------------------------
+
+def decision_logits(play: torch.Tensor, person: torch.Tensor | None, strength: float) -> torch.Tensor:
+    """Logits of the policy a car acts by: pi(a) proportional to person(a)^(1 - strength) x
+    play(a)^strength.
+
+    This is piKL's decision rule (Jacob et al., arXiv 2112.07544): the human policy reweighted by
+    exp(Q/lambda). A policy fine-tuned with a KL weight k toward the person is, at its optimum,
+    person x exp(Q/k), so its log-ratio to the person is Q/k and ``strength`` = k/lambda turns
+    lambda without training again: 0 is the person policy, 1 the play policy as fine-tuned."""
+    if person is None or strength >= 1:
+        return play
+    return (1 - strength) * F.log_softmax(person, -1) + strength * F.log_softmax(play, -1)
+
+
+def person_extra(person) -> dict:
+    """What a paired model keeps of its person policy: the top (:func:`top_part`), the rest
+    being the play policy's own (:func:`same_trunk`)."""
+    state = person.base.state_dict()
+    return {"person": {k: state[k].clone() for k in _top_keys(person.base)}}
+
+
+def load_person(styled, blob: dict):
+    """The person policy a paired model carries (``styled`` with the person's top), or None."""
+    top = (blob.get("extra") or {}).get("person")
+    if top is None:
+        return None
+    import copy
+
+    person = copy.deepcopy(styled)
+    person.base.load_state_dict({**person.base.state_dict(), **top})
+    return person.eval()
+
+
+def decisions(blob: dict) -> dict:
+    """How a model's cars decide unless told: ``strength`` (1 where it holds no person policy)
+    and ``temperature`` (None: the caller's default), from its card's ``decisions``."""
+    d = blob["card"].get("decisions") or {}
+    paired = "person" in (blob.get("extra") or {})
+    return {"strength": float(d.get("strength", 1.0)) if paired else 1.0, "temperature": d.get("temperature")}
+
+
+def pair(play_path, person_path, out, strength: float, temperature: float | None = None) -> dict:
+    """Write ``play_path`` (styles fine-tuned in play) with the person policy of ``person_path``
+    beside it (its top: the two must share every frozen layer and style row), deciding by both
+    at ``strength`` (:func:`decision_logits`) and ``temperature`` unless a caller says otherwise.
+    Returns the new card."""
+    if not 0 <= strength <= 1:
+        raise PlayasError(f"strength is between 0 (the person policy) and 1 (the play policy), not {strength:g}")
+    if temperature is not None and temperature < 0:
+        raise PlayasError(f"temperature is 0 or more, not {temperature:g}")
+    play, blob = load_styled(play_path)
+    person, person_blob = load_styled(person_path)
+    if not same_trunk(play, person):
+        raise PlayasError(f"{person_path} does not share {play_path}'s frozen layers and style rows: "
+                          "pair a model with one fine-tuned from the same cloned styles")
+    pc = person_blob["card"]
+    card = {**checkpoint.card_for_copy(blob), "kind": "styled, fine-tuned in play, paired with its person policy",
+            "decisions": {"strength": strength, **({"temperature": temperature} if temperature is not None else {})},
+            "person": {"file": Path(person_path).name, "kind": pc.get("kind"),
+                       **({"fine_tune": pc["fine_tune"]} if "fine_tune" in pc else {})}}
+    save_model(out, play, card, {**(blob.get("extra") or {}), **person_extra(person)})
+    return card
+
+
+def save_model(path, model, card: dict, extra: dict | None = None) -> None:
+    checkpoint.save_model(path, ROCKET, model, card, extra)
 
 
 def load_model(path):

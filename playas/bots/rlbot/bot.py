@@ -61,7 +61,7 @@ class PlayasBot(Bot):
         self.settings = self.settings or load_settings()
         s = self.settings
         self.driver = Driver(model=s["model"], style=s["style"], steer=s["steer"],
-                             temperature=float(s["temperature"]), seed=int(s["seed"]))
+                             temperature=s["temperature"], strength=s["strength"], seed=int(s["seed"]))
         self.every = s["decide_every"]
         self._restart()
         self.logger.info("%s drives as %s (model %s, settings %s), index %d team %d", self.name or "playas",

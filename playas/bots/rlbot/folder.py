@@ -97,24 +97,25 @@ def run_commands(python: str | None = None, windows: bool | None = None) -> dict
 
 def write_bot_folder(out_dir, style: str | None, model=None, steer: dict | None = None,
                      temperature: float | None = None, name: str | None = None, agent_id: str | None = None,
-                     copy_model: bool = True, check: bool = True, python: str | None = None) -> dict:
+                     copy_model: bool = True, check: bool = True, python: str | None = None,
+                     strength: float | None = None) -> dict:
     """Write an RLBot v5 bot folder that drives as ``style``; returns what it wrote.
 
     ``model`` defaults to the shipped rocket model; ``copy_model`` copies it (and its card) into
     the folder, else ``playas.toml`` names its absolute path. ``check`` loads the model once to
-    refuse a style it does not know. ``temperature`` (and every setting not given) is left to
-    the declared default. ``python``: see :func:`run_commands`.
+    refuse a style it does not know (and a ``strength`` for a model with no person policy).
+    ``temperature``, ``strength`` (and every setting not given) are left to the declared default. ``python``: see :func:`run_commands`.
     """
     writable_folder(out_dir, "bot folder")
     model = Path(model or driving_model("rocket")).resolve()
     if not model.is_file():
         raise PlayasError(f"model {model} does not exist")
     if check:
-        _check_style(model, style, steer)
+        _check_style(model, style, steer, strength)
     # a Python that cannot be quoted, or a bad setting, fails before anything is written
     commands = run_commands(python)
     model_ref = "model.pt" if copy_model else str(model)
-    settings = settings_toml(style=style, model=model_ref, temperature=temperature, steer=steer)
+    settings = settings_toml(style=style, model=model_ref, temperature=temperature, strength=strength, steer=steer)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = name or f"playas {style or 'mean'}"
@@ -141,13 +142,17 @@ def write_bot_folder(out_dir, style: str | None, model=None, steer: dict | None 
             "commands": commands, "files": files}
 
 
-def _check_style(model: Path, style: str | None, steer: dict | None) -> None:
-    """Load ``model`` once to refuse a style it does not know (or a file that is no styled model)."""
-    from ...rocket.model import load_styled
+def _check_style(model: Path, style: str | None, steer: dict | None, strength: float | None = None) -> None:
+    """Load ``model`` once to refuse a style it does not know (or a file that is no styled model,
+    or a ``strength`` other than 1 for a model with no person policy)."""
+    from ...rocket.model import load_person, load_styled
 
     try:
-        styled, _ = load_styled(model)
+        styled, blob = load_styled(model)
         styled.table.resolve(style, steer)
+        if strength is not None and strength != 1 and load_person(styled, blob) is None:
+            raise PlayasError(f"strength {strength:g} needs a model paired with its person policy "
+                              f"(playas rocket pair); {model} holds none")
     except PlayasError:
         raise
     except Exception as e:  # noqa: BLE001  a file that is not a styled rocket model
@@ -217,7 +222,8 @@ FILES
   bot.toml          what RLBot reads: the name, the agent id, the run commands
   loadout.toml      the car's looks
   {SETTINGS_FILE:<17} what the car drives as (style, model, temperature...); PLAYAS_STYLE,
-                    PLAYAS_MODEL, PLAYAS_TEMPERATURE, PLAYAS_SEED in the environment win
+                    PLAYAS_MODEL, PLAYAS_TEMPERATURE, PLAYAS_STRENGTH, PLAYAS_SEED in the
+                    environment win
   bot.py            what the run commands start
   requirements.txt  what pip installs into the venv
 """
@@ -256,8 +262,8 @@ def add_command(commands) -> None:
                    help="move the style along a property measured from replays (repeatable)")
     p.add_argument("--out", required=True, help="the bot folder to write (created if absent)")
     p.add_argument("--model", default=model, help=f"a styled rocket model (default: {model})")
-    p.add_argument("--temperature", type=float, help=f"{declared(Drive)['temperature'].metadata['help']} "
-                                                     f"(default: {Drive().temperature})")
+    p.add_argument("--temperature", type=float, help=declared(Drive)["temperature"].metadata["help"])
+    p.add_argument("--strength", type=float, help=declared(Drive)["strength"].metadata["help"])
     p.add_argument("--python", help="run the bot with this Python (on the system the folder is written on) "
                                     "instead of a venv inside the folder (README.txt)")
     p.add_argument("--name", help="the bot's name in the match (default: playas STYLE)")
@@ -271,6 +277,7 @@ def rlbot_cmd(a) -> int:
     from ...core.table import parse_steer
 
     r = write_bot_folder(a.out, a.style, a.model, steer=parse_steer(a.steer), temperature=a.temperature,
+                         strength=a.strength,
                          name=a.name, agent_id=a.agent_id, copy_model=not a.link_model, python=a.python)
     print(f"wrote {r['dir']}: {', '.join(p.name for p in r['files'].values())} "
           f"({r['name']}, agent id {r['agent_id']}, model {r['model']})")

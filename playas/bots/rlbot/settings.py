@@ -4,7 +4,7 @@ The file sits in the bot folder beside ``bot.toml`` (``playas rocket rlbot`` wri
 one table, ``[playas]``; it is read by the one loader (:mod:`playas.core.config`), so an unknown
 key fails with "did you mean" and a wrong type with one sentence naming the key and the file. The
 environment wins over the file: ``PLAYAS_STYLE``, ``PLAYAS_MODEL``, ``PLAYAS_TEMPERATURE``,
-``PLAYAS_SEED``, and ``PLAYAS_BOT_DIR`` says where the file is (default: the working directory).
+``PLAYAS_STRENGTH``, ``PLAYAS_SEED``, and ``PLAYAS_BOT_DIR`` says where the file is (default: the working directory).
 
 Light on purpose (no rlbot, no torch): the folder writer uses the declaration too.
 """
@@ -16,14 +16,14 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ...core.config import (build, check, describe, mapping_of_numbers, number, optional_text, read_mapping, section,
-                            setting, whole)
+from ...core.config import (build, check, describe, mapping_of_numbers, number, optional, optional_text, read_mapping,
+                            section, setting, whole)
 
 from ...rocket.vocabulary import TEMPERATURE, TICKS_PER_DECISION
 
 SETTINGS_FILE = "playas.toml"
 DECIDE_EVERY = TICKS_PER_DECISION  # physics ticks per decision, as the replays were cut
-ENVIRONMENT = ("style", "model", "temperature", "seed")  # the settings a PLAYAS_* variable overrides
+ENVIRONMENT = ("style", "model", "temperature", "strength", "seed")  # the settings a PLAYAS_* variable overrides
 
 
 @dataclass
@@ -34,9 +34,13 @@ class Drive:
                                 'a player, or a blend: "Posix:0.5,Nadir:0.5"; left out: the mean player')
     model: str | None = setting(None, optional_text,
                                 "a styled rocket model, relative to the folder or absolute; left out: the shipped one")
-    temperature: float = setting(TEMPERATURE, number(0, 100),
-                                 "1 samples the policy as learned (seeded); 0 takes the likeliest action, "
-                                 "which can leave a car standing still")
+    temperature: float | None = setting(None, optional(number(0, 100)),
+                                        "1 samples the policy as learned (seeded); 0 takes the likeliest action, "
+                                        "which can leave a car standing still; left out: the model's "
+                                        f"(its card's decisions, else {TEMPERATURE:g})")
+    strength: float | None = setting(None, optional(number(0, 1)),
+                                     "a model paired with its person policy: 0 acts as the person policy, 1 as "
+                                     "the play policy; left out: the model's")
     seed: int = setting(0, whole(0), "the seed of the sampling")
     decide_every: int = setting(DECIDE_EVERY, whole(1),
                                 "physics ticks per decision (120 Hz / 8 = 15 a second, as trained)")
@@ -85,8 +89,8 @@ def _from_environment(key: str, raw: str):
 
 HEADER = """\
 # What the playas bot in this folder drives as (playas rocket rlbot writes this file beside bot.toml).
-# The bot process reads it from its folder; PLAYAS_STYLE, PLAYAS_MODEL, PLAYAS_TEMPERATURE and
-# PLAYAS_SEED in the environment override it. A setting left out takes the default shown.
+# The bot process reads it from its folder; PLAYAS_STYLE, PLAYAS_MODEL, PLAYAS_TEMPERATURE,
+# PLAYAS_STRENGTH and PLAYAS_SEED in the environment override it. A setting left out takes the default shown.
 """
 
 

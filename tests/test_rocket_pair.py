@@ -1,0 +1,118 @@
+"""A fine-tuned model paired with its person policy (playas rocket pair): cars act by both, piKL's
+rule, from the person policy (strength 0) to the play policy (1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from playas.cli import main as playas
+from playas.core import checkpoint
+from playas.core.errors import PlayasError
+from playas.shipped import MODELS
+
+CLONED = MODELS / "rocket-replays.pt"
+if not CLONED.exists():
+    pytest.skip(f"{CLONED} is absent", allow_module_level=True)
+
+from playas.rocket.model import ROCKET, decision_logits, load_person, pair, top_part  # noqa: E402
+
+
+def _person(tmp_path, seed=0):
+    """A copy of the cloned styles whose top acts otherwise (its head moved), frozen layers kept."""
+    styled, _ = checkpoint.load_styled(CLONED, ROCKET)
+    g = torch.Generator().manual_seed(seed)
+    head = top_part(styled.base)[-1]
+    head.weight.data += torch.randn(head.weight.shape, generator=g)
+    path = tmp_path / f"person{seed}.pt"
+    checkpoint.save_model(path, ROCKET, styled, {"kind": "styled"})
+    return path
+
+
+def _frames(n=6):
+    """What two cars see over a few moments of a real RocketSim kickoff."""
+    pytest.importorskip("RocketSim")
+    from playas.rocket.match import _rocketsim
+    from playas.rocket.sources import frame_from_arena
+
+    rsim = _rocketsim()
+    arena = rsim.Arena(rsim.GameMode.SOCCAR)
+    for team in (0, 1):
+        arena.add_car(team)
+    arena.reset_kickoff(3)
+    out = []
+    for _ in range(n):
+        out.append(frame_from_arena(arena)[0])
+        arena.step(8)
+    return out
+
+
+def test_decision_logits_is_the_weighted_product_of_the_two_policies():
+    g = torch.Generator().manual_seed(1)
+    play, person = torch.randn(5, 90, generator=g), torch.randn(5, 90, generator=g)
+    p = torch.softmax(decision_logits(play, person, 0.25), -1)
+    want = torch.softmax(person, -1) ** 0.75 * torch.softmax(play, -1) ** 0.25
+    torch.testing.assert_close(p, want / want.sum(-1, keepdim=True))
+    assert decision_logits(play, person, 1.0) is play and decision_logits(play, None, 0.3) is play
+
+
+def test_a_paired_model_acts_from_the_person_to_the_play_policy(tmp_path):
+    """Strength 0 takes the person policy's actions, 1 the play policy's, and the card's strength
+    and temperature are what a driver uses unless told otherwise."""
+    from playas.rocket.agent import Driver
+
+    person = _person(tmp_path)
+    out = tmp_path / "paired.pt"
+    card = pair(CLONED, person, out, strength=0.3, temperature=0.6)
+    assert card["decisions"] == {"strength": 0.3, "temperature": 0.6} and card["person"]["file"] == person.name
+    styled, blob = checkpoint.load_styled(out, ROCKET)
+    assert load_person(styled, blob) is not None
+
+    d = Driver(model=out, style="Posix")
+    assert (d.strength, d.temperature) == (0.3, 0.6)
+    frames = _frames()
+
+    def actions(model, **kw):
+        drv = Driver(model=model, style="Posix", temperature=0, **kw)
+        return np.concatenate([drv.decide(f, [0, 1]) for f in frames])
+
+    as_person, as_play = actions(out, strength=0.0), actions(out, strength=1.0)
+    assert (as_person == actions(person)).all()
+    assert (as_play == actions(CLONED)).all()
+    assert (as_person != as_play).any()  # the two policies differ here: the test can tell them apart
+
+
+def test_a_copy_of_a_paired_model_keeps_its_person(tmp_path):
+    """Steering directions written into a paired model keep the person policy beside it."""
+    from playas.core.verbs import steer
+    from playas.rocket.game import GAME
+
+    out = tmp_path / "paired.pt"
+    pair(CLONED, _person(tmp_path), out, strength=0.5)
+    styled, _ = checkpoint.load_styled(out, ROCKET)
+    measured = {n: {prop: float(i) for prop in GAME.properties} for i, n in enumerate(styled.table.names)}
+    steered = tmp_path / "steered.pt"
+    steer(GAME, out, measured, steered)
+    again, blob = checkpoint.load_styled(steered, ROCKET)
+    assert load_person(again, blob) is not None and blob["card"]["decisions"]["strength"] == 0.5
+
+
+def test_pairing_refuses_what_cannot_pair(tmp_path, capsys):
+    """Another trunk, a strength out of range, or a strength for a model with no person policy:
+    one sentence each, exit 2, nothing written."""
+    from playas.rocket.agent import Driver
+
+    styled, _ = checkpoint.load_styled(CLONED, ROCKET)
+    styled.base.blocks[0].ln1.weight.data += 0.1  # a frozen layer changed
+    other = tmp_path / "other.pt"
+    checkpoint.save_model(other, ROCKET, styled, {"kind": "styled"})
+    out = tmp_path / "paired.pt"
+    assert playas(["rocket", "pair", "--model", str(CLONED), "--person", str(other), "--strength", "0.2",
+                   "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "does not share" in err and err.count("\n") == 1 and not out.exists()
+    with pytest.raises(PlayasError, match="between 0"):
+        pair(CLONED, _person(tmp_path), out, strength=1.5)
+    with pytest.raises(PlayasError, match="holds none"):
+        Driver(model=CLONED, strength=0.5)
