@@ -200,13 +200,13 @@ def team_size(data: RocketData, name: str) -> int:
     return min(max(sorted(set(sizes)), key=sizes.count), 3) if sizes else 1
 
 
-def sampling(a, blob: dict) -> str:
+def sampling(a, model, blob: dict) -> str:
     """How the drivers sampled: the temperature, and the strength of a paired model."""
     told = decisions(blob)
     t = a.temperature if a.temperature is not None else (told["temperature"] if told["temperature"] is not None else 1.0)
     s = a.strength if a.strength is not None else told["strength"]
     return f"{t:g}" + (f", strength {s:g} (the play policy's weight beside the person policy)"
-                       if load_person(load_styled(a.model)[0], blob) is not None else "")
+                       if load_person(model, blob) is not None else "")
 
 
 def staying_human(a, data: RocketData, driving) -> str:
@@ -313,7 +313,7 @@ def main() -> None:
         out.append(table([["the model's own identify (likelihood)", rate(own)],
                           ["outside judge: plain histogram baseline", rate(judge)]], ["judge", "top-1"]))
         out.append(f"\nReplay to replay, the same two judges on held-out games: bench/rocket_styles.py. "
-                   f"Drivers sample at temperature {sampling(a, blob)}; features are {OBS_SIZE} numbers a decision.")
+                   f"Drivers sample at temperature {sampling(a, model, blob)}; features are {OBS_SIZE} numbers a decision.")
 
     if run & {3, 5}:
         four = sorted(recurring, key=lambda n: -counts[n])[:4]

@@ -33,7 +33,7 @@ FURTHER = [("rocket-play.pt", "rocket-play-goal.pt", "rocket-play-goal.yml"),  #
            ("rocket-play.pt", "rocket-play-bc.pt", "rocket-play-bc.yml"),  # the person policy, stage 1
            ("rocket-play-bc.pt", "rocket-play-bc2.pt", "rocket-play-bc2.yml")]  # and 2
 PLAY, PERSON = "rocket-play-goal.pt", "rocket-play-bc2.pt"
-# the paired model's decisions: the strength chosen on 30 matches a style against ATBA, seeds 1000+
+# the paired model's decisions: the strength chosen in exploratory matches against ATBA, seeds 1000+
 # (the bench records 300+); temperature 1, as at 0.7 both cars waited 11 s at 2 of 8 kickoffs
 STRENGTH, TEMPERATURE = 0.35, 1.0
 HOLDOUT = ["Tidalwave", "Krusmir", "Destiphy", "Cozmanic", "ItsAloof"]  # recurring players enrolled few-shot

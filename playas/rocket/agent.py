@@ -21,11 +21,10 @@ from collections import deque
 import numpy as np
 import torch
 
-from ..core.errors import PlayasError
 from ..shipped import driving_model
 from .actions import TABLE
 from .frames import OBS_SIZE, Frames, observe
-from .model import NO_ACTION, decision_logits, decisions, load_person, load_styled
+from .model import NO_ACTION, check_strength, decision_logits, decisions, load_person, load_styled
 from .vocabulary import TEMPERATURE
 
 COAST = int(np.flatnonzero(~TABLE.any(1))[0])  # no input at all: what a car off the pitch is given
@@ -60,11 +59,7 @@ class Driver:
 
     def configure(self, temperature: float | None = None, strength: float | None = None) -> None:
         """Set how the driver samples; None is the model card's (else temperature 1, strength 1)."""
-        if strength is not None and not 0 <= strength <= 1:
-            raise PlayasError(f"strength is between 0 (the person policy) and 1 (the play policy), not {strength:g}")
-        if strength is not None and strength != 1 and self.person is None:
-            raise PlayasError(f"strength {strength:g} needs a model paired with its person policy "
-                              f"(playas rocket pair); {self.where} holds none")
+        check_strength(strength, self.person is not None, self.where)
         if temperature is None:
             temperature = TEMPERATURE if self.told["temperature"] is None else self.told["temperature"]
         self.temperature = float(temperature)

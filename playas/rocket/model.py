@@ -236,6 +236,18 @@ def decision_logits(play: torch.Tensor, person: torch.Tensor | None, strength: f
     return (1 - strength) * F.log_softmax(person, -1) + strength * F.log_softmax(play, -1)
 
 
+def check_strength(strength: float | None, paired: bool, where) -> None:
+    """Refuse a strength outside [0, 1], or one other than 1 for a model (``where``) with no person
+    policy, in one sentence. None (the model's own) always passes."""
+    if strength is None:
+        return
+    if not 0 <= strength <= 1:
+        raise PlayasError(f"strength is between 0 (the person policy) and 1 (the play policy), not {strength:g}")
+    if strength != 1 and not paired:
+        raise PlayasError(f"strength {strength:g} needs a model paired with its person policy "
+                          f"(playas rocket pair); {where} holds none")
+
+
 def person_extra(person) -> dict:
     """What a paired model keeps of its person policy: the top (:func:`top_part`), the rest
     being the play policy's own (:func:`same_trunk`)."""
@@ -268,8 +280,7 @@ def pair(play_path, person_path, out, strength: float, temperature: float | None
     beside it (its top: the two must share every frozen layer and style row), deciding by both
     at ``strength`` (:func:`decision_logits`) and ``temperature`` unless a caller says otherwise.
     Returns the new card."""
-    if not 0 <= strength <= 1:
-        raise PlayasError(f"strength is between 0 (the person policy) and 1 (the play policy), not {strength:g}")
+    check_strength(strength, True, play_path)
     if temperature is not None and temperature < 0:
         raise PlayasError(f"temperature is 0 or more, not {temperature:g}")
     play, blob = load_styled(play_path)

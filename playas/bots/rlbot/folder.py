@@ -145,14 +145,12 @@ def write_bot_folder(out_dir, style: str | None, model=None, steer: dict | None 
 def _check_style(model: Path, style: str | None, steer: dict | None, strength: float | None = None) -> None:
     """Load ``model`` once to refuse a style it does not know (or a file that is no styled model,
     or a ``strength`` other than 1 for a model with no person policy)."""
-    from ...rocket.model import load_person, load_styled
+    from ...rocket.model import check_strength, load_person, load_styled
 
     try:
         styled, blob = load_styled(model)
         styled.table.resolve(style, steer)
-        if strength is not None and strength != 1 and load_person(styled, blob) is None:
-            raise PlayasError(f"strength {strength:g} needs a model paired with its person policy "
-                              f"(playas rocket pair); {model} holds none")
+        check_strength(strength, load_person(styled, blob) is not None, model)
     except PlayasError:
         raise
     except Exception as e:  # noqa: BLE001  a file that is not a styled rocket model
