@@ -116,3 +116,37 @@ def test_pairing_refuses_what_cannot_pair(tmp_path, capsys):
         pair(CLONED, _person(tmp_path), out, strength=1.5)
     with pytest.raises(PlayasError, match="holds none"):
         Driver(model=CLONED, strength=0.5)
+
+
+def test_a_paired_model_learns_through_its_pair(tmp_path):
+    """train-play on a paired model: the car acts by the mix, only the play policy's top moves
+    (the person policy is exactly as it was), and the model written is paired the same way."""
+    pytest.importorskip("RocketSim")
+    from playas.rocket.finetune import Learner, train_play
+
+    person = _person(tmp_path)
+    paired = tmp_path / "paired.pt"
+    pair(CLONED, person, paired, strength=0.3, temperature=0.8)
+    out = tmp_path / "tuned.pt"
+    recipe = {"arenas": 4, "horizon": 8, "epochs": 1, "minibatch": 32, "replay_starts": 0.0, "agent_steps": 100,
+              "lr": 0.01}
+    card = train_play(paired, [], out, recipe, progress=False)
+    assert card["kind"] == "styled, fine-tuned in play through its person policy"
+    assert card["decisions"] == {"strength": 0.3, "temperature": 0.8} and card["person"]["file"] == person.name
+
+    before, blob0 = checkpoint.load_styled(paired, ROCKET)
+    after, blob = checkpoint.load_styled(out, ROCKET)
+    for k, v in blob0["extra"]["person"].items():
+        assert torch.equal(blob["extra"]["person"][k], v), k  # the person policy did not learn
+    moved = [not torch.equal(a, b) for a, b in zip(top_part(after.base)[-1].parameters(),
+                                                      top_part(before.base)[-1].parameters())]
+    assert any(moved)  # the play policy did
+
+    learner = Learner(after, person=load_person(after, blob), strength=0.3)
+    c = after.base.config
+    obs, prev = torch.randn(5, c.context, c.obs_size), torch.zeros(5, c.context, dtype=torch.long)
+    h = learner.hidden(obs, prev, torch.ones(5, c.context, dtype=torch.bool))
+    style = torch.arange(5) % len(after.table)
+    alone = Learner(after).logits(h, style)
+    as_person = Learner(load_person(after, blob)).logits(h, style)
+    torch.testing.assert_close(learner.logits(h, style), decision_logits(alone, as_person, 0.3))

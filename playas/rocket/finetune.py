@@ -10,6 +10,10 @@ at once:
   from a seeded kickoff or a moment of a real game (:mod:`~playas.rocket.starts`). Each car is
   given a style drawn from the table per episode (so every style learns), and the opponent is
   either another style (self-play: both cars learn) or the scripted ATBA.
+- **A paired model** (:func:`~playas.rocket.model.pair`) learns through its pair: the car acts by
+  person^(1 - strength) x play^strength, the person policy frozen, so the play policy learns the
+  correction the mix needs rather than a policy good on its own; every term below (PPO, KL, bc)
+  is taken on the mix, and the model written is paired the same way.
 - **What learns**: the part of the network a style changes (:meth:`RocketNet.top`: the last
   block's MLP with its MHR adapters, the final norm, the head) and a value head. Everything below
   is frozen, so each decision's window runs through it once, while playing, and PPO's passes cost
@@ -46,7 +50,7 @@ from ..core.mhr import MHRModel, routing_weights
 from ..core.progress import Progress
 from .arenas import Arenas, Start
 from .frames import OBS_SIZE, observe
-from .model import NO_ACTION, ROCKET, same_trunk, top_part
+from .model import NO_ACTION, ROCKET, decision_logits, decisions, load_person, same_trunk, top_part
 from .scripted import ATBA
 from .style_reward import FEATURES, StyleReward, replay_moves
 from .vocabulary import BACK_WALL, DECISIONS_PER_SECOND, POS, VEL
@@ -115,12 +119,16 @@ def play_recipe(values=None, where="recipe") -> dict:
 # --- the learner -------------------------------------------------------------------------------
 
 class Learner(nn.Module):
-    """The styled policy being fine-tuned, its frozen cloned copy, and a value head."""
+    """The styled policy being fine-tuned, its frozen cloned copy, a value head, and (for a paired
+    model) the frozen person policy the car also acts by, at ``strength``."""
 
-    def __init__(self, styled: MHRModel, anchor: MHRModel | None = None):
+    def __init__(self, styled: MHRModel, anchor: MHRModel | None = None, person: MHRModel | None = None,
+                 strength: float = 1.0):
         super().__init__()
         self.policy = styled
         self.cloned = copy.deepcopy(anchor if anchor is not None else styled).eval().requires_grad_(False)
+        self.person = person.eval().requires_grad_(False) if person is not None else None
+        self.strength = strength
         width = styled.base.config.width
         self.value = nn.Sequential(nn.Linear(width, 256), nn.ReLU(), nn.Linear(256, 1))
         styled.requires_grad_(False)
@@ -136,10 +144,21 @@ class Learner(nn.Module):
         return self.policy.base.hidden(obs, prev, valid)
 
     def logits(self, h, style, cloned: bool = False) -> torch.Tensor:
-        """Action logits (N, 90) of windows ``h`` under each one's style row ``style`` (N,)."""
-        model = self.cloned if cloned else self.policy
-        with model.router.use(routing_weights(model.table.z.detach()[style], False)):
-            return model.base.top(h)
+        """Action logits (N, 90) the car acts by, for windows ``h`` under each one's style row
+        ``style`` (N,): the policy's, mixed with the person policy's where there is one; with
+        ``cloned``, the frozen cloned policy's."""
+        if cloned:
+            return _top(self.cloned, h, style)
+        if self.person is None:
+            return _top(self.policy, h, style)
+        with torch.no_grad():
+            person = _top(self.person, h, style)
+        return decision_logits(_top(self.policy, h, style), person, self.strength)
+
+
+def _top(model: MHRModel, h, style) -> torch.Tensor:
+    with model.router.use(routing_weights(model.table.z.detach()[style], False)):
+        return model.base.top(h)
 
 
 # --- the episodes ------------------------------------------------------------------------------
@@ -455,7 +474,10 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
     out = Path(out)
     styled, blob = checkpoint.load_styled(model, ROCKET)
     held = _anchor(styled, anchor) if anchor is not None else None
-    learner = Learner(styled, held)
+    person = load_person(styled, blob)
+    learner = Learner(styled, held, person, decisions(blob)["strength"])
+    if person is not None and progress:
+        print(f"{model} is paired: learning through its person policy at strength {learner.strength:g}", flush=True)
     optimizer = torch.optim.Adam(learner.trainable(), lr=r["lr"])
     rng, gen = np.random.default_rng(r["seed"]), torch.Generator().manual_seed(r["seed"])
     state_path = out.with_suffix(".train-state")
@@ -569,8 +591,10 @@ def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict
     hist = done["history"]
     tail = hist[-20:]
     earlier = blob["card"].get("fine_tune")  # a model fine-tuned again keeps how it was made before
-    copied = {k: v for k, v in checkpoint.card_for_copy(blob).items() if k not in ("decisions", "person")}
-    card = {**copied, "kind": "styled, fine-tuned in play",  # a paired start's person policy is not this model's
+    paired = learner.person is not None  # the pair goes on: same person policy, same decisions
+    copied = {k: v for k, v in checkpoint.card_for_copy(blob).items() if paired or k not in ("decisions", "person")}
+    kind = "styled, fine-tuned in play through its person policy" if paired else "styled, fine-tuned in play"
+    card = {**copied, "kind": kind,
             "fine_tune": {"recipe": r, **({"anchor": done["anchor"]} if "anchor" in done else {}),
                           **({"earlier": earlier} if earlier else {}),
                           "agent_steps": done["steps"], "wall_seconds": round(done["seconds"], 1),
@@ -580,5 +604,5 @@ def _write(out: Path, learner: Learner, blob: dict, r: dict, done: dict) -> dict
                           "last": {k: round(float(np.mean([h[k] for h in tail])), 4) for k in tail[0]
                                    if k != "steps"} if tail else {}}}
     learner.eval()
-    checkpoint.save_model(out, ROCKET, learner.policy, card)
+    checkpoint.save_model(out, ROCKET, learner.policy, card, blob.get("extra") if paired else None)
     return card
