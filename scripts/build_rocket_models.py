@@ -11,8 +11,9 @@
    (``playas rocket train-play``, configs/rocket-play.yml, :data:`PLAY_STEPS` agent steps, about 85
    minutes; resumable: a killed run continues from ``runs/rocket-play.train-state``), then further
    (:data:`FURTHER`: the play policy with rewards for where the ball goes; the person policy with
-   the people's own moves, two stages), and the play policy paired with the person policy
-   (``playas rocket pair``, :data:`STRENGTH`, :data:`TEMPERATURE`).
+   the people's own moves, two stages), the play policy paired with the person policy
+   (``playas rocket pair``, :data:`STRENGTH`, :data:`TEMPERATURE`), and the pair fine-tuned through
+   itself (configs/rocket-play-paired.yml: PPO and the people's moves on the mix the car drives by).
 5. ``runs/rocket-split-play.pt``: the split styles fine-tuned the same way, for the held-out action
    accuracy and stylometry of the fine-tuned styles (``bench/rocket_styles.py --tuned``).
 
@@ -21,6 +22,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -75,8 +77,14 @@ def main() -> None:
         for start, out, recipe in FURTHER:
             step(runs / out, "rocket", "train-play", "--model", runs / start, "--anchor", shipped, "--games", REPLAYS,
                  "--out", runs / out, "--recipe", ROOT / "configs" / recipe)
-        step(play, "rocket", "pair", "--model", runs / PLAY, "--person", runs / PERSON, "--strength", STRENGTH,
-             "--temperature", TEMPERATURE, "--out", play)
+        pair = runs / "rocket-pair.pt"
+        step(pair, "rocket", "pair", "--model", runs / PLAY, "--person", runs / PERSON, "--strength", STRENGTH,
+             "--temperature", TEMPERATURE, "--out", pair)
+        paired = runs / "rocket-play-paired.pt"  # the pair learning through itself (its state file resumes in runs/)
+        step(paired, "rocket", "train-play", "--model", pair, "--anchor", shipped, "--games", REPLAYS, "--out", paired,
+             "--recipe", ROOT / "configs" / "rocket-play-paired.yml")
+        shutil.copy(paired, play)
+        shutil.copy(paired.with_suffix(".json"), play.with_suffix(".json"))
         portable_card(play)
     fine_tune(runs / "rocket-split-styles.pt", runs / "rocket-split-play.pt")
 

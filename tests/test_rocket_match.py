@@ -251,11 +251,13 @@ def test_a_driver_forgets_a_car_off_the_pitch():
 def test_play_properties_of_atba():
     """ATBA (full throttle, no boost, no jump) measured by the replays' yardstick: never
     supersonic (no boost tops out near 1,410 uu/s), on its wheels, never on an empty tank (it
-    keeps its kickoff 33), and at the ball again and again."""
+    keeps its kickoff 33), and at the ball again and again. Against another ATBA: how much a car
+    is in the air also depends on what knocks it, and a trained opponent changes with the model."""
     from playas.rocket.properties import play_properties
 
-    r = play_match(["mean"], ["atba"], minutes=1, seed=3, progress=False, record=True)
-    p = play_properties(r["record"]["frames"], 1)
-    assert p["supersonic"] == 0 and p["empty_tank"] == 0, p
-    assert 800 < p["speed"] < 1450 and p["airborne"] < 0.15 and p["stationary"] < 0.1, p
-    assert p["touches_per_minute"] >= 5, p  # the engine counts about 12 a minute here
+    r = play_match(["atba"], ["atba"], minutes=1, seed=4, progress=False, record=True)
+    both = [play_properties(r["record"]["frames"], car) for car in (0, 1)]
+    for p in both:
+        assert p["supersonic"] == 0 and p["empty_tank"] == 0, p
+        assert 800 < p["speed"] < 1450 and p["airborne"] < 0.1 and p["stationary"] < 0.1, p
+    assert sum(p["touches_per_minute"] for p in both) >= 8, both  # 12 a minute here (the engine counts 17 contacts)
