@@ -280,3 +280,21 @@ def test_core_imports_no_game_code():
             "bad = [m for m in sys.modules if m == 'chess' or m.startswith(('chess.', 'playas.chess', 'playas.bots'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_progress_counts_a_resumed_runs_earlier_work_apart(capsys):
+    """A run resumed at 6 M of 16 M steps: the line shows 6 M done, but its rate (and eta) come
+    from this run's work alone (it once read 64,051 steps/s for a 3,000 steps/s run)."""
+    import time
+
+    from playas.core.progress import Progress
+
+    bar = Progress(16_000_000, "train-play", unit="agent steps")
+    bar.resume(6_000_000)
+    time.sleep(0.2)
+    bar.update(100)
+    bar._draw(end="\n")
+    line = capsys.readouterr().err
+    assert "6,000,100/16,000,000 agent steps" in line
+    rate = float(line.split("agent steps  ")[1].split(" agent steps/s")[0].replace(",", ""))
+    assert rate < 1000, line

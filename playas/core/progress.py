@@ -11,7 +11,7 @@ class Progress:
 
     def __init__(self, total: int | None, desc: str, unit: str = "it", every: float = 0.5, quiet: bool = False):
         self.total, self.desc, self.unit, self.every, self.quiet = total, desc, unit, every, quiet
-        self.done = 0
+        self.done = self.before = 0  # before: done in an earlier run, not by this one
         self.start = self.last = time.monotonic()
         self.tty = sys.stderr.isatty()
         if not self.tty:
@@ -26,11 +26,16 @@ class Progress:
             self.last = now
             self._draw(end="\r" if self.tty else "\n")
 
+    def resume(self, n: int) -> None:
+        """Count ``n`` as done before this run began: in the total, not in the rate or the eta."""
+        self.done += n
+        self.before += n
+
     def _draw(self, end: str) -> None:
         if self.quiet:  # e.g. every rank but the first under torchrun: one line is enough
             return
         elapsed = max(time.monotonic() - self.start, 1e-9)
-        rate = self.done / elapsed
+        rate = (self.done - self.before) / elapsed
         parts = [f"{self.desc}: {self.done:,}" + (f"/{self.total:,}" if self.total else "") + f" {self.unit}",
                  f"{rate:,.0f} {self.unit}/s", f"{elapsed:,.0f}s"]
         if self.total and rate > 0:

@@ -497,7 +497,7 @@ def train_play(model, replays, out, recipe: dict | None = None, checkpoint_secon
     try:
         with _torch_threads(), Progress(r["agent_steps"], "train-play", unit="agent steps",
                                            quiet=not progress) as bar:
-            bar.update(done["steps"])
+            bar.resume(done["steps"])
             while done["steps"] < r["agent_steps"]:
                 t0 = time.monotonic()
                 batch, counts = rollout(learner, practice, r, gen, judge)
