@@ -150,3 +150,35 @@ def test_a_paired_model_learns_through_its_pair(tmp_path):
     alone = Learner(after).logits(h, style)
     as_person = Learner(load_person(after, blob)).logits(h, style)
     torch.testing.assert_close(learner.logits(h, style), decision_logits(alone, as_person, 0.3))
+
+
+def test_a_paired_rollout_keeps_its_person_policys_logits(tmp_path):
+    """The frozen person policy's logits are taken once a decision in play and kept for every PPO
+    pass: they are the person policy's own on the rollout's windows, and the mix PPO learns from
+    is the one the car sampled its actions by."""
+    pytest.importorskip("RocketSim")
+    import torch.nn.functional as F
+
+    from playas.rocket.finetune import Learner, Practice, play_recipe, rollout
+    from playas.rocket.frames import OBS_SIZE
+    from playas.rocket.match import _rocketsim
+
+    person = _person(tmp_path)
+    paired = tmp_path / "paired.pt"
+    pair(CLONED, person, paired, strength=0.3)
+    styled, blob = checkpoint.load_styled(paired, ROCKET)
+    learner = Learner(styled, person=load_person(styled, blob), strength=0.3)
+    r = play_recipe({"arenas": 3, "horizon": 4, "replay_starts": 0.0, "atba": 0.0})
+    empty = (np.empty((0, 9)), np.empty((0, 2, 16)))
+    practice = Practice(_rocketsim(), r, len(styled.table), empty, styled.base.config.context, OBS_SIZE,
+                        np.random.default_rng(0))
+    try:
+        batch, _ = rollout(learner, practice, r, torch.Generator().manual_seed(0))
+    finally:
+        practice.close()
+    assert batch.person is not None and len(batch.person) == len(batch.action) == 3 * 2 * 4
+    alone = Learner(load_person(styled, blob)).logits(batch.h, batch.style)
+    torch.testing.assert_close(batch.person, alone, atol=1e-4, rtol=1e-4)  # 6 windows a pass there, 24 here
+    with torch.no_grad():
+        logp = F.log_softmax(learner.logits(batch.h, batch.style, person=batch.person), -1)
+    torch.testing.assert_close(logp.gather(1, batch.action[:, None])[:, 0], batch.logp, atol=1e-4, rtol=1e-4)

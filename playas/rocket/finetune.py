@@ -143,17 +143,23 @@ class Learner(nn.Module):
         """The frozen part's output for each window (N, width): the same for both copies."""
         return self.policy.base.hidden(obs, prev, valid)
 
-    def logits(self, h, style, cloned: bool = False) -> torch.Tensor:
+    def logits(self, h, style, cloned: bool = False, person: torch.Tensor | None = None) -> torch.Tensor:
         """Action logits (N, 90) the car acts by, for windows ``h`` under each one's style row
-        ``style`` (N,): the policy's, mixed with the person policy's where there is one; with
-        ``cloned``, the frozen cloned policy's."""
+        ``style`` (N,): the policy's, mixed with the person policy's where there is one (``person``:
+        its logits, if already known); with ``cloned``, the frozen cloned policy's."""
         if cloned:
             return _top(self.cloned, h, style)
         if self.person is None:
             return _top(self.policy, h, style)
-        with torch.no_grad():
-            person = _top(self.person, h, style)
+        if person is None:
+            person = self.person_logits(h, style)
         return decision_logits(_top(self.policy, h, style), person, self.strength)
+
+    @torch.no_grad()
+    def person_logits(self, h, style) -> torch.Tensor | None:
+        """The frozen person policy's logits (N, 90), None for a model that is not paired. They
+        never change, so a rollout keeps them for every pass of PPO over it."""
+        return _top(self.person, h, style) if self.person is not None else None
 
 
 def _top(model: MHRModel, h, style) -> torch.Tensor:
@@ -279,6 +285,11 @@ class Batch:
     cloned_logp: torch.Tensor
     advantage: torch.Tensor
     ret: torch.Tensor
+    person: torch.Tensor | None = None  # the person policy's logits, for a paired model
+
+
+def _rows(t: torch.Tensor | None, i) -> torch.Tensor | None:
+    return None if t is None else t[i]
 
 
 class PeopleMoves:
@@ -295,6 +306,9 @@ class PeopleMoves:
                 bar.update(len(hs[-1]))
         self.h = torch.cat(hs)
         self.style = torch.from_numpy(style)
+        # the person policy's logits (a paired model), once: float32, 360 bytes a decision
+        self.person = (torch.cat([learner.person_logits(self.h[a:a + 4096], self.style[a:a + 4096])
+                                  for a in range(0, len(rows), 4096)]) if learner.person is not None else None)
         self.action = torch.from_numpy(np.asarray(data.action[rows], np.int64))
         self.rng = rng
 
@@ -304,7 +318,7 @@ class PeopleMoves:
     def loss(self, learner: Learner, n: int) -> torch.Tensor:
         """The policy's cross-entropy on ``n`` of the people's decisions drawn at random."""
         i = torch.from_numpy(self.rng.integers(len(self), size=n))
-        return F.cross_entropy(learner.logits(self.h[i], self.style[i]), self.action[i])
+        return F.cross_entropy(learner.logits(self.h[i], self.style[i], person=_rows(self.person, i)), self.action[i])
 
 
 def _policy_step(learner: Learner, practice: Practice, gen: torch.Generator):
@@ -314,13 +328,14 @@ def _policy_step(learner: Learner, practice: Practice, gen: torch.Generator):
     h = learner.hidden(*practice.windows())
     style = torch.from_numpy(practice.style[practice.learns])
     with torch.no_grad():
-        logp = F.log_softmax(learner.logits(h, style), -1)
+        person = learner.person_logits(h, style)
+        logp = F.log_softmax(learner.logits(h, style, person=person), -1)
         cloned = F.log_softmax(learner.logits(h, style, cloned=True), -1)
         value = learner.value(h)[:, 0]
     action = torch.multinomial(logp.exp(), 1, generator=gen)[:, 0]
     actions = practice.scripted()
     actions[practice.learns] = action.numpy()
-    return (h, style, action, logp.gather(1, action[:, None])[:, 0], cloned, value), actions
+    return (h, style, action, logp.gather(1, action[:, None])[:, 0], cloned, value, person), actions
 
 
 def rollout(learner: Learner, practice: Practice, r: dict, gen: torch.Generator,
@@ -329,15 +344,15 @@ def rollout(learner: Learner, practice: Practice, r: dict, gen: torch.Generator,
     an episode's end (a learner becomes ATBA's car): GAE stops at every end, so that is safe.
     With ``style_reward``, each learning car's moves are paid what it says, then it learns from them."""
     n, T = practice.n, r["horizon"]
-    rec = {k: [] for k in ("h", "style", "action", "logp", "cloned", "value", "mask")}
+    rec = {k: [] for k in ("h", "style", "action", "logp", "cloned", "value", "person", "mask")}
     moves = []
     rewards, ended, truncated = (np.zeros((T, n, 2), np.float32), np.zeros((T, n), bool), np.zeros((T, n), bool))
     counts = {"goals": 0, "touches": 0}
     values = torch.zeros(T + 1, n, 2)
     for t in range(T):
-        (h, style, action, logp, cloned, value), actions = _policy_step(learner, practice, gen)
+        (h, style, action, logp, cloned, value, person), actions = _policy_step(learner, practice, gen)
         mask = practice.learns.copy()
-        for k, v in zip(rec, (h, style, action, logp, cloned, value, mask)):
+        for k, v in zip(rec, (h, style, action, logp, cloned, value, person, mask)):
             rec[k].append(v)
         values[t][torch.from_numpy(mask)] = value
         rewards[t], ended[t], truncated[t], c = practice.step(actions)
@@ -358,7 +373,8 @@ def rollout(learner: Learner, practice: Practice, r: dict, gen: torch.Generator,
     masks = torch.from_numpy(np.stack(rec["mask"]))
     ret = (adv + values[:T])[masks]
     batch = Batch(torch.cat(rec["h"]), torch.cat(rec["style"]), torch.cat(rec["action"]), torch.cat(rec["logp"]),
-                  torch.cat(rec["cloned"]), adv[masks], ret)
+                  torch.cat(rec["cloned"]), adv[masks], ret,
+                  torch.cat(rec["person"]) if learner.person is not None else None)
     counts["reward"] = float(rewards[np.stack(rec["mask"])].mean())
     return batch, counts
 
@@ -393,7 +409,7 @@ def update(learner: Learner, optimizer: torch.optim.Optimizer, b: Batch, r: dict
     advantage = (b.advantage - b.advantage.mean()) / (b.advantage.std() + 1e-8) if n > 1 else b.advantage * 0
     for _ in range(r["epochs"]):
         for idx in torch.randperm(n, generator=gen).split(r["minibatch"]):
-            logp_all = F.log_softmax(learner.logits(b.h[idx], b.style[idx]), -1)
+            logp_all = F.log_softmax(learner.logits(b.h[idx], b.style[idx], person=_rows(b.person, idx)), -1)
             logp = logp_all.gather(1, b.action[idx][:, None])[:, 0]
             adv = advantage[idx]
             ratio = (logp - b.logp[idx]).exp()
