@@ -131,6 +131,9 @@ def test_a_paired_model_learns_through_its_pair(tmp_path):
     recipe = {"arenas": 4, "horizon": 8, "epochs": 1, "minibatch": 32, "replay_starts": 0.0, "agent_steps": 100,
               "lr": 0.01}
     card = train_play(paired, [], out, recipe, progress=False)
+    state = torch.load(out.with_suffix(".train-state"), weights_only=False)["learner"]
+    assert not [k for k in state if k.startswith("person.")]  # read again from the model file
+    assert train_play(paired, [], out, {**recipe, "agent_steps": 200}, progress=False)["fine_tune"]["agent_steps"] >= 200
     assert card["kind"] == "styled, fine-tuned in play through its person policy"
     assert card["decisions"] == {"strength": 0.3, "temperature": 0.8} and card["person"]["file"] == person.name
 

@@ -443,7 +443,9 @@ def _resume(state_path: Path, learner: Learner, optimizer, rng: np.random.Genera
     if not state_path.exists():
         return {"steps": 0, "seconds": 0.0, "history": []}
     st = torch.load(state_path, map_location="cpu", weights_only=False)
-    learner.load_state_dict(st["learner"])
+    kept = learner.load_state_dict(_learning(st["learner"]), strict=False)
+    if [k for k in kept.missing_keys + kept.unexpected_keys if not k.startswith("person.")]:
+        raise RuntimeError(f"{state_path} is the state of another learner: {kept}")
     optimizer.load_state_dict(st["optimizer"])
     rng.bit_generator.state = st["rng"]
     gen.set_state(st["gen"])
@@ -453,9 +455,14 @@ def _resume(state_path: Path, learner: Learner, optimizer, rng: np.random.Genera
     return st["progress"]
 
 
+def _learning(state: dict) -> dict:
+    """A learner's state without the person policy: frozen, it is read again from the model file."""
+    return {k: v for k, v in state.items() if not k.startswith("person.")}
+
+
 def _save_state(state_path: Path, learner, optimizer, rng, gen, progress: dict, style_reward=None) -> None:
     tmp = state_path.with_suffix(".tmp")
-    st = {"learner": learner.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state,
+    st = {"learner": _learning(learner.state_dict()), "optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state,
           "gen": gen.get_state(), "progress": progress}
     if style_reward is not None:
         st["style_reward"] = style_reward.state_dict()
