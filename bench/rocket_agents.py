@@ -159,8 +159,8 @@ def replay_spread(data: RocketData, name: str) -> dict:
     by player key. The boost properties leave out games whose gauge never moved (2015 replays do
     not replicate it: every car reads an empty tank all game)."""
     key = data.keys[data.players.index(name)]
-    seqs = [s["play"] for s in data.sequences if s["key"] == key and "play" in s]
-    return {k: np.array([q[k] for q in seqs if k not in GAUGE or q["empty_tank"] < 1.0]) for k in PLAY}
+    seqs = [s for s in data.sequences if s["key"] == key and "play" in s]
+    return {k: np.array([s["play"][k] for s in seqs if k not in GAUGE or data.gauge[s["start"]]]) for k in PLAY}
 
 
 def play_in_simulation(played: dict, data: RocketData, styles: list[str]) -> str:
@@ -291,7 +291,7 @@ def main() -> None:
     recurring = [n for n in names if counts.get(n, 0) >= 3]
     if 4 in run:
         # 4. generation fidelity
-        profiles = np.stack([histograms(data.scalars[data.rows(players=[data.players.index(n)])]) for n in names])
+        profiles = np.stack([histograms(data.scalars[r], data.gauge[r]) for r in (data.rows(players=[data.players.index(n)]) for n in names)])
         own, judge, sizes = [], [], []
         for i, name in enumerate(recurring):
             n = team_size(data, name) if a.fidelity_team_size == "person" else int(a.fidelity_team_size)

@@ -45,18 +45,25 @@ BINS = {"speed": np.linspace(0, 2300, 13), "boost": np.linspace(0, 100, 11),
 SCALAR_COLS = {"speed": 0, "boost": 1, "height": 2, "ball_distance": 3}
 
 
-def histograms(scalars: np.ndarray) -> np.ndarray:
-    """The plain baseline's profile of some decisions: normalised histograms, concatenated."""
+def histograms(scalars: np.ndarray, gauge: np.ndarray | None = None) -> np.ndarray:
+    """The plain baseline's profile of some decisions: normalised histograms, concatenated.
+    ``gauge`` (len(scalars),) bool: the decisions whose replay shows the boost gauge (all where
+    None); the boost histogram is taken over those alone, and is NaN (unknown) where there are none."""
     s = np.asarray(scalars, np.float32)
     parts = []
     for name, edges in BINS.items():
-        h, _ = np.histogram(np.clip(s[:, SCALAR_COLS[name]], edges[0], edges[-1] - 1e-3), edges)
-        parts.append(h / max(h.sum(), 1))
+        col = s[:, SCALAR_COLS[name]] if name != "boost" or gauge is None else s[np.asarray(gauge, bool), SCALAR_COLS[name]]
+        h, _ = np.histogram(np.clip(col, edges[0], edges[-1] - 1e-3), edges)
+        parts.append(h / h.sum() if h.sum() else np.full(len(h), np.nan))
     return np.concatenate(parts)
 
 
 def baseline_scores(query: np.ndarray, profiles: np.ndarray) -> np.ndarray:
-    return -np.abs(profiles - query[None]).sum(1)
+    """Minus the L1 distance of ``query``'s histograms to each profile, averaged over the histograms
+    both know (a replay without a boost gauge is compared on the other three)."""
+    d = np.abs(profiles - query[None])
+    per = np.stack([b.sum(1) for b in np.split(d, np.cumsum([len(e) - 1 for e in BINS.values()])[:-1], axis=1)], 1)
+    return -np.nanmean(per, 1)  # a block NaN in either: left out
 
 
 def subset(c: TrunkCache, sel: np.ndarray) -> TrunkCache:
@@ -154,7 +161,7 @@ def main() -> None:
     ll = learning.style_logliks(ROCKET, model, c_all).numpy()  # (styles, decisions)
     ll_seconds = time.perf_counter() - t0
     ll_tuned = learning.style_logliks(ROCKET, tuned, cache(tuned, data, all_rows)).numpy() if tuned else None
-    profiles = np.stack([histograms(data.scalars[data.rows(split["train"], [pid[n]])]) for n in names])
+    profiles = np.stack([histograms(data.scalars[r], data.gauge[r]) for r in (data.rows(split["train"], [pid[n]]) for n in names)])
     truth = {p: names.index(data.players[p]) for p, _ in queries}
     methods = ("likelihood", "vector", "baseline") + (("likelihood, fine-tuned in play",) if tuned else ())
     res = {k: {"whole game": [], "60 s": []} for k in methods}
@@ -165,7 +172,7 @@ def main() -> None:
         for kind, parts in stretches.items():
             for part in parts:
                 sc = {"likelihood": ll[:, offset + part].mean(1),
-                      "baseline": baseline_scores(histograms(data.scalars[r[part]]), profiles)}
+                      "baseline": baseline_scores(histograms(data.scalars[r[part]], data.gauge[r[part]]), profiles)}
                 if tuned is not None:
                     sc["likelihood, fine-tuned in play"] = ll_tuned[:, offset + part].mean(1)
                 if kind == "whole game" or len(parts) <= 8:
@@ -195,7 +202,7 @@ def main() -> None:
                 games = options[d % len(options)]
                 er = data.rows(games, [p])
                 zs.append(learning.fit_styles(ROCKET, model, cache(model, data, er))[0])
-                profs.append(histograms(data.scalars[er]))
+                profs.append(histograms(data.scalars[er], data.gauge[er]))
             z_all = torch.cat([model.table.z.detach(), torch.stack(zs)])
             prof_all = np.concatenate([profiles, np.stack(profs)])
             for j, p in enumerate(few):
@@ -203,7 +210,7 @@ def main() -> None:
                 llq = learning.style_logliks(ROCKET, model, cache(model, data, q), z_all).mean(1).numpy()
                 t = len(names) + j
                 ranks.append(int((llq > llq[t]).sum()))
-                bq = baseline_scores(histograms(data.scalars[q]), prof_all)
+                bq = baseline_scores(histograms(data.scalars[q], data.gauge[q]), prof_all)
                 base_ranks.append(int((bq > bq[t]).sum()))
         fs_rows.append([f"{shots} game{'s' * (shots > 1)}", top1(ranks), top1(base_ranks)])
     out.append(f"\n### Few-shot: {len(few)} players left out of the table ({', '.join(holdout)}), enrolled from "

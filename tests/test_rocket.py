@@ -63,7 +63,7 @@ def test_prepare_reads_real_replays_and_skips_bad_files(trained):
     assert len(dtracers) == 1 and dtracers[0].startswith("steam:")  # a platform id, both games one player
     assert m["players"][dtracers[0]]["games"] == 2
     data = RocketData.open(trained / "data")
-    assert data.obs.shape[1] == OBS_SIZE == 144 and len(data) == m["decisions"] > 10_000
+    assert data.obs.shape[1] == OBS_SIZE == 144 and len(data) == m["decisions"] > 8_000  # 4 games of play
     assert 0 <= data.action.min() and data.action.max() < 90
     assert all(v["of"] > 0 for v in m["agreement"].values())
 
@@ -108,6 +108,44 @@ def test_kickoffs_are_the_first_decisions_after_each_countdown():
     assert np.flatnonzero(kickoffs(countdown)).tolist() == [3, 7]  # a countdown at the end has none yet
     assert pregame(countdown).tolist() == [True] * 3 + [False] * 7
     assert not pregame(np.zeros(10, bool)).any()  # a replay that starts in play
+
+
+def test_a_goal_is_the_ball_staying_over_a_line_and_play_resumes_at_its_reset():
+    """A ball over a goal line for a moment is play (a save on the line); one that stays there
+    seconds is a goal, and play has stopped until the ball is back on its spot."""
+    from playas.rocket.frames import after_goals
+    from playas.rocket.vocabulary import DECISIONS_PER_SECOND as H
+
+    ball = np.zeros((20 * H, 9), np.float32)
+    ball[:, 1], ball[:, 2], ball[:, 3] = 3000.0, 93.0, 500.0  # in play, rolling
+    ball[2 * H:2 * H + 5, 1] = 5150.0  # a third of a second over the line: saved
+    ball[6 * H:10 * H, 1] = 5300.0  # a goal: 4 s in the net, then 2 s out of sight
+    ball[10 * H:12 * H, 1] = 9000.0
+    ball[12 * H:, 1], ball[12 * H:, 3] = 0.0, 0.0  # on its spot for the kickoff
+    dead = after_goals(ball)
+    assert np.flatnonzero(dead).tolist() == list(range(6 * H, 12 * H))
+
+
+def test_the_plain_judge_leaves_out_a_boost_gauge_the_replays_do_not_show():
+    """Older replays never move the boost gauge: the baseline judge compares a player known only
+    from those on speed, height and distance to the ball, not on an empty tank they never had."""
+    from bench.rocket_styles import baseline_scores, histograms
+
+    rng = np.random.default_rng(0)
+
+    def play(speed, boost=None):  # the scalars: speed, boost, height, ball distance, supersonic, airborne
+        s = np.zeros((3000, 6), np.float32)
+        s[:, 0], s[:, 2], s[:, 3] = rng.normal(speed, 100, 3000), 17, rng.uniform(500, 4000, 3000)
+        s[:, 1] = rng.uniform(0, 100, 3000) if boost is None else boost
+        return s
+
+    old = play(800, boost=0.0)  # a 2015 player: the gauge reads 0 all game
+    other = play(1000)  # a player with a gauge, a little faster
+    profiles = np.stack([histograms(old, np.zeros(3000, bool)), histograms(other, np.ones(3000, bool))])
+    assert np.isnan(profiles[0]).any() and not np.isnan(profiles[1]).any()
+    query = play(800)  # the old player's driving, now with a gauge (a simulated car of their style)
+    assert baseline_scores(histograms(query), profiles).argmax() == 0
+    assert baseline_scores(histograms(query), np.stack([histograms(old), histograms(other)])).argmax() == 1  # as before
 
 
 def test_previous_action_dropout():

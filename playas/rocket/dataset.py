@@ -36,7 +36,7 @@ from .properties import SUPERSONIC, play_properties
 from .replay import ReplayError, read
 from .vocabulary import BOOST, BOOST_ON, DECISION_SECONDS, DECISIONS_PER_SECOND, JUMP, POS, STEER, THROTTLE, VEL, Z
 
-FORMAT = 5  # 2: 144 features (the boost pads), histories restart at kickoffs; 3: physics between updates, stale left out; 4: auto-flips pressed; 5: PlayStation players keyed by PSN name
+FORMAT = 6  # 2: 144 features (the boost pads), histories restart at kickoffs; 3: physics between updates, stale left out; 4: auto-flips pressed; 5: PlayStation players keyed by PSN name; 6: play only (a goal to its kickoff left out; 2015 replays' countdowns found)
 MIN_DECISIONS = DECISIONS_PER_SECOND * 20  # a player in a game for less than 20 seconds is left out
 
 
@@ -103,8 +103,9 @@ def encode_replay(path: str) -> dict:
     for c, player in enumerate(rp.players):
         # A kickoff's countdown (and the spawn before the first) teaches standing still: dropped (its last
         # moment, the car about to go, is kept);
-        # so is a decision no fresh physics follows (a pause in the replay, a repeated frame).
-        keep = f.present[:, c] & ~rp.countdown & ~pregame(rp.countdown) & ~rp.unexplained(c)
+        # so is the time from a goal to its kickoff (play has stopped; a simulated match has none), and
+        # a decision no fresh physics follows (a pause in the replay, a repeated frame).
+        keep = f.present[:, c] & ~rp.countdown & ~pregame(rp.countdown) & ~rp.after_goal & ~rp.unexplained(c)
         if keep.sum() < MIN_DECISIONS:
             continue
         car, dt = f.cars[:, c], DECISION_SECONDS
@@ -253,6 +254,9 @@ class RocketData:
         self.history_start = np.zeros(n, np.int64)  # where each decision's history begins (see ``restarts``)
         self.player = np.zeros(n, np.int64)
         self.game = np.zeros(n, np.int64)
+        # Whether the decision's replay shows the boost gauge: older ones never move it (every car reads
+        # an empty tank all game), so their boost is unknown, not empty.
+        self.gauge = np.ones(n, bool)
         index = {k: i for i, k in enumerate(self.keys)}
         for i, s in enumerate(self.sequences):
             sl = slice(s["start"], s["start"] + s["length"])
@@ -260,6 +264,7 @@ class RocketData:
             for a, b in zip([0, *s.get("restarts", [])], [*s.get("restarts", []), s["length"]]):
                 self.history_start[s["start"] + a:s["start"] + b] = s["start"] + a
             self.player[sl], self.game[sl] = index[s["key"]], s["game"]
+            self.gauge[sl] = s.get("play", {}).get("empty_tank", 0.0) < 1.0
 
     @classmethod
     def open(cls, path) -> "RocketData":

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .vocabulary import ANG, BOOST, FWD, PAD_RESPAWN_BIG, PADS, POS, UP, VEL, X, Y
+from .vocabulary import ANG, BOOST, DECISIONS_PER_SECOND, FWD, PAD_RESPAWN_BIG, PADS, POS, UP, VEL, X, Y
 
 MAX_TEAMMATES, MAX_OPPONENTS = 2, 3  # 3v3 at most
 
@@ -28,6 +28,7 @@ ANG_SCALE = 1 / np.pi
 PAD_SCALE = 1 / PAD_RESPAWN_BIG  # DefaultObs's pad_timer_coef: a big pad just taken is 1
 MIRROR = np.array([-1.0, -1.0, 1.0], np.float32)  # half a turn about z: orange's view of the world
 STILL_SPEED = 20.0  # uu/s below which a car stands (waiting out a countdown, replays give it ~8 upwards)
+GOAL_LINE = 5120.0  # |y| of the goal lines
 
 
 @dataclass
@@ -62,9 +63,30 @@ def ball_on_spot(ball: np.ndarray) -> np.ndarray:
     return (np.abs(ball[:, POS][:, [X, Y]]).sum(1) < 1) & (np.abs(ball[:, VEL][:, [X, Y]]).sum(1) < 1)
 
 
+def after_goals(ball: np.ndarray, min_seconds: float = 2.0, reset_within: float = 15.0) -> np.ndarray:
+    """(T,) bool for ball rows (T, 9) at decision rate: moments from each goal until the ball is
+    back on its spot for the next kickoff (or the recording ends), when play has stopped. After a
+    goal the ball stays over the goal line for seconds (frozen where it exploded, or moved out of
+    sight) while the cars drive about, then it is reset; in play it is over a line only for a
+    moment. So a goal is the ball over a goal line ``min_seconds`` on end, or followed by its reset
+    within a second (a replay that cut the wait out), and the time from there to a reset within
+    ``reset_within`` seconds is stopped too. In the 118 shared replays that read: 688 such goals (644 reset,
+    42 at the recording's end), 9% of the moments. A simulated match kicks off at once: it has none."""
+    over = np.abs(ball[:, POS][:, Y]) > GOAL_LINE
+    spot = ball_on_spot(ball)
+    dead = np.zeros(len(ball), bool)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], over.astype(np.int8), [0]])))
+    for s, e in zip(edges[::2], edges[1::2]):  # runs over a line: [s, e)
+        reset = np.flatnonzero(spot[e:e + int(reset_within * DECISIONS_PER_SECOND)])
+        if e - s >= min_seconds * DECISIONS_PER_SECOND or (len(reset) and reset[0] <= DECISIONS_PER_SECOND):
+            dead[s:e + (reset[0] if len(reset) else 0)] = True
+    return dead
+
+
 def standing(velocity: np.ndarray) -> np.ndarray:
-    """(...) bool for velocities (..., 3): the car stands (as through a kickoff countdown)."""
-    return np.linalg.norm(velocity, axis=-1) < STILL_SPEED
+    """(...) bool for velocities (..., 3): the car stands (as through a kickoff countdown; dropping
+    onto its spot after a reset too: only the speed along the ground counts)."""
+    return np.linalg.norm(velocity[..., :2], axis=-1) < STILL_SPEED
 
 
 def _local(v: np.ndarray, fwd: np.ndarray, up: np.ndarray) -> np.ndarray:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .actions import jump_presses
-from .frames import Frames
-from .pads import rebuild
+from .frames import Frames, after_goals
+from .pads import countdowns, rebuild
 from .vocabulary import ANG, BALL_FIELDS, BOOST, CAR_FIELDS, DECISIONS_PER_SECOND, FWD, POS, UP, VEL
 
 MAX_GAP = 0.25  # s between two physics updates of a car (the server sends 10-15 a second): longer is a gap
@@ -82,7 +82,11 @@ class Replay:
     :func:`~playas.rocket.actions.jump_presses`) and ``handbrake`` (powerslide) flags, and ``flip``
     (a double jump or dodge active: the whole flip, as the replay has it). ``countdown`` (T,) is
     True at the decisions wholly inside a kickoff's countdown, when no car can move (the last
-    decision before the kickoff is not: the car goes during it). ``stale`` (T, C) is True where the
+    decision before the kickoff is not: the car goes during it), and the ball waiting on its spot
+    with every car standing before it (the replay's flag comes ~0.7 s after the cars are put on
+    their spots, and the 14 replays of 2015 in the shared set have none).
+    ``after_goal`` (T,) is True from each goal until the ball is back on its spot
+    (:func:`~playas.rocket.frames.after_goals`): play has stopped. ``stale`` (T, C) is True where the
     replay sent no physics of the car around the decision (:data:`MAX_GAP`): goal replays cut out of
     the file, a car the server stopped updating; nothing there explains what the car did.
     """
@@ -91,6 +95,7 @@ class Replay:
     players: list[Player]
     recorded: list[dict]
     countdown: np.ndarray
+    after_goal: np.ndarray
     stale: np.ndarray
     meta: dict = field(default_factory=dict)
     pickups: np.ndarray | None = None  # (n, 3) moment, car, pad: the pads rebuilt from the cars' boost
@@ -283,7 +288,10 @@ def read(path) -> Replay:
         recorded.append(_recorded(track, times, grid))
     # The game replicates the countdown's seconds left (3) while the cars wait for a kickoff, else 0.
     waiting = np.array([bool(m.get("replicated_game_state_time_remaining")) for m in fd["metadata_frames"]])
-    countdown = waiting[idx] & waiting[np.append(idx[1:], idx[-1])]
+    # It starts ~0.7 s after the cars are put on their spots, and 2015 replays do not replicate it: the
+    # ball waiting on its spot with every car standing (a car at rest gets no updates: stale) is a wait too.
+    wait = waiting[idx] | countdowns(ball, cars, present & ~stale)
+    countdown = wait & np.append(wait[1:], wait[-1])
     headers = dict(d["meta"].get("all_headers") or [])
     meta = {"date": str(headers.get("Date", "")), "map": str(headers.get("MapName", "")),
             "team_size": int(headers.get("TeamSize") or 0), "seconds": round(float(times[-1] - times[0]), 1)}
@@ -291,4 +299,4 @@ def read(path) -> Replay:
     pads = rebuild(time, ball, cars, present)
     _renormalise(cars)
     return Replay(Frames(time, ball, cars, np.array([p.team for p in players]), present, pads.timers),
-                  players, recorded, countdown, stale, meta, pads.pickups)
+                  players, recorded, countdown, after_goals(ball), stale, meta, pads.pickups)

@@ -15,14 +15,18 @@ from pathlib import Path
 import numpy as np
 
 from ..core.progress import Progress
+from .frames import after_goals
 from .vocabulary import BALL_FIELDS, CAR_FIELDS, POS, VEL, Z
+
+VERSION = 2  # 2: no moment between a goal and its kickoff (the ball in a net)
 
 
 def _in_play(frames) -> np.ndarray:
-    """Moments where the ball is moving or off its kickoff spot (not a countdown or a reset)."""
+    """Moments where the ball is moving or off its kickoff spot (not a countdown or a reset), and
+    not between a goal and its kickoff."""
     ball = frames.ball
     still = (np.linalg.norm(ball[:, VEL], axis=1) < 1) & (np.linalg.norm(ball[:, POS][:, :2], axis=1) < 1)
-    return ~still & (ball[:, POS.start + Z] > 0)
+    return ~still & (ball[:, POS.start + Z] > 0) & ~after_goals(ball)
 
 
 def moments_of(frames, per_game: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +60,7 @@ def replay_starts(files: list[Path], cache_dir: Path, per_game: int = 400, seed:
                   progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Moments of ``files`` (``per_game`` from each): ball (M, 9) and cars (M, 2, 16), cached."""
     key = hashlib.sha256("\n".join(sorted(str(Path(f).resolve()) for f in files)).encode()).hexdigest()[:12]
-    path = Path(cache_dir) / f"starts-{key}-{per_game}-{seed}.npz"
+    path = Path(cache_dir) / f"starts-v{VERSION}-{key}-{per_game}-{seed}.npz"
     if path.exists():
         with np.load(path) as z:
             return z["ball"], z["cars"]
