@@ -14,8 +14,10 @@
    the people's own moves, two stages), the play policy paired with the person policy
    (``playas rocket pair``, :data:`STRENGTH`, :data:`TEMPERATURE`), and the pair fine-tuned through
    itself (configs/rocket-play-paired.yml: PPO and the people's moves on the mix the car drives by).
-5. ``runs/rocket-split-play.pt``: the split styles fine-tuned the same way, for the held-out action
-   accuracy and stylometry of the fine-tuned styles (``bench/rocket_styles.py --tuned``).
+5. ``runs/rocket-split-play-paired.pt``: the split styles fine-tuned the same way (every stage of 4,
+   ``runs/rocket-split-play*.pt``, about 46 M agent steps: several sessions, each stage resuming from
+   its state file), for the held-out action accuracy and stylometry of the fine-tuned styles
+   (``bench/rocket_styles.py --tuned``).
 
     python -m scripts.build_rocket_models
 """
@@ -72,26 +74,33 @@ def main() -> None:
     portable_card(shipped)
     shipped.with_suffix(".train-state").unlink(missing_ok=True)
     play = ROOT / "models" / "rocket-play.pt"
-    if not play.exists():  # trained in runs/ (their state files resume there), then paired and shipped
-        fine_tune(shipped, runs / "rocket-play.pt")
-        for start, out, recipe in FURTHER:
-            step(runs / out, "rocket", "train-play", "--model", runs / start, "--anchor", shipped, "--games", REPLAYS,
-                 "--out", runs / out, "--recipe", ROOT / "configs" / recipe)
-        pair = runs / "rocket-pair.pt"
-        step(pair, "rocket", "pair", "--model", runs / PLAY, "--person", runs / PERSON, "--strength", STRENGTH,
-             "--temperature", TEMPERATURE, "--out", pair)
-        paired = runs / "rocket-play-paired.pt"  # the pair learning through itself (its state file resumes in runs/)
-        step(paired, "rocket", "train-play", "--model", pair, "--anchor", shipped, "--games", REPLAYS, "--out", paired,
-             "--recipe", ROOT / "configs" / "rocket-play-paired.yml")
+    if not play.exists():  # trained in runs/ (their state files resume there), then shipped
+        paired = play_chain(shipped, "rocket")
         shutil.copy(paired, play)
         shutil.copy(paired.with_suffix(".json"), play.with_suffix(".json"))
         portable_card(play)
-    fine_tune(runs / "rocket-split-styles.pt", runs / "rocket-split-play.pt")
+    play_chain(runs / "rocket-split-styles.pt", "rocket-split")
 
 
-def fine_tune(model: Path, out: Path) -> None:
-    step(out, "rocket", "train-play", "--model", model, "--games", REPLAYS, "--out", out,
-         "--recipe", ROOT / "configs" / "rocket-play.yml", "--agent-steps", PLAY_STEPS)
+def play_chain(styles: Path, prefix: str) -> Path:
+    """``styles`` fine-tuned in play the way the shipped model is, into ``runs/{prefix}-play*.pt``
+    (each stage resumable from its state file there): the play policy (:data:`PLAY_STEPS`, then
+    :data:`FURTHER`), the person policy, the two paired (:data:`STRENGTH`, :data:`TEMPERATURE`)
+    and the pair fine-tuned through itself. Returns the last."""
+    runs = ROOT / "runs"
+    name = lambda f: runs / f.replace("rocket-", f"{prefix}-", 1)  # noqa: E731  (runs/rocket-play-bc.pt for "rocket")
+    step(name("rocket-play.pt"), "rocket", "train-play", "--model", styles, "--games", REPLAYS, "--out",
+         name("rocket-play.pt"), "--recipe", ROOT / "configs" / "rocket-play.yml", "--agent-steps", PLAY_STEPS)
+    for start, out, recipe in FURTHER:
+        step(name(out), "rocket", "train-play", "--model", name(start), "--anchor", styles, "--games", REPLAYS,
+             "--out", name(out), "--recipe", ROOT / "configs" / recipe)
+    pair = name("rocket-pair.pt")
+    step(pair, "rocket", "pair", "--model", name(PLAY), "--person", name(PERSON), "--strength", STRENGTH,
+         "--temperature", TEMPERATURE, "--out", pair)
+    paired = name("rocket-play-paired.pt")
+    step(paired, "rocket", "train-play", "--model", pair, "--anchor", styles, "--games", REPLAYS, "--out", paired,
+         "--recipe", ROOT / "configs" / "rocket-play-paired.yml")
+    return paired
 
 
 def portable_card(path: Path) -> None:
