@@ -34,7 +34,7 @@ from playas.core.card import read_card
 from playas.core.trunk import TrunkCache
 from playas.rocket.dataset import RocketData, prepare
 from playas.rocket.evaluate import predictions, scores
-from playas.rocket.model import ROCKET, load_base, load_styled, pack
+from playas.rocket.model import ROCKET, decisions, load_base, load_person, load_styled, pack
 from playas.rocket.game import cache
 from playas.rocket.train import window_targets
 from playas.rocket.vocabulary import CONTROLS
@@ -95,8 +95,9 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT / "data" / "rocket-all"))
     ap.add_argument("--base", default=str(ROOT / "runs" / "rocket-split-base.pt"))
     ap.add_argument("--styled", default=str(ROOT / "runs" / "rocket-split-styles.pt"))
-    ap.add_argument("--tuned", help="the styled model fine-tuned in play from --styled (train-play): its held-out "
-                    "action accuracy and stylometry beside the cloned styles'")
+    ap.add_argument("--tuned", help="the styled model fine-tuned in play from --styled (train-play; a paired one, "
+                    "runs/rocket-split-play-paired.pt, as its cars drive): its held-out action accuracy and "
+                    "stylometry beside the cloned styles'")
     ap.add_argument("--finetune-steps", type=int, default=400)
     ap.add_argument("--skip-prepare", action="store_true", help="leave out the timing of prepare (2 minutes)")
     a = ap.parse_args()
@@ -120,9 +121,11 @@ def main() -> None:
     acc = {"most frequent action": scores(np.full(len(rows), frequent), y)}
     for label, st in (("base", "base"), ("MHR, mean style", "mean"), ("MHR, own style", "own")):
         acc[label] = scores(predictions(model, data, rows, st), y)
-    tuned = load_styled(a.tuned)[0] if a.tuned else None
-    if tuned is not None:
-        acc["MHR, own style, fine-tuned in play"] = scores(predictions(tuned, data, rows, "own"), y)
+    tuned, tuned_blob = load_styled(a.tuned) if a.tuned else (None, None)
+    if tuned is not None:  # a paired model as its cars drive: its mix at the card's strength
+        person, strength = load_person(tuned, tuned_blob), decisions(tuned_blob)["strength"]
+        acc["MHR, own style, fine-tuned in play"] = scores(
+            predictions(tuned, data, rows, "own", person=person, strength=strength), y)
     cols = ["top1", *CONTROLS]
     out.append(f"### Action accuracy: {len(rows):,} held-out decisions of {len(in_table)} players with 3+ games "
                f"(one test game each), percent\n")
