@@ -63,16 +63,17 @@ def main() -> None:
         "holdout: []", f"holdout: [{', '.join(HOLDOUT)}]"))
     step(runs / "rocket-split-styles.pt", "rocket", "train-styles", "--base", runs / "rocket-split-base.pt",
          "--data", data, "--out", runs / "rocket-split-styles.pt", "--recipe", recipe)
-    every = runs / "rocket-base-every-game.yml"
-    every.write_text((ROOT / "configs" / "rocket-base.yml").read_text().replace("test: true", "test: false")
-                     .replace("val_games: 8", "val_games: 0"))
-    step(runs / "rocket-all-base.pt", "rocket", "train-base", "--data", data, "--out", runs / "rocket-all-base.pt",
-         "--recipe", every)
     shipped = ROOT / "models" / "rocket-replays.pt"
-    step(shipped, "rocket", "train-styles", "--base", runs / "rocket-all-base.pt",
-         "--data", data, "--out", shipped, "--recipe", ROOT / "configs" / "rocket-styles.yml")
-    portable_card(shipped)
-    shipped.with_suffix(".train-state").unlink(missing_ok=True)
+    if not shipped.exists():  # its base, on every game, is needed only to train it
+        every = runs / "rocket-base-every-game.yml"
+        every.write_text((ROOT / "configs" / "rocket-base.yml").read_text().replace("test: true", "test: false")
+                         .replace("val_games: 8", "val_games: 0"))
+        step(runs / "rocket-all-base.pt", "rocket", "train-base", "--data", data, "--out", runs / "rocket-all-base.pt",
+             "--recipe", every)
+        step(shipped, "rocket", "train-styles", "--base", runs / "rocket-all-base.pt",
+             "--data", data, "--out", shipped, "--recipe", ROOT / "configs" / "rocket-styles.yml")
+        portable_card(shipped)
+        shipped.with_suffix(".train-state").unlink(missing_ok=True)
     play = ROOT / "models" / "rocket-play.pt"
     if not play.exists():  # trained in runs/ (their state files resume there), then shipped
         paired = play_chain(shipped, "rocket")
