@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import ROOT, arguments, finish, table
-from bench.rocket_styles import baseline_scores, histograms
+from bench.rocket_styles import baseline_scores, histograms, profile
 from playas.core import learning
 from playas.rocket import actions
 from playas.rocket.dataset import RocketData, decision_scalars
@@ -291,7 +291,7 @@ def main() -> None:
     recurring = [n for n in names if counts.get(n, 0) >= 3]
     if 4 in run:
         # 4. generation fidelity
-        profiles = np.stack([histograms(data.scalars[r], data.gauge[r]) for r in (data.rows(players=[data.players.index(n)]) for n in names)])
+        profiles = np.stack([profile(data, data.rows(players=[data.players.index(n)])) for n in names])
         own, judge, sizes = [], [], []
         for i, name in enumerate(recurring):
             n = team_size(data, name) if a.fidelity_team_size == "person" else int(a.fidelity_team_size)

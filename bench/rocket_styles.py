@@ -58,6 +58,11 @@ def histograms(scalars: np.ndarray, gauge: np.ndarray | None = None) -> np.ndarr
     return np.concatenate(parts)
 
 
+def profile(data: RocketData, rows: np.ndarray) -> np.ndarray:
+    """:func:`histograms` of decisions ``rows`` of ``data``, boost where their replays show a gauge."""
+    return histograms(data.scalars[rows], data.gauge[rows])
+
+
 def baseline_scores(query: np.ndarray, profiles: np.ndarray) -> np.ndarray:
     """Minus the L1 distance of ``query``'s histograms to each profile, averaged over the histograms
     both know (a replay without a boost gauge is compared on the other three)."""
@@ -164,7 +169,7 @@ def main() -> None:
     ll = learning.style_logliks(ROCKET, model, c_all).numpy()  # (styles, decisions)
     ll_seconds = time.perf_counter() - t0
     ll_tuned = learning.style_logliks(ROCKET, tuned, cache(tuned, data, all_rows)).numpy() if tuned else None
-    profiles = np.stack([histograms(data.scalars[r], data.gauge[r]) for r in (data.rows(split["train"], [pid[n]]) for n in names)])
+    profiles = np.stack([profile(data, data.rows(split["train"], [pid[n]])) for n in names])
     truth = {p: names.index(data.players[p]) for p, _ in queries}
     methods = ("likelihood", "vector", "baseline") + (("likelihood, fine-tuned in play",) if tuned else ())
     res = {k: {"whole game": [], "60 s": []} for k in methods}
@@ -175,7 +180,7 @@ def main() -> None:
         for kind, parts in stretches.items():
             for part in parts:
                 sc = {"likelihood": ll[:, offset + part].mean(1),
-                      "baseline": baseline_scores(histograms(data.scalars[r[part]], data.gauge[r[part]]), profiles)}
+                      "baseline": baseline_scores(profile(data, r[part]), profiles)}
                 if tuned is not None:
                     sc["likelihood, fine-tuned in play"] = ll_tuned[:, offset + part].mean(1)
                 if kind == "whole game" or len(parts) <= 8:
@@ -205,7 +210,7 @@ def main() -> None:
                 games = options[d % len(options)]
                 er = data.rows(games, [p])
                 zs.append(learning.fit_styles(ROCKET, model, cache(model, data, er))[0])
-                profs.append(histograms(data.scalars[er], data.gauge[er]))
+                profs.append(profile(data, er))
             z_all = torch.cat([model.table.z.detach(), torch.stack(zs)])
             prof_all = np.concatenate([profiles, np.stack(profs)])
             for j, p in enumerate(few):
@@ -213,7 +218,7 @@ def main() -> None:
                 llq = learning.style_logliks(ROCKET, model, cache(model, data, q), z_all).mean(1).numpy()
                 t = len(names) + j
                 ranks.append(int((llq > llq[t]).sum()))
-                bq = baseline_scores(histograms(data.scalars[q], data.gauge[q]), prof_all)
+                bq = baseline_scores(profile(data, q), prof_all)
                 base_ranks.append(int((bq > bq[t]).sum()))
         fs_rows.append([f"{shots} game{'s' * (shots > 1)}", top1(ranks), top1(base_ranks)])
     out.append(f"\n### Few-shot: {len(few)} players left out of the table ({', '.join(holdout)}), enrolled from "
