@@ -121,6 +121,30 @@ def bench_latency(model: str, positions: list[list[str]], nodes: int) -> tuple[f
     return float(np.percentile(times, 50) * 1000), float(np.percentile(times, 95) * 1000)
 
 
+def bench_search_speed(model: str, positions: list[list[str]], nodes: int) -> dict[int, float]:
+    """Tree-search nodes a second on one torch thread, one leaf at a time (batch 1, as before)
+    and in batches of :data:`~playas.chess.search.BATCH`, taking turns position by position so a
+    busy machine slows both alike."""
+    import torch
+
+    from playas.chess.policy import Policy
+    from playas.chess.search import BATCH, search
+
+    torch.set_num_threads(1)
+    policy = Policy.load(model)
+    spent = {1: 0.0, BATCH: 0.0}
+    counted = {1: 0, BATCH: 0}
+    for moves in positions:
+        board = chess.Board()
+        for m in moves:
+            board.push_uci(m)
+        for batch in spent:
+            t = time.perf_counter()
+            counted[batch] += search(policy, board, nodes, batch=batch).nodes
+            spent[batch] += time.perf_counter() - t
+    return {b: counted[b] / spent[b] for b in spent}
+
+
 def stockfish_path(given: str | None) -> str:
     try:
         return find_engine(given or "stockfish")
@@ -165,6 +189,8 @@ def main() -> None:
     ap.add_argument("--model", default=str(default_model("chess")))
     ap.add_argument("--positions", type=int, default=200, help="positions for the latency percentiles")
     ap.add_argument("--nodes", type=int, nargs="+", default=[1], help="Nodes values to time")
+    ap.add_argument("--search-nodes", type=int, default=400, help="nodes of each timed tree search (0: skip)")
+    ap.add_argument("--search-positions", type=int, default=50, help="positions the search speed is timed on")
     ap.add_argument("--startups", type=int, default=3, help="launches to take the median start-up of")
     ap.add_argument("--styles", nargs="+", default=["mean"], help="players or blends (Tal:0.5,Petrosian:0.5)")
     ap.add_argument("--skills", type=int, nargs="+", default=[0, 3, 6], help="Stockfish Skill Levels (0-20)")
@@ -190,6 +216,12 @@ def main() -> None:
         target = "≤ 10 ms" if n == 1 else ""
         speed += [[f"bestmove latency p50, nodes={n} ({len(positions)} positions)", f"{p50:.1f} ms", target],
                   [f"bestmove latency p95, nodes={n}", f"{p95:.1f} ms", ""]]
+    if a.search_nodes:
+        nps = bench_search_speed(a.model, positions[: a.search_positions], a.search_nodes)
+        (one, many), batch = nps.values(), max(nps)
+        speed += [[f"tree search, one leaf at a time: nodes a second ({a.search_nodes}-node searches, "
+                   f"{min(a.search_positions, len(positions))} positions, 1 thread)", f"{one:.0f}", ""],
+                  [f"tree search, {batch} leaves a batch (the engine's): nodes a second", f"{many:.0f} ({many / one:.2f}x)", ""]]
     body = (f"The engine on one torch thread (its Threads option); load average at the start "
             f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.\n\n" + table(speed, ["measure", "value", "target"]))
     if not a.no_strength:

@@ -118,6 +118,21 @@ def test_scores_are_typed_and_a_mate_in_one_is_mate(engine):
     assert isinstance(judged.score.relative, Cp) and sum(judged.wdl.relative) == 1000
 
 
+def test_a_move_and_its_judgement_take_one_pass_through_the_network():
+    policy = Policy.load(MAIA)
+    passes = []
+    logits = policy.logits
+    policy.logits = lambda planes, ply=0: passes.append(len(planes)) or logits(planes, ply)
+    board = positions()[4]
+    first = policy.analyse(board)
+    assert policy.analyse(board) is first and passes == [1]  # the move, then the resignation check
+    board.push(first.moves[0])
+    after = policy.analyse(board)
+    assert passes == [1, 1] and after.moves != first.moves
+    board.pop()
+    assert policy.analyse(board).moves == first.moves and passes == [1, 1, 1]  # only the last is kept
+
+
 def test_uci_writes_the_typed_scores():
     assert uci_score(PovScore(Mate(1), chess.WHITE)) == "mate 1"
     assert uci_score(PovScore(Mate(-2), chess.BLACK)) == "mate -2"

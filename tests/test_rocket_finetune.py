@@ -119,6 +119,24 @@ def test_rewards_take_each_teams_side():
     practice.close()
 
 
+def test_save_boost_pays_the_fuller_tank_and_nothing_for_an_empty_one():
+    only = {"goal": 0, "touch": 0, "save": 0, "ball_to_goal": 0, "to_ball": 0, "save_boost": 1.0}
+    r = play_recipe({**TINY, "atba": 0.0, "rewards": only})
+    practice = Practice(_rocketsim(), r, 2, (np.empty((0, BALL_FIELDS)), np.empty((0, 2, CAR_FIELDS))), 16, OBS_SIZE,
+                        np.random.default_rng(0))
+    ball = np.array([0, 0, 93, 0, 0, 0, 0, 0, 0], np.float32)
+    cars = np.stack([_car((-2000, -3000, 17), (0, 0, 0), boost=100.0), _car((2000, 3000, 17), (0, 0, 0), boost=0.0)])
+    for i in range(practice.n):
+        practice.arenas.reset(i, Start(0, ball, cars))
+    practice.look()
+    rewards, _, _, _ = practice.step(np.zeros((practice.n, 2), np.int64))  # action 0 does not boost
+    tank = practice.arenas.frames().cars[:, :, 15]
+    assert (tank[:, 0] > 90).all() and (tank[:, 1] < 1).all()
+    np.testing.assert_allclose(rewards[:, 0], np.sqrt(tank[:, 0] / 100), rtol=1e-5)
+    assert (rewards[:, 1] == 0).all()
+    practice.close()
+
+
 def test_a_minibatch_of_one_decision_leaves_the_policy_finite():
     """A rollout one decision longer than a minibatch leaves a last minibatch of one: its own
     advantage std would be NaN (a 10 M-step run died of it). Advantages are normalised over the

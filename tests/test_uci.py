@@ -369,6 +369,28 @@ def test_search_finds_the_mate_and_keeps_its_books():
         torch.set_num_threads(threads)
 
 
+def test_a_batched_search_counts_every_visit_once_and_agrees_with_one_leaf_at_a_time():
+    policy = Policy.load(MAIA)
+    board = chess.Board("r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3")
+
+    def walk(node):
+        yield node
+        for c in node.children:
+            yield from walk(c)
+
+    trees = {batch: search(policy, board, 200, batch=batch).root for batch in (1, 8)}
+    for root in trees.values():
+        assert root.visits == 200 and not board.move_stack
+        for node in walk(root):  # the virtual losses are all taken back: visits and values add up
+            assert not node.waiting and abs(node.total) <= node.visits + 1e-9
+            if node.children and node.terminal is None:
+                assert sum(c.visits for c in node.children) == node.visits - 1
+    share = lambda root: {c.move: c.visits / 199 for c in root.children}  # noqa: E731
+    one, eight = share(trees[1]), share(trees[8])
+    assert sum(abs(one[m] - eight[m]) for m in one) < 0.3  # the same moves looked at, in about the same shares
+    assert {m for m in one if one[m] > 0.2} == {m for m in eight if eight[m] > 0.2}
+
+
 def test_cli_entry_points(tmp_path):
     r = subprocess.run([sys.executable, "-m", "playas.cli", "chess", "uci", "--model", tmp_path / "none.pt"],
                        input="uci\n", capture_output=True, text=True, cwd=ROOT)

@@ -37,6 +37,18 @@ class Analysis:
         return [(m, float(p)) for m, p in zip(self.moves[:k], self.probs[:k])]
 
 
+@dataclass
+class Question:
+    """A position as :meth:`Policy.answer` takes it: its planes, ply, legal moves (and their
+    policy indices) and the style's own counts of those moves, if its repertoire reaches it."""
+
+    planes: np.ndarray
+    ply: int
+    moves: list[chess.Move]
+    idx: np.ndarray
+    counts: tuple[np.ndarray, np.ndarray] | None
+
+
 class Policy:
     """A chess model ready to answer positions as one style.
 
@@ -61,6 +73,7 @@ class Policy:
         self.book_depth = book_depth
         self.shares = None  # each player's share of the style, for its repertoire
         self.base_net, self.style_plies = None, None  # past style_plies, base_net answers
+        self._last: tuple | None = None  # the last position analysed and its analysis
         if self.styled or style or steer:
             self._merge(style, self.steer)
             self.shares = self.model.table.shares(style)
@@ -79,7 +92,7 @@ class Policy:
         if book_depth == self.book_depth:
             return self
         other = copy.copy(self)
-        other.book_depth = book_depth
+        other.book_depth, other._last = book_depth, None
         return other
 
     @property
@@ -117,21 +130,49 @@ class Policy:
         return self.logits(np.stack(planes), board.ply() + 1)[1]
 
     def analyse(self, board: chess.Board) -> Analysis:
-        """Probabilities of the legal moves of ``board`` (history from its move stack)."""
+        """Probabilities of the legal moves of ``board`` (history from its move stack).
+
+        The last answer is kept: a bot asks about the position it is to move in for its think
+        time, its move and its resignation, and one network pass serves all three."""
+        key = (board.fen(), tuple(board.move_stack[-8:]))
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        analysis = self.answer([self.ask(board)])[0]
+        self._last = (key, analysis)
+        return analysis
+
+    def ask(self, board: chess.Board) -> "Question":
+        """What :meth:`answer` needs of ``board`` (its planes and legal moves), read now, so a
+        search can gather several leaves and send them through the network at once."""
         if board.is_game_over(claim_draw=False) and not any(board.legal_moves):
             raise PlayasError("the position has no legal moves")
         if not board.is_valid():
             raise PlayasError(f"illegal position: {board.fen()}")
-        logits, wdl = self.logits(enc.board_planes(board)[None], board.ply())
         moves = list(board.legal_moves)
         idx = np.array([enc.move_to_index(board, m) for m in moves])
-        probs = softmax(logits[0, idx].astype(np.float64))
-        counts = self.book_counts(board, idx)
-        if counts is not None:
-            own, everyone = counts
+        return Question(enc.board_planes(board), board.ply(), moves, idx, self.book_counts(board, idx))
+
+    def answer(self, questions: list["Question"]) -> list[Analysis]:
+        """The analyses of several positions, one pass through the network for each net they need
+        (a styled model answers past its style plies with the base)."""
+        out: list[Analysis | None] = [None] * len(questions)
+        late = [self.base_net is not None and q.ply >= self.style_plies for q in questions]
+        for group in ([i for i, x in enumerate(late) if not x], [i for i, x in enumerate(late) if x]):
+            if not group:
+                continue
+            logits, wdl = self.logits(np.stack([questions[i].planes for i in group]), questions[group[0]].ply)
+            for row, i in enumerate(group):
+                out[i] = self._finish(questions[i], logits[row], wdl[row])
+        return out
+
+    def _finish(self, q: "Question", logits: np.ndarray, wdl: np.ndarray) -> Analysis:
+        probs = softmax(logits[q.idx].astype(np.float64))
+        if q.counts is not None:
+            own, everyone = q.counts
             probs = self.model.table.repertoire.mix(own, own.sum(), everyone, everyone.sum(), probs)
         order = np.argsort(-probs, kind="stable")
-        return Analysis([moves[i] for i in order], probs[order], wdl[0], 0.0 if counts is None else counts[0].sum())
+        return Analysis([q.moves[i] for i in order], probs[order], wdl, 0.0 if q.counts is None else q.counts[0].sum())
 
     def book_counts(self, board: chess.Board, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The counts of the moves ``idx`` (policy indices) at ``board`` in the style's players' own

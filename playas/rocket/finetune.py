@@ -53,7 +53,7 @@ from .frames import OBS_SIZE, observe
 from .model import NO_ACTION, ROCKET, decision_logits, decisions, load_person, same_trunk, top_part
 from .scripted import ATBA
 from .style_reward import FEATURES, StyleReward, replay_moves
-from .vocabulary import BACK_WALL, DECISIONS_PER_SECOND, POS, VEL
+from .vocabulary import BACK_WALL, BOOST, DECISIONS_PER_SECOND, POS, VEL
 
 MAX_BALL_SPEED, MAX_CAR_SPEED = 6000.0, 2300.0
 
@@ -67,6 +67,8 @@ class Rewards:
     save: float = setting(3.0, number(), "a save")
     ball_to_goal: float = setting(0.05, number(), "the ball's velocity toward the opponent's goal (at top speed)")
     to_ball: float = setting(0.1, number(), "the car's velocity toward the ball (at top speed)")
+    save_boost: float = setting(0.0, number(0), "the square root of the car's tank (0 to 1) each decision "
+                                "(RLGym's SaveBoostReward: people rarely drive on an empty tank; 0: off)")
     style: float = setting(0.0, number(0), "how much the car's move looks like its person's (playas.rocket."
                            "style_reward, 0 to 5 a decision; 0: off)")
 
@@ -265,8 +267,10 @@ class Practice:
         to_ball = ball_p[:, None] - after.cars[:, :, POS]
         to_ball /= np.linalg.norm(to_ball, axis=-1, keepdims=True) + 1e-6
         car_to_ball = (to_ball * after.cars[:, :, VEL]).sum(-1) / MAX_CAR_SPEED
+        tank = np.sqrt(np.clip(after.cars[:, :, BOOST], 0, 100) / 100)
         return (w["goal"] * scored + w["touch"] * ev.touched + w["save"] * ev.saved
-                + w["ball_to_goal"] * ball_to_goal + w["to_ball"] * car_to_ball).astype(np.float32)
+                + w["ball_to_goal"] * ball_to_goal + w["to_ball"] * car_to_ball
+                + w["save_boost"] * tank).astype(np.float32)
 
     def close(self) -> None:
         self.arenas.close()
