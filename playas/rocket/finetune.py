@@ -24,7 +24,8 @@ at once:
   adds the cross-entropy of the people's own moves at moments of their replays (as DAPG and
   AlphaStar keep a supervised term), so each style still predicts its person where people drive.
 - **Rewards** (:class:`Rewards`): goals (and conceding), touching the ball, saves, the ball's
-  velocity toward the opponent's goal, the car's velocity toward the ball.
+  velocity toward the opponent's goal, the car's velocity toward the ball; optionally the boost
+  it holds (``save_boost``) and moves its person would make (``style``).
 
 :func:`train_play` checkpoints every ``checkpoint_seconds`` and resumes from the state file, so a
 run longer than a session continues where it stopped.
