@@ -187,6 +187,20 @@ def add_stockfish(games, depth: int, from_ply: int) -> None:
                     e.sf[i] = q_of_cp(info["score"].relative.score(mate_score=100_000))
 
 
+def add_searched(games, policy, nodes: int, below: float = -0.7) -> None:
+    """Each game's ``searched``: the value the bot's own search gives the mover (a ``nodes``-node
+    tree), where the value head reads ``below`` or worse from ply 20 (a rule that resigns far
+    below it never fires elsewhere); the value head's own elsewhere."""
+    from playas.chess import endings as en
+    from playas.chess.search import search
+
+    for e in games:
+        e.searched = e.value.copy()
+        for i, board in enumerate(positions(e)):
+            if i >= en.MIN_PLY and e.value[i] <= below and not board.is_game_over():
+                e.searched[i] = -search(policy, board, nodes).root.q  # the root's q is the last mover's
+
+
 def endings_section(a, policy) -> str:
     from playas.chess import endings as en
     from playas.chess.engine import centipawns
@@ -212,6 +226,14 @@ def endings_section(a, policy) -> str:
             s = en.score_resign(rule, sample)
             rows.append([name, where, f"{s.games:,}", f"{s.where:.1%}", f"{s.early:.1%}", f"{s.never:.1%}",
                          f"{s.false:.2%} of {s.saved_sides:,}"])
+    if a.search_nodes:  # the bot's own search at its turn, a sharper reading than the value head
+        add_searched(learn + test + mentor, policy, a.search_nodes)
+        searched = en.fit_resign(learn, what="searched")
+        for where, sample in [("Titled Tuesday, held-out users", test), ("PGN Mentor (never learned from)", mentor)]:
+            s = en.score_resign(searched, sample, what="searched")
+            rows.append([f"playas, learned on its search ({a.search_nodes} nodes): value <= {searched.value:+.2f} for "
+                         f"{searched.moves} moves from ply {searched.min_ply}", where, f"{s.games:,}", f"{s.where:.1%}",
+                         f"{s.early:.1%}", f"{s.never:.1%}", f"{s.false:.2%} of {s.saved_sides:,}"])
     if a.sf_ceiling:  # what a rule on Stockfish's score could do, fitted on the games it is scored on
         add_stockfish(test, a.sf_depth, en.MIN_PLY)
         best = en.fit_resign(test, what="sf")
@@ -257,6 +279,9 @@ def main() -> None:
     ap.add_argument("--sf-ceiling", action="store_true",
                     help="also fit a resignation rule on Stockfish's score of every held-out position (slow)")
     ap.add_argument("--sf-depth", type=int, default=8)
+    ap.add_argument("--search-nodes", type=int, default=0,
+                    help="also learn the resignation rule on the search's value (this many nodes) where the value "
+                         "head reads -0.7 or worse (slow; 0: off)")
     a = ap.parse_args()
 
     import torch
