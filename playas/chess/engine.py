@@ -156,18 +156,20 @@ class Engine:
 
         own, other, inc = clocks
         policy = self.policy(style, steer)
+        before = last = None
+        if board.move_stack:  # the position before the opponent's move, read first: the policy keeps
+            last = board.pop()  # its last answer, and the search asks about ``board`` next
+            try:
+                before = policy.analyse(board)
+            finally:
+                board.push(last)
         an = policy.analyse(board)
         p = an.probs[an.probs > 0]
         moment = Moment(board, own, other, base or max(own, other), inc, opponent_spent, own_spent,
                         float(an.probs[0]), float(-(p * np.log(p)).sum()), an.value)
-        if board.move_stack:
-            last = board.pop()
-            try:
-                before = policy.analyse(board)
-                moment.expected = float(dict(zip(before.moves, before.probs)).get(last, 0.0))
-                moment.swing = an.value + before.value
-            finally:
-                board.push(last)
+        if before is not None:
+            moment.expected = float(dict(zip(before.moves, before.probs)).get(last, 0.0))
+            moment.swing = an.value + before.value
         return model.seconds(moment, rng, style)
 
     def thinking(self):
