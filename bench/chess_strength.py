@@ -302,11 +302,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sections", default="positions", help="positions, games, or both")
     ap.add_argument("--game-styles", default="Tal", help="styles that play the games")
-    ap.add_argument("--elo", default="1800,2200,2600", help="Stockfish UCI_Elo levels")
+    ap.add_argument("--elo", default="2200,2400,2600", help="Stockfish UCI_Elo levels")
     ap.add_argument("--rating-games", type=int, default=10, help="games a style and level")
     ap.add_argument("--tc", default="180+2", help="the games' clock, BASE+INC seconds")
     ap.add_argument("--parallel", type=int, default=2, help="games at once")
-    ap.add_argument("--games-log", default=str(ROOT / "bench" / "games" / "chess-strength-3+2.pgn"),
+    ap.add_argument("--games-log", default=str(ROOT / "bench" / "games" / "chess-strength-3+2-batched.pgn"),
                     help="the PGN finished games go to (a rerun goes on from it; kept in git, so a series "
                          "runs across sessions)")
     a = ap.parse_args()
