@@ -220,28 +220,27 @@ def endings_section(a, policy) -> str:
     resign, draw = en.fit_resign(learn), en.fit_draw(learn)
     lichess_bot = en.Resign(round(q_of_cp(-1000), 3), 3, 0)
     rows = []
+    samples = [("Titled Tuesday, held-out users", test), ("PGN Mentor (never learned from)", mentor)]
+
+    def row(name, where, s):
+        return [name, where, f"{s.games:,}", f"{s.where:.1%}", f"{s.early:.1%}", f"{s.never:.1%}",
+                f"{s.false:.2%} of {s.saved_sides:,}"]
+
     for name, rule in [(f"playas, learned: value <= {resign.value:+.2f} for {resign.moves} moves from ply "
                         f"{resign.min_ply}", resign), ("lichess-bot default: -1,000 cp for 3 moves", lichess_bot)]:
-        for where, sample in [("Titled Tuesday, held-out users", test), ("PGN Mentor (never learned from)", mentor)]:
-            s = en.score_resign(rule, sample)
-            rows.append([name, where, f"{s.games:,}", f"{s.where:.1%}", f"{s.early:.1%}", f"{s.never:.1%}",
-                         f"{s.false:.2%} of {s.saved_sides:,}"])
+        rows += [row(name, where, en.score_resign(rule, sample)) for where, sample in samples]
     if a.search_nodes:  # the bot's own search at its turn, a sharper reading than the value head
         add_searched(learn + test + mentor, policy, a.search_nodes)
         searched = en.fit_resign(learn, what="searched")
-        for where, sample in [("Titled Tuesday, held-out users", test), ("PGN Mentor (never learned from)", mentor)]:
-            s = en.score_resign(searched, sample, what="searched")
-            rows.append([f"playas, learned on its search ({a.search_nodes} nodes): value <= {searched.value:+.2f} for "
-                         f"{searched.moves} moves from ply {searched.min_ply}", where, f"{s.games:,}", f"{s.where:.1%}",
-                         f"{s.early:.1%}", f"{s.never:.1%}", f"{s.false:.2%} of {s.saved_sides:,}"])
+        name = (f"playas, learned on its search ({a.search_nodes} nodes): value <= {searched.value:+.2f} for "
+                f"{searched.moves} moves from ply {searched.min_ply}")
+        rows += [row(name, where, en.score_resign(searched, sample, what="searched")) for where, sample in samples]
     if a.sf_ceiling:  # what a rule on Stockfish's score could do, fitted on the games it is scored on
         add_stockfish(test, a.sf_depth, en.MIN_PLY)
         best = en.fit_resign(test, what="sf")
-        s = en.score_resign(best, test, what="sf")
-        rows.append([f"ceiling: Stockfish depth {a.sf_depth} <= {centipawns(best.value):+d} cp for {best.moves} moves from ply "
-                     f"{best.min_ply}, fitted on these games",
-                     "Titled Tuesday, held-out users", f"{s.games:,}", f"{s.where:.1%}", f"{s.early:.1%}",
-                     f"{s.never:.1%}", f"{s.false:.2%} of {s.saved_sides:,}"])
+        rows.append(row(f"ceiling: Stockfish depth {a.sf_depth} <= {centipawns(best.value):+d} cp for {best.moves} moves "
+                        f"from ply {best.min_ply}, fitted on these games", samples[0][0],
+                        en.score_resign(best, test, what="sf")))
     resigned = [e for e in test if e.how == "resigned" and e.loser() is not None]
     cps = np.array(stockfish_at_resignation(resigned))
     ceiling = ("\n\nThe ceiling row reads Stockfish's score at every position and is fitted on the very games it "
