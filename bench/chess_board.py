@@ -187,20 +187,6 @@ def add_stockfish(games, depth: int, from_ply: int) -> None:
                     e.sf[i] = q_of_cp(info["score"].relative.score(mate_score=100_000))
 
 
-def add_searched(games, policy, nodes: int, below: float = -0.7) -> None:
-    """Each game's ``searched``: the value the bot's own search gives the mover (a ``nodes``-node
-    tree), where the value head reads ``below`` or worse from ply 20 (a rule that resigns far
-    below it never fires elsewhere); the value head's own elsewhere."""
-    from playas.chess import endings as en
-    from playas.chess.search import search
-
-    for e in games:
-        e.searched = e.value.copy()
-        for i, board in enumerate(positions(e)):
-            if i >= en.MIN_PLY and e.value[i] <= below and not board.is_game_over():
-                e.searched[i] = -search(policy, board, nodes).root.q  # the root's q is the last mover's
-
-
 def endings_section(a, policy) -> str:
     from playas.chess import endings as en
     from playas.chess.engine import centipawns
@@ -230,8 +216,8 @@ def endings_section(a, policy) -> str:
                         f"{resign.min_ply}", resign), ("lichess-bot default: -1,000 cp for 3 moves", lichess_bot)]:
         rows += [row(name, where, en.score_resign(rule, sample)) for where, sample in samples]
     if a.search_nodes:  # the bot's own search at its turn, a sharper reading than the value head
-        add_searched(learn + test + mentor, policy, a.search_nodes)
-        searched = en.fit_resign(learn, what="searched")
+        en.add_searched(learn + test + mentor, policy, en.Resign(nodes=a.search_nodes))
+        searched = en.fit_resign(learn, what="searched", nodes=a.search_nodes)
         name = (f"playas, learned on its search ({a.search_nodes} nodes): value <= {searched.value:+.2f} for "
                 f"{searched.moves} moves from ply {searched.min_ply}")
         rows += [row(name, where, en.score_resign(searched, sample, what="searched")) for where, sample in samples]
@@ -278,9 +264,9 @@ def main() -> None:
     ap.add_argument("--sf-ceiling", action="store_true",
                     help="also fit a resignation rule on Stockfish's score of every held-out position (slow)")
     ap.add_argument("--sf-depth", type=int, default=8)
-    ap.add_argument("--search-nodes", type=int, default=0,
+    ap.add_argument("--search-nodes", type=int, default=64,
                     help="also learn the resignation rule on the search's value (this many nodes) where the value "
-                         "head reads -0.7 or worse (slow; 0: off)")
+                         "head reads -0.7 or worse, as the shipped rule does (slow: about half an hour; 0: off)")
     a = ap.parse_args()
 
     import torch

@@ -19,12 +19,17 @@ def titled(shared_data):
 
 
 @pytest.fixture(scope="module")
-def games(titled):
-    """80 finished games of real blitz with the population network's view of every position."""
+def policy():
     from playas.chess.policy import Policy
 
+    return Policy.load(ROOT / "models" / "population-197.pt")
+
+
+@pytest.fixture(scope="module")
+def games(titled, policy):
+    """80 finished games of real blitz with the population network's view of every position."""
     games = list(itertools.islice(en.endings_from_pgn(titled), 80))
-    en.add_values(games, Policy.load(ROOT / "models" / "population-197.pt"))
+    en.add_values(games, policy)
     return games
 
 
@@ -85,6 +90,26 @@ def test_a_learned_rule_resigns_where_people_do_and_keeps_saved_games(games, tmp
     (tmp_path / "bad.json").write_text('{"format": 99}')
     with pytest.raises(PlayasError, match="another format"):
         en.Endings.load(tmp_path / "bad.json")
+
+
+def test_a_searching_rule_reads_its_search_only_in_bad_positions(games, policy):
+    from playas.chess.search import search
+
+    e = next(e for e in games if e.how == "resigned" and e.loser() == e.first ^ (e.plies % 2 == 1)
+             and e.value[-1] <= -0.7)  # the loser is to move in the final position, and it reads lost
+    board = chess.Board(e.fen)
+    for san in e.sans:
+        board.push_san(san)
+    rule = en.Resign(nodes=16)
+    searched = rule.reads(policy, board, e.value[-1])
+    assert searched == pytest.approx(-search(policy, board, 16).root.q) and searched != e.value[-1]
+    assert en.Resign().reads(policy, board, e.value[-1]) == e.value[-1]  # no nodes: the value head
+    assert rule.reads(policy, chess.Board(), 0.05) == 0.05  # not a bad position: no search
+    few = games[:20]
+    en.add_searched(few, policy, rule)
+    changed = [i for g in few for i in np.flatnonzero(g.searched != g.value)]
+    assert changed and all(g.searched[i] == g.value[i] for g in few for i in range(en.MIN_PLY))
+    assert en.fit_resign(few, max_false=0.0, what="searched", nodes=16).nodes == 16
 
 
 def test_the_shipped_rules_are_the_learned_ones():

@@ -389,7 +389,8 @@ def test_draws_resignation_and_abort_by_config(server, engine, tmp_path):
 
 
 def test_resigns_as_people_do_by_default(server, tmp_path):
-    """draw_or_resign unset: the person's rules, read off the value head they were learned on."""
+    """draw_or_resign unset: the person's rules, read off what they were learned on (the value head, and
+    the bot's own search where the value head reads a bad position)."""
     from playas.chess.engine import shipped_endings
 
     rule = shipped_endings().resign

@@ -527,7 +527,8 @@ def test_human_time_takes_a_persons_time_and_searches_in_it(raw):
 
 def test_says_where_the_person_would_resign_and_offer_a_draw():
     """UCI has no resign: an info string says so, where the learned rule would (and not before).
-    The rule reads the value head it was learned on (the population network's)."""
+    The rule reads what it was learned on (the population network's value head, and its search in a bad
+    position)."""
     from playas.chess.engine import shipped_endings
 
     rule = shipped_endings().resign

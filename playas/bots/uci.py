@@ -533,14 +533,16 @@ class UciEngine:
         """UCI has no resign or draw offer: say in an info string where the person would resign or
         offer a draw (the learned rules, :mod:`playas.chess.endings`), for the operator or a GUI
         that adjudicates; the scores in the info lines are the value head's, as PolyGlot's and
-        cutechess-cli's resign adjudication read them."""
+        cutechess-cli's resign adjudication read them (the rule reads the bot's own search in a bad
+        position, as the Lichess bot does)."""
         from ..chess.engine import shipped_endings
 
         endings, board = shipped_endings(), job.board
-        w, d, lo = job.engine.judge(board, *style_of(job.settings)).wdl.relative
+        style = style_of(job.settings)
+        w, d, lo = job.engine.judge(board, *style).wdl.relative
         ply = board.ply()
         self.seen = {p: v for p, v in self.seen.items() if p < ply}  # a take-back forgets what followed
-        self.seen[ply] = ((w - lo) / 1000, d / 1000)
+        self.seen[ply] = (endings.resign.reads(job.engine.policy(*style), board, (w - lo) / 1000), d / 1000)
         run = []
         while ply - 2 * len(run) in self.seen:
             run.append(self.seen[ply - 2 * len(run)])

@@ -123,12 +123,14 @@ def learn_endings_cmd(a) -> int:
     writable_file(a.out, "endings model")
     policy = Policy.load(a.model)
     with Progress(None, "reading positions", unit="positions") as bar:
-        model = learn(a.pgn, policy, a.max_games, a.seed, progress=bar.update)
+        model = learn(a.pgn, policy, a.max_games, a.seed, a.search_nodes, progress=bar.update)
     model.card["model"] = Path(a.model).name  # the value head the rules read
     model.save(a.out)
     c, r, d = model.card, model.resign, model.draw
     print(f"wrote {a.out}: from {c['games']:,} games ({c['resigned']:,} resigned, {c['agreed']:,} agreed drawn)\n"
-          f"resign: value <= {r.value:+.2f} for {r.moves} moves from ply {r.min_ply}: within 6 plies of the person "
+          f"resign: value <= {r.value:+.2f} for {r.moves} moves from ply {r.min_ply}"
+          + (f" (a {r.nodes}-node search's where the value head reads {r.below:+.2f} or worse)" if r.nodes else "")
+          + ": within 6 plies of the person "
           f"in {c['resign_where']:.1%}, false {c['resign_false']:.2%}\n"
           f"draw: draw chance >= {d.draw:.2f} for {d.moves} moves from ply {d.min_ply}: offered within 6 plies "
           f"of {c['draw']['where']:.1%} of agreed draws, in {c['draw']['false']:.2%} of won games")
@@ -392,6 +394,9 @@ def _model_commands(ch) -> None:
     p.add_argument("--max-games", type=cc.whole(1), default=3000, help="learn from this many games, drawn "
                    "uniformly (seeded)")
     p.add_argument("--seed", type=cc.whole(0), default=0, help="seed of the game sample")
+    p.add_argument("--search-nodes", type=cc.whole(0), default=64, help="the resignation rule reads the bot's "
+                   "search of this many nodes where the value head reads -0.7 or worse (0: the value head alone; "
+                   "slow to learn: about a second a bad position)")
     p.add_argument("--out", required=True, help="the endings model to write (.json)")
     p.set_defaults(func=learn_endings_cmd)
 

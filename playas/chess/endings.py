@@ -6,7 +6,9 @@ to save. The rules here read the same network a style plays with: at each of its
 value head gives the mover's expected score (win - loss, in [-1, 1]) and the chance of a draw.
 
 - :class:`Resign`: resign when the expected score has stayed at or below ``value`` for the last
-  ``moves`` own turns (from ply ``min_ply`` on).
+  ``moves`` own turns (from ply ``min_ply`` on). Where the value head reads ``below`` or worse, a
+  rule with ``nodes`` reads the bot's own search of that many nodes instead: a sharper reading of
+  how lost the position is, paid for only in bad positions.
 - :class:`OfferDraw`: offer (or accept) a draw when the draw chance has stayed at or above
   ``draw`` for ``moves`` own turns from ply ``min_ply`` on, or at once in a dead position
   (insufficient material) or one the mover can claim (threefold repetition, fifty moves) unless
@@ -156,6 +158,21 @@ def add_values(endings: list[Ending], policy, batch: int = 256, progress=None) -
         flush()
 
 
+def add_searched(endings: list[Ending], policy, rule: "Resign", progress=None) -> None:
+    """Fill each game's ``searched``: what ``rule`` reads at every position (:meth:`Resign.reads`),
+    from the ``value`` :func:`add_values` filled in."""
+    for e in endings:
+        e.searched = e.value.copy()
+        if rule.nodes:
+            board = chess.Board(e.fen)
+            for i in range(e.plies + 1):
+                e.searched[i] = rule.reads(policy, board, e.value[i])
+                if i < e.plies:
+                    board.push_san(e.sans[i])
+        if progress:
+            progress(1)
+
+
 # --- the rules --------------------------------------------------------------------------------
 
 def _runs(flags: np.ndarray, moves: int) -> np.ndarray:
@@ -174,6 +191,16 @@ class Resign:
     value: float = -0.9
     moves: int = 2
     min_ply: int = MIN_PLY
+    nodes: int = 0  # read a search of this many nodes where the value head reads ``below`` or worse (0: never)
+    below: float = -0.7
+
+    def reads(self, policy, board: chess.Board, value: float) -> float:
+        """The mover's expected score this rule reads on ``board``, whose value head reads ``value``."""
+        if self.nodes and value <= self.below and board.ply() >= MIN_PLY and not board.is_game_over():
+            from .search import search
+
+            return -search(policy, board, self.nodes).root.q  # the root's q is the last mover's
+        return value
 
     def fires(self, values: Iterable[float], plies: Iterable[int]) -> np.ndarray:
         """For each own turn (values oldest first, at ``plies``), whether the rule resigns there."""
@@ -255,14 +282,15 @@ def score_draw(rule: OfferDraw, endings: list[Ending]) -> dict:
             "won_sides": len(won)}
 
 
-def fit_resign(endings: list[Ending], max_false: float = MAX_FALSE, what: str = "value") -> Resign:
+def fit_resign(endings: list[Ending], max_false: float = MAX_FALSE, what: str = "value", nodes: int = 0) -> Resign:
     """The resignation rule that resigns where people did most often, among those that resign
-    at most ``max_false`` of the games a side went on to save (read through ``what``)."""
+    at most ``max_false`` of the games a side went on to save (read through ``what``: for a rule
+    of ``nodes``, the ``searched`` that :func:`add_searched` filled in)."""
     best, best_where = None, -1.0
     for moves in (1, 2, 3, 4):
         for value in np.round(np.arange(-0.99, -0.39, 0.01), 2):
             for min_ply in (MIN_PLY, 30, 40):
-                rule = Resign(float(value), moves, min_ply)
+                rule = Resign(float(value), moves, min_ply, nodes)
                 s = score_resign(rule, endings, what)
                 if s.false <= max_false and s.where > best_where:
                     best, best_where = rule, s.where
@@ -332,8 +360,10 @@ class Endings:
         return cls(Resign(**blob["resign"]), OfferDraw(**blob["draw"]), blob.get("card") or {})
 
 
-def learn(pgns: Iterable[str | Path], policy, max_games: int = 3000, seed: int = 0, progress=None) -> Endings:
-    """Learn both rules from the finished games of ``pgns``: a uniform sample of ``max_games``."""
+def learn(pgns: Iterable[str | Path], policy, max_games: int = 3000, seed: int = 0, nodes: int = 0,
+          progress=None) -> Endings:
+    """Learn both rules from the finished games of ``pgns``: a uniform sample of ``max_games``; the
+    resignation rule reads a search of ``nodes`` nodes in bad positions (0: the value head)."""
     games = [e for p in pgns for e in endings_from_pgn(p)]
     if not any(e.how == "resigned" for e in games):
         raise PlayasError("these games hold no resignations to learn from")
@@ -341,8 +371,12 @@ def learn(pgns: Iterable[str | Path], policy, max_games: int = 3000, seed: int =
     if len(games) > max_games:
         games = [games[i] for i in sorted(rng.choice(len(games), max_games, replace=False))]
     add_values(games, policy, progress=progress)
-    resign, draw = fit_resign(games), fit_draw(games)
-    s = score_resign(resign, games)
+    what = "value"
+    if nodes:
+        add_searched(games, policy, Resign(nodes=nodes))
+        what = "searched"
+    resign, draw = fit_resign(games, what=what, nodes=nodes), fit_draw(games)
+    s = score_resign(resign, games, what)
     card = {"games": len(games), "resigned": s.games, "agreed": sum(e.how == "agreed" for e in games),
             "resign_where": round(s.where, 4), "resign_false": round(s.false, 4),
             "draw": score_draw(draw, games)}

@@ -330,7 +330,7 @@ class Game:
         cp = choice.score.relative.score(mate_score=100_000)
         self.scores.append(cp)
         w, d, lo = self.engine.judge(self.board, self.style).wdl.relative
-        self.values.append((w - lo) / 1000)
+        self.values.append(self._resign_reading((w - lo) / 1000))
         self.draws.append(d / 1000)
         if self._should_resign():
             LOG.info("game %s: resigning at %+d cp", self.id, cp)
@@ -390,6 +390,15 @@ class Game:
             return self.engine.endings.should_offer_draw(self.board, self.draws)
         recent = self.scores[-moves:]
         return len(recent) == moves and all(abs(s) <= d.offer_draw_score for s in recent)
+
+    def _resign_reading(self, value: float) -> float:
+        """The expected score the learned resignation rule reads here: the value head's ``value``,
+        or the bot's own search in a bad position (:meth:`~playas.chess.endings.Resign.reads`)."""
+        d = self.cfg.engine.draw_or_resign
+        if not d.resign_enabled or d.resign_score is not None or d.resign_moves is not None:
+            return value  # no rule of the person's reads it
+        return self.engine.endings.resign.reads(self.engine.engine.policy(self.style, self.engine.steer), self.board,
+                                                value)
 
     def _should_resign(self) -> bool:
         d = self.cfg.engine.draw_or_resign
