@@ -516,12 +516,12 @@ class UciEngine:
     def _think(self, job: Job) -> None:
         s = job.settings
         try:
+            self._send_ending(job)  # first: a search it reads comes out of this move's time, not after it
             c = job.engine.search(job.board, job.limits, *style_of(s), stop=job.should_stop, multipv=s["MultiPV"],
                                   ponder=s["Ponder"], temperature=s["temperature"], top_p=s["top_p"],
                                   temp_cutoff_move=s["TempCutoffMove"], temp_endgame=s["temp_endgame"])
             job.wait_out()
             self._send_analysis(job, c)
-            self._send_ending(job)
             move, ponder = c.move, c.ponder
         except Exception as e:  # never leave the GUI without a move
             self.note(f"error while thinking: {type(e).__name__}: {e}")

@@ -325,13 +325,13 @@ class Game:
         n = len(self.moves)
         if not self._my_turn() or self.moved_at == n:
             return
+        w, d, lo = self.engine.judge(self.board, self.style).wdl.relative  # first: a search it reads comes
+        self.values.append(self._resign_reading((w - lo) / 1000))  # out of this move's time, not after it
+        self.draws.append(d / 1000)
         think = self._human_time()
         choice = self.engine.think(self.board, self.style, self.rng, self._deadline(think), wait=think is not None)
         cp = choice.score.relative.score(mate_score=100_000)
         self.scores.append(cp)
-        w, d, lo = self.engine.judge(self.board, self.style).wdl.relative
-        self.values.append(self._resign_reading((w - lo) / 1000))
-        self.draws.append(d / 1000)
         if self._should_resign():
             LOG.info("game %s: resigning at %+d cp", self.id, cp)
             self.moved_at = n
