@@ -36,7 +36,7 @@ import numpy as np
 from ..core.errors import PlayasError
 from .pgn import iter_game_texts, mainline, read_tags
 
-FORMAT = 1
+FORMAT = 2  # 2: the resignation rule may read a search (Resign.nodes, below)
 WINDOW = 6  # plies: a rule "resigns where the person did" when it fires at most this many plies before the end
 MAX_FALSE = 0.005  # resignations allowed in games the side did not lose (half the 1% the issue allows, for new players)
 MAX_FALSE_DRAWS = 0.02  # draw offers allowed in games the side went on to win
@@ -355,7 +355,7 @@ class Endings:
             blob = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e:
             raise PlayasError(f"cannot read the endings model {path}: {e}") from None
-        if blob.get("format") != FORMAT:
+        if blob.get("format") not in (1, FORMAT):  # 1 read the value head alone: a rule of no nodes
             raise PlayasError(f"{path} is an endings model of another format; learn it again (playas chess learn-endings)")
         return cls(Resign(**blob["resign"]), OfferDraw(**blob["draw"]), blob.get("card") or {})
 
