@@ -149,21 +149,10 @@ def stockfish_at_resignation(games, depth: int = 10) -> list[int]:
     out = []
     with chess.engine.SimpleEngine.popen_uci(find_engine("stockfish")) as sf:
         for e in games:
-            *_, board = positions(e)
+            *_, board = e.positions()
             info = sf.analyse(board, chess.engine.Limit(depth=depth))
             out.append(info["score"].pov(e.loser()).score(mate_score=10_000))
     return out
-
-
-def positions(e):
-    """The boards of game ``e``, from its first position to its last (one board, moved on)."""
-    import chess
-
-    board = chess.Board(e.fen)
-    yield board
-    for san in e.sans:
-        board.push_san(san)
-        yield board
 
 
 def add_stockfish(games, depth: int, from_ply: int) -> None:
@@ -177,7 +166,7 @@ def add_stockfish(games, depth: int, from_ply: int) -> None:
     with chess.engine.SimpleEngine.popen_uci(find_engine("stockfish")) as sf:
         for e in games:
             e.sf = np.zeros(e.plies + 1)
-            for i, board in enumerate(positions(e)):
+            for i, board in enumerate(e.positions()):
                 if i < from_ply:
                     continue
                 if board.is_game_over():

@@ -70,6 +70,14 @@ class Ending:
     def __post_init__(self):
         self.first = chess.Board(self.fen).turn  # who moved first (rules score each side many times)
 
+    def positions(self) -> Iterator[chess.Board]:
+        """The game's boards from its first position to its last (one board, moved on)."""
+        board = chess.Board(self.fen)
+        yield board
+        for san in self.sans:
+            board.push_san(san)
+            yield board
+
     def turns(self, side: bool) -> np.ndarray:
         """The positions (0..N) where ``side`` was to move."""
         return np.arange(0 if self.first == side else 1, self.plies + 1, 2)
@@ -158,19 +166,14 @@ def add_values(endings: list[Ending], policy, batch: int = 256, progress=None) -
         flush()
 
 
-def add_searched(endings: list[Ending], policy, rule: "Resign", progress=None) -> None:
+def add_searched(endings: list[Ending], policy, rule: "Resign") -> None:
     """Fill each game's ``searched``: what ``rule`` reads at every position (:meth:`Resign.reads`),
     from the ``value`` :func:`add_values` filled in."""
     for e in endings:
         e.searched = e.value.copy()
         if rule.nodes:
-            board = chess.Board(e.fen)
-            for i in range(e.plies + 1):
+            for i, board in enumerate(e.positions()):
                 e.searched[i] = rule.reads(policy, board, e.value[i])
-                if i < e.plies:
-                    board.push_san(e.sans[i])
-        if progress:
-            progress(1)
 
 
 # --- the rules --------------------------------------------------------------------------------

@@ -394,17 +394,21 @@ class Game:
     def _resign_reading(self, value: float) -> float:
         """The expected score the learned resignation rule reads here: the value head's ``value``,
         or the bot's own search in a bad position (:meth:`~playas.chess.endings.Resign.reads`)."""
-        d = self.cfg.engine.draw_or_resign
-        if not d.resign_enabled or d.resign_score is not None or d.resign_moves is not None:
+        if not self._people_resign():
             return value  # no rule of the person's reads it
         return self.engine.endings.resign.reads(self.engine.engine.policy(self.style, self.engine.steer), self.board,
                                                 value)
+
+    def _people_resign(self) -> bool:
+        """Whether resigning is on with the person's learned rule (no lichess-bot score or moves set)."""
+        d = self.cfg.engine.draw_or_resign
+        return d.resign_enabled and d.resign_score is None and d.resign_moves is None
 
     def _should_resign(self) -> bool:
         d = self.cfg.engine.draw_or_resign
         if not d.resign_enabled:
             return False
-        if d.resign_score is None and d.resign_moves is None:
+        if self._people_resign():
             return self.engine.endings.should_resign(self.values, self.board.ply())
         moves, score = d.resign_moves or 3, -1000 if d.resign_score is None else d.resign_score
         recent = self.scores[-moves:]
